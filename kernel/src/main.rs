@@ -1,1 +1,124 @@
-fn main(){}
+//! A Xen PV x86_64 unikernel. `kmain` is entered from `boot/entry.S` with the
+//! start_info pointer and brings the kernel up in order: start_info
+//! validation, shared_info, console, traps, memory, then the work named on
+//! the command line.
+#![no_std]
+#![no_main]
+
+extern crate alloc;
+
+mod arch;
+mod cmdline;
+mod log;
+mod mm;
+mod panic;
+mod xen;
+
+use xen::sched::{shutdown_forever, ShutdownReason};
+use xen::start_info::{StartInfo, StartInfoError};
+
+/// Entry from `boot/entry.S`.
+#[no_mangle]
+pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
+    // SAFETY: `start_info` is the %rsi value Xen passed to _start.
+    let si = match unsafe { StartInfo::from_ptr(start_info) } {
+        Ok(si) => si,
+        Err(e) => {
+            // No console ring without start_info: Xen's console is all we have.
+            let msg: &[u8] = match e {
+                StartInfoError::Null => b"unikernel: start_info pointer is null; not started by Xen's PV loader?\n",
+                StartInfoError::BadMagic(_) => {
+                    b"unikernel: start_info magic is not xen-3.0-x86_64; not a 64-bit PV start_info\n"
+                }
+            };
+            xen::console::emergency_write(msg);
+            shutdown_forever(ShutdownReason::Crash);
+        }
+    };
+
+    if let Err(e) = xen::shared_info::map(si.shared_info_maddr()) {
+        xen::console::emergency_write(b"unikernel: cannot map shared_info\n");
+        let _ = e;
+        shutdown_forever(ShutdownReason::Crash);
+    }
+    log::set_boot_time(xen::time::now_ns());
+    // SAFETY: the console page is named by start_info and mapped in the
+    // bootstrap region at the linear address of its frame.
+    unsafe { xen::console::init(mm::mfn_to_va(si.console_mfn()), si.console_evtchn()) };
+
+    let cmdline = si.cmdline();
+    if let Some(l) = cmdline::get(cmdline, "loglevel").and_then(log::Level::parse) {
+        log::set_max_level(l);
+    }
+    kprintln!(
+        "xenfs-unikernel {} (Xen PV x86_64): start_info {} nr_pages={} ({} MiB) flags={:#x}",
+        env!("CARGO_PKG_VERSION"),
+        si.magic(),
+        si.nr_pages(),
+        si.nr_pages() * 4096 >> 20,
+        si.flags()
+    );
+    kprintln!(
+        "  console mfn={:#x} evtchn={}  store mfn={:#x} evtchn={}  shared_info={:#x}",
+        si.console_mfn(),
+        si.console_evtchn(),
+        si.store_mfn(),
+        si.store_evtchn(),
+        si.shared_info_maddr()
+    );
+    kprintln!("  cmdline: '{}'", cmdline);
+
+    if let Err(e) = arch::traps::init() {
+        panic!("set_trap_table failed: {}", e);
+    }
+
+    let layout = mm::init(&si);
+    kprintln!(
+        "  memory: image {:#x}-{:#x} (text {} KiB, bss {} KiB), boot stack {:#x}-{:#x}",
+        layout.image.0,
+        layout.image.1,
+        (layout.text.1 - layout.text.0) / 1024,
+        (layout.bss.1 - layout.bss.0) / 1024,
+        layout.boot_stack.0,
+        layout.boot_stack.1
+    );
+    kprintln!(
+        "  memory: page tables at {:#x} ({} frames), first free pfn {}, Xen mapped {} pfns, added {} L1 tables",
+        layout.pt_base,
+        layout.nr_pt_frames,
+        layout.first_free_pfn,
+        layout.bootstrap_mapped_pfns,
+        layout.new_l1_tables
+    );
+    kprintln!(
+        "  memory: heap {:#x}-{:#x} ({} KiB of {} KiB)",
+        layout.heap.0,
+        layout.heap.1,
+        (layout.heap.1 - layout.heap.0) / 1024,
+        layout.nr_pages * 4
+    );
+
+    match cmdline::get(cmdline, "crash") {
+        Some("pagefault") => {
+            info!("crash=pagefault: reading an unmapped address");
+            // SAFETY: deliberately faults, to exercise the crash report.
+            let v = unsafe { core::ptr::read_volatile(0xdead_b000 as *const u64) };
+            kprintln!("unreachable: read {:#x}", v);
+        }
+        Some("panic") => panic!("crash=panic requested on the command line"),
+        Some("ud") => {
+            // SAFETY: deliberately raises #UD, to exercise the crash report.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        Some(other) => warn!("unknown crash= value '{}' ignored", other),
+        None => {}
+    }
+
+    info!("boot complete in {} us", log::uptime_ns() / 1000);
+    let v = alloc::vec![1u8; 100_000];
+    info!("heap check: allocated {} bytes", v.len());
+    drop(v);
+    kprintln!("unikernel: poweroff");
+    xen::console::flush();
+    shutdown_forever(ShutdownReason::Poweroff);
+}

@@ -24,7 +24,7 @@ cd "$cache/debs"
 for p in "$kpkg" "$xpkg"; do
     if ! ls "${p}"_*.deb >/dev/null 2>&1; then
         echo "fetch-dom0-packages: downloading $p" >&2
-        apt-get download "$p" >&2 || { echo "fetch-dom0-packages: apt-get download $p failed" >&2; exit 1; }
+        apt-get -o APT::Sandbox::User=root download "$p" >&2 || { echo "fetch-dom0-packages: apt-get download $p failed" >&2; exit 1; }
     fi
 done
 rm -rf "$cache/root" && mkdir -p "$cache/root"

@@ -6,36 +6,69 @@
 #[repr(i32)]
 #[allow(clippy::upper_case_acronyms)]
 pub enum Errno {
+    /// Operation not permitted.
     EPERM = 1,
+    /// No such file or directory.
     ENOENT = 2,
+    /// Interrupted system call.
     EINTR = 4,
+    /// I/O error.
     EIO = 5,
+    /// Argument list too long.
     E2BIG = 7,
+    /// Bad file descriptor.
     EBADF = 9,
+    /// Resource temporarily unavailable (would block).
     EAGAIN = 11,
+    /// Out of memory.
     ENOMEM = 12,
+    /// Permission denied.
     EACCES = 13,
+    /// Bad address.
     EFAULT = 14,
+    /// Device or resource busy.
     EBUSY = 16,
+    /// File exists.
     EEXIST = 17,
+    /// Not a directory.
     ENOTDIR = 20,
+    /// Is a directory.
     EISDIR = 21,
+    /// Invalid argument.
     EINVAL = 22,
+    /// Too many open files in the system.
     ENFILE = 23,
+    /// Too many open files (descriptor table full).
     EMFILE = 24,
+    /// Inappropriate ioctl for device.
     ENOTTY = 25,
+    /// File too large.
     EFBIG = 27,
+    /// No space left on device.
     ENOSPC = 28,
+    /// Illegal seek.
     ESPIPE = 29,
+    /// Read-only file system.
     EROFS = 30,
+    /// Too many links.
+    EMLINK = 31,
+    /// Result out of range.
     ERANGE = 34,
+    /// File name too long.
     ENAMETOOLONG = 36,
+    /// Function not implemented.
     ENOSYS = 38,
+    /// Directory not empty.
     ENOTEMPTY = 39,
+    /// Too many levels of symbolic links.
     ELOOP = 40,
+    /// Invalid or incomplete byte sequence.
     EILSEQ = 84,
+    /// No buffer space available.
     ENOBUFS = 105,
+    /// Transport endpoint is already connected.
     EISCONN = 106,
+    /// Connection timed out.
     ETIMEDOUT = 110,
 }
 
@@ -71,6 +104,7 @@ impl Errno {
             ENOSPC => "ENOSPC",
             ESPIPE => "ESPIPE",
             EROFS => "EROFS",
+            EMLINK => "EMLINK",
             ERANGE => "ERANGE",
             ENAMETOOLONG => "ENAMETOOLONG",
             ENOSYS => "ENOSYS",

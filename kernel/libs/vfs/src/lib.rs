@@ -1,11 +1,97 @@
-//! The in-memory VFS: path resolution, the node tree, open flags, the file
-//! descriptor table and Linux errno values. Pure data structures: no locks,
-//! no blocking; the kernel owns concurrency and waiting.
+//! The in-memory VFS: path resolution, the node tree, open semantics, the
+//! file descriptor table, newc cpio unpacking and Linux errno values.
+//!
+//! # Design
+//!
+//! Pure data structures: no locks, no threads, no blocking, no `unsafe`, and
+//! no panics on any input (paths, flags, descriptor numbers, archives).
+//! The kernel owns concurrency: it wraps a [`Tree`] (global) and each
+//! program's [`FdTable`] in its own locks, and does all waiting. Every
+//! operation returns a Linux [`Errno`] on failure, the one Linux returns in
+//! the same case; the order of checks follows Linux where two errors apply.
+//!
+//! * [`path`]: byte-string paths. A [`Path`] is the path a program passed
+//!   plus the working directory relative paths resolve against (`/` unless
+//!   built with [`Path::at`]; the kernel keeps each program's working
+//!   directory as a normalised absolute path, see [`path::normalize`]).
+//!   Empty → `ENOENT`; 4096 bytes or more (`PATH_MAX` counts the NUL) or a
+//!   component over 255 bytes → `ENAMETOOLONG`; a path is cut at its first
+//!   NUL. `//` is `/`, `.` is the current directory, `..` the parent (at
+//!   the root, the root). Resolution walks the tree: a component followed by
+//!   anything (including `..`) must be a directory (`ENOTDIR`) and exist
+//!   (`ENOENT`); a trailing slash, `.` or `..` at the end requires a
+//!   directory (`ENOTDIR` on a file).
+//! * [`Tree`]: directories, regular files (bytes in memory) and special
+//!   nodes. A special node carries an opaque [`SpecialId`] the kernel maps to
+//!   its device, a presented type (`S_IFCHR` or `S_IFREG`) and permission
+//!   bits. Inode numbers start at 1 (the root) and are never reused.
+//!   Permission bits are recorded and reported but never checked: programs
+//!   run as root. [`Limits`] bound inode count and data bytes (`ENOSPC`).
+//! * Several paths for one device: there is no mount table; two directory
+//!   entries (distinct inodes) carry the same [`SpecialId`], like
+//!   Linux's `/proc/xen/xenbus` (xenfs, `S_IFREG 0600`) and
+//!   `/dev/xen/xenbus` (misc device, `S_IFCHR 0600`). Directories can be
+//!   marked as mount points so that `rmdir` gives `EBUSY` as on Linux.
+//!   [`Tree::add_standard_layout`] builds `/proc/xen/{xenbus,capabilities}`,
+//!   `/dev/xen/xenbus`, `/tmp` and `/etc`.
+//! * [`FdTable<S>`]: one per program (threads of a program share it). `S`
+//!   is the kernel's per-open state for special nodes, created by a callback
+//!   of [`Tree::open`] and handed back by [`Tree::close`]. Descriptors are
+//!   allocated lowest-free-first in `0..FD_LIMIT` ([`FD_LIMIT`] = 64; one
+//!   more is `EMFILE`). Each descriptor owns its open file description
+//!   (access mode, `O_APPEND`, `O_NONBLOCK`, offset); there is no `dup`, so
+//!   descriptions are never shared.
+//! * Regular-file I/O is done here; a read or write on a special node
+//!   returns [`Io::Special`] with the per-open state, after the access-mode
+//!   check, and the kernel does the transfer (and, when the device says
+//!   `EAGAIN` on a blocking descriptor, waits on the node's queue and
+//!   retries).
+//! * [`cpio`]: the newc archive parser that populates the tree.
+//!
+//! # Errors per operation
+//!
+//! "Path errors" means `ENOENT` (empty path, missing component),
+//! `ENAMETOOLONG`, `ENOTDIR` (a non-final component is not a directory),
+//! and `EINVAL` for a working directory that is not absolute.
+//!
+//! | operation | errors |
+//! |-----------|--------|
+//! | [`Tree::lookup`], [`Tree::stat`] | path errors; `ENOTDIR` trailing `/` on a non-directory |
+//! | [`Tree::mkdir`] | path errors; `EEXIST` exists (also `/`, `.`, `..`); `ENOSPC` |
+//! | [`Tree::rmdir`] | path errors; `EBUSY` `/` or mount point; `EINVAL` last is `.`; `ENOTEMPTY` last is `..` or not empty; `ENOTDIR` not a directory |
+//! | [`Tree::unlink`] | path errors; `EISDIR` a directory (also `/`, `.`, `..`); `ENOTDIR` trailing `/` on a file |
+//! | [`Tree::create_file`], [`Tree::create_special`] | path errors; `EEXIST`; `EISDIR` trailing `/`; `EINVAL` bad special type; `ENOSPC` |
+//! | [`Tree::readdir`] | path errors; `ENOTDIR` |
+//! | [`Tree::open`] | `EINVAL` `O_ACCMODE` or `O_CREAT\|O_DIRECTORY`; `EMFILE`; path errors; `EEXIST` `O_CREAT\|O_EXCL` on existing; `EISDIR` directory with write access, `O_TRUNC` or `O_CREAT`, or missing name with trailing `/` and `O_CREAT`; `ENOTDIR` `O_DIRECTORY` or trailing `/` on a non-directory; `ENOENT` missing without `O_CREAT`; `ENOSPC`; the special callback's error |
+//! | [`Tree::close`] | `EBADF` |
+//! | [`Tree::read`] | `EBADF` not open or `O_WRONLY`; `EISDIR` directory |
+//! | [`Tree::write`] | `EBADF` not open or `O_RDONLY` (every directory); `EFBIG` past `i64::MAX`; `ENOSPC`; `ENOMEM` |
+//! | [`Tree::lseek`] | `EBADF`; `ESPIPE` special node; `EINVAL` bad whence, negative result, `SEEK_END` on a directory |
+//! | [`Tree::fstat`] | `EBADF` |
+//! | [`Tree::ftruncate`] | `EBADF`; `EINVAL` negative length, not a regular file open for writing; `EFBIG`; `ENOSPC` |
+//! | [`Tree::getdents`] | `EBADF`; `ENOTDIR` |
+//! | [`FdTable::getfl`], [`FdTable::setfl`] | `EBADF` (`F_SETFL` changes only `O_APPEND` and `O_NONBLOCK`) |
+//!
+//! `readdir`/`getdents` order: `.`, `..`, then entries in creation order
+//! (stable while entries are added and removed; a position is a cookie that
+//! stays valid).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 extern crate alloc;
 
+pub mod cpio;
 mod errno;
+mod fd;
+mod file;
+pub mod flags;
+pub mod path;
+mod tree;
 
 pub use errno::Errno;
+pub use fd::{Fd, FdTable, Handle, OpenFile, FD_LIMIT, F_GETFL, F_SETFL, SETFL_MASK};
+pub use file::Io;
+pub use flags::{AccessMode, FileType, OpenFlags};
+pub use path::Path;
+pub use tree::{DirEntry, Ino, Limits, SpecialId, Stat, Tree, DIRENT_SIZE, MAX_FILE_SIZE, ROOT_INO};

@@ -32,6 +32,7 @@ impl<T> ::core::fmt::Debug for __IncompleteArrayField<T> {
         fmt.write_str("__IncompleteArrayField")
     }
 }
+pub const __XEN_INTERFACE_VERSION__: u32 = 265728;
 pub const __XEN_LATEST_INTERFACE_VERSION__: u32 = 265728;
 pub const FLAT_RING3_CS32: u32 = 57379;
 pub const FLAT_RING3_CS64: u32 = 57395;
@@ -16070,3 +16071,12 @@ fn bindgen_test_layout_xencons_interface() {
     }
     test_field_out_prod();
 }
+pub const XEN_SYS_UVMF_NONE: xen_sys_evaluated_constants = 0;
+pub const XEN_SYS_UVMF_TLB_FLUSH: xen_sys_evaluated_constants = 1;
+pub const XEN_SYS_UVMF_INVLPG: xen_sys_evaluated_constants = 2;
+pub const XEN_SYS_UVMF_LOCAL: xen_sys_evaluated_constants = 0;
+pub const XEN_SYS_DOMID_SELF: xen_sys_evaluated_constants = 32752;
+pub const XEN_SYS_CALLBACKTYPE_event: xen_sys_evaluated_constants = 0;
+pub const XEN_SYS_CALLBACKTYPE_failsafe: xen_sys_evaluated_constants = 1;
+pub const XEN_SYS_CALLBACKF_mask_events: xen_sys_evaluated_constants = 1;
+pub type xen_sys_evaluated_constants = core::ffi::c_uint;

@@ -20,3 +20,16 @@ include!("bindings.rs");
 /// 64-bit PV guest (`__MACH2PHYS_VIRT_START` in `arch-x86/xen-x86_64.h`, as an
 /// unsigned address).
 pub const MACH2PHYS_VIRT_START: u64 = __MACH2PHYS_VIRT_START as u64;
+
+/// `UVMF_INVLPG`: flush the one TLB entry after `update_va_mapping`.
+pub const UVMF_INVLPG: u64 = XEN_SYS_UVMF_INVLPG as u64;
+/// `UVMF_TLB_FLUSH`: flush the whole TLB.
+pub const UVMF_TLB_FLUSH: u64 = XEN_SYS_UVMF_TLB_FLUSH as u64;
+/// `DOMID_SELF`.
+pub const DOMID_SELF: u16 = XEN_SYS_DOMID_SELF as u16;
+/// `CALLBACKTYPE_event`.
+pub const CALLBACKTYPE_EVENT: u32 = XEN_SYS_CALLBACKTYPE_event;
+/// `CALLBACKTYPE_failsafe`.
+pub const CALLBACKTYPE_FAILSAFE: u32 = XEN_SYS_CALLBACKTYPE_failsafe;
+/// `CALLBACKF_mask_events`.
+pub const CALLBACKF_MASK_EVENTS: u16 = XEN_SYS_CALLBACKF_mask_events as u16;

@@ -1,0 +1,43 @@
+# The project's single entry point. The README's two commands are
+# `make run` and `make test`; everything they need is installed by `make deps`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := kernel
+
+CARGO      ?= /usr/bin/cargo
+BUILD      := build
+KERNEL_ELF := $(BUILD)/unikernel.elf
+KTARGET    := x86_64-unknown-none
+BUILD_STD  := -Zbuild-std=core,alloc,compiler_builtins -Zbuild-std-features=compiler-builtins-mem
+CACHE      ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/xenbus-unikernel
+PYTHON     ?= python3
+ARGS       ?=
+CFG        ?= xen-config/unikernel.cfg
+
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean
+
+deps:
+	@tests/harness/install-deps.sh
+
+kernel: deps
+	@mkdir -p $(BUILD)
+	$(CARGO) build -p unikernel --release --target $(KTARGET) $(BUILD_STD)
+	@cp target/$(KTARGET)/release/unikernel $(KERNEL_ELF)
+	@echo "kernel: $(KERNEL_ELF) $$(stat -c %s $(KERNEL_ELF)) bytes (loaded: $$(size -A $(KERNEL_ELF) | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}') bytes, text+rodata+data+bss)"
+
+bindings:
+	kernel/libs/xen-sys/regenerate.sh
+
+dom0: deps
+	@tests/harness/build-dom0.sh "$(CACHE)" "$(BUILD)/dom0"
+
+run: kernel dom0
+	$(PYTHON) tests/harness/xenrun.py run --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --logs $(BUILD)/logs --args "$(ARGS)"
+
+test-host: deps
+	$(CARGO) test --workspace --exclude unikernel
+
+test: kernel dom0
+	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD)
+
+clean:
+	rm -rf $(BUILD) target

@@ -1,0 +1,766 @@
+//! The in-memory node tree: directories, regular files and special nodes.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::flags::{FileType, PERM_MASK, S_IFCHR, S_IFMT, S_IFREG};
+use crate::path::{self, Component, Path};
+use crate::Errno;
+
+/// An inode number. Numbers are allocated upwards from [`ROOT_INO`] and never
+/// reused within one [`Tree`].
+pub type Ino = u64;
+
+/// The root directory's inode number (1, like tmpfs).
+pub const ROOT_INO: Ino = 1;
+
+/// The largest size a regular file may reach (Linux `MAX_LFS_FILESIZE`,
+/// `i64::MAX`); a write or truncation beyond it is `EFBIG`.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
+/// Size `stat` reports for a directory per entry, counting `.` and `..`
+/// (tmpfs's `BOGO_DIRENT_SIZE`).
+pub const DIRENT_SIZE: u64 = 20;
+
+/// Opaque identity of a special node. The kernel maps it to a device
+/// implementation (the xenbus node, say). Several directory entries may carry
+/// the same id: that is how one device appears at several paths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpecialId(pub u32);
+
+/// Resource limits of a tree; exceeding either is `ENOSPC`, as on a full
+/// tmpfs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Most inodes (directories, files and special nodes, root included).
+    pub max_inodes: usize,
+    /// Most bytes of regular-file data in total.
+    pub max_bytes: u64,
+}
+
+impl Default for Limits {
+    /// 16384 inodes and 64 MiB of file data.
+    fn default() -> Self {
+        Limits { max_inodes: 16384, max_bytes: 64 << 20 }
+    }
+}
+
+/// What `stat` reports about a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// Inode number (`st_ino`).
+    pub ino: Ino,
+    /// Type and permission bits (`st_mode`), e.g. `S_IFCHR | 0o600`.
+    pub mode: u32,
+    /// Link count (`st_nlink`): 1 for files and special nodes (0 once
+    /// unlinked while still open), `2 + subdirectories` for directories.
+    pub nlink: u32,
+    /// Size in bytes (`st_size`): data length for regular files, 0 for
+    /// special nodes, `20 * (entries + 2)` for directories (like tmpfs).
+    pub size: u64,
+    /// The node's type, as encoded in `mode`.
+    pub file_type: FileType,
+    /// The special id when the node is a special node.
+    pub special: Option<SpecialId>,
+}
+
+/// One directory entry as `getdents64` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Inode number (`d_ino`).
+    pub ino: Ino,
+    /// Name (`d_name`, without NUL).
+    pub name: Vec<u8>,
+    /// Type (`d_type`, see [`FileType::d_type`]).
+    pub file_type: FileType,
+    /// Directory position just after this entry (`d_off`); seeking the
+    /// directory there resumes with the next entry.
+    pub next_offset: u64,
+}
+
+struct Dir {
+    parent: Ino,
+    by_name: BTreeMap<Box<[u8]>, (Ino, u64)>,
+    by_pos: BTreeMap<u64, Box<[u8]>>,
+    next_pos: u64,
+    subdirs: u32,
+    mount_point: bool,
+}
+
+enum Node {
+    Dir(Dir),
+    File(Vec<u8>),
+    Special(SpecialId),
+}
+
+struct Inode {
+    perm: u32,
+    ftype: FileType,
+    nlink: u32,
+    opens: u32,
+    node: Node,
+}
+
+/// Where a resolved path ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Last<'a> {
+    /// The path was only slashes.
+    Root,
+    /// Final `.`.
+    Dot,
+    /// Final `..`.
+    DotDot,
+    /// A final name, which may or may not exist.
+    Name(&'a [u8]),
+}
+
+/// A path resolved up to its last component.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Resolved<'a> {
+    /// The directory containing the last component.
+    pub parent: Ino,
+    pub last: Last<'a>,
+    /// A trailing slash, `.` or `..`: the target must be a directory.
+    pub must_be_dir: bool,
+}
+
+/// The node tree. See the crate documentation for the semantics of each
+/// operation.
+pub struct Tree {
+    inodes: BTreeMap<Ino, Inode>,
+    next_ino: Ino,
+    bytes: u64,
+    limits: Limits,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Tree::new()
+    }
+}
+
+impl Tree {
+    /// A tree holding only the root directory (mode `0755`), with default
+    /// [`Limits`].
+    pub fn new() -> Self {
+        Tree::with_limits(Limits::default())
+    }
+
+    /// A tree holding only the root directory, with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        let mut inodes = BTreeMap::new();
+        inodes.insert(ROOT_INO, Inode::dir(0o755, ROOT_INO, true));
+        Tree { inodes, next_ino: ROOT_INO + 1, bytes: 0, limits }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Changes the limits; existing contents are kept even if above them.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Number of inodes alive (including unlinked ones still open).
+    pub fn inode_count(&self) -> usize {
+        self.inodes.len()
+    }
+
+    /// Bytes of regular-file data held.
+    pub fn bytes_used(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Adds the standard layout, creating what is missing (existing
+    /// directories are kept):
+    ///
+    /// | path                    | mode               | node                     |
+    /// |-------------------------|--------------------|--------------------------|
+    /// | `/proc`                 | `S_IFDIR \| 0555`  | directory, mount point   |
+    /// | `/proc/xen`             | `S_IFDIR \| 0555`  | directory, mount point   |
+    /// | `/proc/xen/xenbus`      | `S_IFREG \| 0600`  | special `xenbus`         |
+    /// | `/proc/xen/capabilities`| `S_IFREG \| 0444`  | special `capabilities`, or an empty regular file when `None` (a domU's is empty) |
+    /// | `/dev`                  | `S_IFDIR \| 0755`  | directory, mount point   |
+    /// | `/dev/xen`              | `S_IFDIR \| 0755`  | directory                |
+    /// | `/dev/xen/xenbus`       | `S_IFCHR \| 0600`  | special `xenbus` again   |
+    /// | `/tmp`                  | `S_IFDIR \| 01777` | directory                |
+    /// | `/etc`                  | `S_IFDIR \| 0755`  | directory                |
+    ///
+    /// The two xenbus entries are distinct inodes with the same special id,
+    /// mirroring Linux where the xenfs file is a regular file and the misc
+    /// device a character device. "Mount point" only means `rmdir` gives
+    /// `EBUSY`, as for Linux's mounts there.
+    ///
+    /// Errors: `EEXIST` when one of the leaf nodes already exists, `ENOTDIR`
+    /// when one of the directories exists as a non-directory, `ENOSPC` when
+    /// the limits are reached.
+    pub fn add_standard_layout(
+        &mut self,
+        xenbus: SpecialId,
+        capabilities: Option<SpecialId>,
+    ) -> Result<(), Errno> {
+        let proc_ = self.mkdir_all("/proc", 0o555)?;
+        self.mark_mount_point(proc_)?;
+        let proc_xen = self.mkdir_all("/proc/xen", 0o555)?;
+        self.mark_mount_point(proc_xen)?;
+        self.create_special("/proc/xen/xenbus", S_IFREG | 0o600, xenbus)?;
+        match capabilities {
+            Some(id) => self.create_special("/proc/xen/capabilities", S_IFREG | 0o444, id)?,
+            None => self.create_file("/proc/xen/capabilities", 0o444)?,
+        };
+        let dev = self.mkdir_all("/dev", 0o755)?;
+        self.mark_mount_point(dev)?;
+        self.mkdir_all("/dev/xen", 0o755)?;
+        self.create_special("/dev/xen/xenbus", S_IFCHR | 0o600, xenbus)?;
+        self.mkdir_all("/tmp", 0o1777)?;
+        self.mkdir_all("/etc", 0o755)?;
+        Ok(())
+    }
+
+    // ----- internal helpers -------------------------------------------------
+
+    fn inode(&self, ino: Ino) -> Result<&Inode, Errno> {
+        self.inodes.get(&ino).ok_or(Errno::ENOENT)
+    }
+
+    fn inode_mut(&mut self, ino: Ino) -> Result<&mut Inode, Errno> {
+        self.inodes.get_mut(&ino).ok_or(Errno::ENOENT)
+    }
+
+    fn dir(&self, ino: Ino) -> Result<&Dir, Errno> {
+        match &self.inode(ino)?.node {
+            Node::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn dir_mut(&mut self, ino: Ino) -> Result<&mut Dir, Errno> {
+        match &mut self.inode_mut(ino)?.node {
+            Node::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn step(&self, dir: Ino, c: Component<'_>) -> Result<Ino, Errno> {
+        let d = self.dir(dir)?;
+        match c {
+            Component::Dot => Ok(dir),
+            Component::DotDot => Ok(d.parent),
+            Component::Name(n) => d.by_name.get(n).map(|e| e.0).ok_or(Errno::ENOENT),
+        }
+    }
+
+    /// Resolves every component but the last; the parent must be a directory.
+    pub(crate) fn resolve<'a>(&self, p: Path<'a>) -> Result<Resolved<'a>, Errno> {
+        let parsed = path::parse(p.as_bytes())?;
+        let mut cur = ROOT_INO;
+        if !parsed.absolute {
+            for c in path::parse_cwd(p.cwd())? {
+                cur = self.step(cur, c)?;
+            }
+        }
+        let Some((last, init)) = parsed.components.split_last() else {
+            return Ok(Resolved { parent: cur, last: Last::Root, must_be_dir: true });
+        };
+        for c in init {
+            cur = self.step(cur, *c)?;
+        }
+        self.dir(cur)?;
+        if self.inode(cur)?.nlink == 0 {
+            // A removed directory, reachable only through `..` of a stale
+            // working directory: nothing can be looked up or created there.
+            return Err(Errno::ENOENT);
+        }
+        let (last, must_be_dir) = match *last {
+            Component::Dot => (Last::Dot, true),
+            Component::DotDot => (Last::DotDot, true),
+            Component::Name(n) => (Last::Name(n), parsed.trailing_slash),
+        };
+        Ok(Resolved { parent: cur, last, must_be_dir })
+    }
+
+    /// The inode a resolved path names, `None` when its last name is missing.
+    pub(crate) fn target(&self, r: &Resolved<'_>) -> Result<Option<Ino>, Errno> {
+        match r.last {
+            Last::Root | Last::Dot => Ok(Some(r.parent)),
+            Last::DotDot => Ok(Some(self.dir(r.parent)?.parent)),
+            Last::Name(n) => Ok(self.dir(r.parent)?.by_name.get(n).map(|e| e.0)),
+        }
+    }
+
+    fn alloc_ino(&mut self) -> Result<Ino, Errno> {
+        if self.inodes.len() >= self.limits.max_inodes {
+            return Err(Errno::ENOSPC);
+        }
+        let ino = self.next_ino;
+        self.next_ino = ino.checked_add(1).ok_or(Errno::ENOSPC)?;
+        Ok(ino)
+    }
+
+    /// Links a new inode under `parent` as `name`; the name must be free.
+    fn link_new(&mut self, parent: Ino, name: &[u8], inode: Inode) -> Result<Ino, Errno> {
+        let is_dir = matches!(inode.node, Node::Dir(_));
+        {
+            let d = self.dir(parent)?;
+            if d.by_name.contains_key(name) {
+                return Err(Errno::EEXIST);
+            }
+            if is_dir && d.subdirs == u32::MAX - 2 {
+                return Err(Errno::EMLINK);
+            }
+        }
+        let ino = self.alloc_ino()?;
+        self.inodes.insert(ino, inode);
+        let d = self.dir_mut(parent)?;
+        let pos = d.next_pos;
+        d.next_pos = pos.saturating_add(1);
+        d.by_name.insert(name.into(), (ino, pos));
+        d.by_pos.insert(pos, name.into());
+        if is_dir {
+            d.subdirs = d.subdirs.saturating_add(1);
+            let p = self.inode_mut(parent)?;
+            p.nlink = p.nlink.saturating_add(1);
+        }
+        Ok(ino)
+    }
+
+    /// Removes the entry `name` of `parent` (which must exist) and drops the
+    /// inode once it has neither links nor opens.
+    fn unlink_entry(&mut self, parent: Ino, name: &[u8], child: Ino) -> Result<(), Errno> {
+        let child_is_dir = matches!(self.inode(child)?.node, Node::Dir(_));
+        let d = self.dir_mut(parent)?;
+        if let Some((_, pos)) = d.by_name.remove(name) {
+            d.by_pos.remove(&pos);
+        }
+        if child_is_dir {
+            d.subdirs = d.subdirs.saturating_sub(1);
+            let p = self.inode_mut(parent)?;
+            p.nlink = p.nlink.saturating_sub(1);
+        }
+        let c = self.inode_mut(child)?;
+        c.nlink = if child_is_dir { 0 } else { c.nlink.saturating_sub(1) };
+        self.maybe_free(child);
+        Ok(())
+    }
+
+    fn maybe_free(&mut self, ino: Ino) {
+        if ino == ROOT_INO {
+            return;
+        }
+        let dead = matches!(self.inodes.get(&ino), Some(i) if i.nlink == 0 && i.opens == 0);
+        if dead {
+            if let Some(Inode { node: Node::File(data), .. }) = self.inodes.remove(&ino) {
+                self.bytes = self.bytes.saturating_sub(data.len() as u64);
+            }
+        }
+    }
+
+    /// Counts one more open of `ino` (an open file description refers to it).
+    pub(crate) fn acquire(&mut self, ino: Ino) -> Result<(), Errno> {
+        let i = self.inode_mut(ino)?;
+        i.opens = i.opens.checked_add(1).ok_or(Errno::ENFILE)?;
+        Ok(())
+    }
+
+    /// Drops one open of `ino`; frees it when unlinked and no longer open.
+    pub(crate) fn release(&mut self, ino: Ino) {
+        if let Some(i) = self.inodes.get_mut(&ino) {
+            i.opens = i.opens.saturating_sub(1);
+        }
+        self.maybe_free(ino);
+    }
+
+    /// Creates a regular file under a resolved parent (open's `O_CREAT`).
+    pub(crate) fn create_in(&mut self, parent: Ino, name: &[u8], mode: u32) -> Result<Ino, Errno> {
+        self.link_new(parent, name, Inode::node(mode, FileType::Regular, Node::File(Vec::new())))
+    }
+
+    // ----- path operations --------------------------------------------------
+
+    /// The inode `path` names.
+    ///
+    /// Errors: the path errors of [`crate::path::parse`]; `ENOENT` when a
+    /// component is missing; `ENOTDIR` when a non-final component is not a
+    /// directory, or the path ends in `/` (or `.`/`..`) and names a
+    /// non-directory.
+    pub fn lookup<'p>(&self, path: impl Into<Path<'p>>) -> Result<Ino, Errno> {
+        let r = self.resolve(path.into())?;
+        let ino = self.target(&r)?.ok_or(Errno::ENOENT)?;
+        if r.must_be_dir && !self.is_dir(ino) {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(ino)
+    }
+
+    /// `stat(2)` by path. Errors: those of [`Tree::lookup`].
+    pub fn stat<'p>(&self, path: impl Into<Path<'p>>) -> Result<Stat, Errno> {
+        let ino = self.lookup(path)?;
+        self.stat_ino(ino)
+    }
+
+    /// `stat` of an inode. Errors: `ENOENT` for an inode that does not
+    /// exist (never for one an open descriptor refers to).
+    pub fn stat_ino(&self, ino: Ino) -> Result<Stat, Errno> {
+        let i = self.inode(ino)?;
+        let (size, special) = match &i.node {
+            Node::Dir(d) => ((d.by_name.len() as u64).saturating_add(2).saturating_mul(DIRENT_SIZE), None),
+            Node::File(data) => (data.len() as u64, None),
+            Node::Special(id) => (0, Some(*id)),
+        };
+        let size = if i.nlink == 0 && matches!(i.node, Node::Dir(_)) { 0 } else { size };
+        Ok(Stat {
+            ino,
+            mode: i.ftype.mode_bits() | i.perm,
+            nlink: i.nlink,
+            size,
+            file_type: i.ftype,
+            special,
+        })
+    }
+
+    /// Whether `ino` is an existing directory.
+    pub fn is_dir(&self, ino: Ino) -> bool {
+        matches!(self.inodes.get(&ino), Some(Inode { node: Node::Dir(_), .. }))
+    }
+
+    /// `mkdir(2)`: creates a directory with permission bits `mode & 07777`
+    /// (no umask). A trailing slash is allowed.
+    ///
+    /// Errors: path errors; `EEXIST` when the path exists (including `/`,
+    /// `.` and `..`); `ENOENT` when the parent is missing; `ENOTDIR` when a
+    /// parent component is not a directory; `ENOSPC` at the limits.
+    pub fn mkdir<'p>(&mut self, path: impl Into<Path<'p>>, mode: u32) -> Result<Ino, Errno> {
+        let r = self.resolve(path.into())?;
+        let Last::Name(name) = r.last else { return Err(Errno::EEXIST) };
+        let parent = r.parent;
+        self.link_new(parent, name, Inode::dir(mode, parent, false))
+    }
+
+    /// `mkdir -p`: creates every missing directory of the lexically
+    /// normalised `path` (new ones get `mode & 07777`) and returns the last
+    /// one's inode; existing directories are kept unchanged.
+    ///
+    /// Errors: path errors; `ENOTDIR` when a component exists and is not a
+    /// directory; `ENOSPC` at the limits.
+    pub fn mkdir_all<'p>(&mut self, path: impl Into<Path<'p>>, mode: u32) -> Result<Ino, Errno> {
+        let p = path.into();
+        let norm = path::normalize(p.cwd(), p.as_bytes())?;
+        let mut cur = ROOT_INO;
+        for name in norm.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+            cur = match self.dir(cur)?.by_name.get(name) {
+                Some(&(ino, _)) if self.is_dir(ino) => ino,
+                Some(_) => return Err(Errno::ENOTDIR),
+                None => self.link_new(cur, name, Inode::dir(mode, cur, false))?,
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Marks a directory as a mount point: `rmdir` of it gives `EBUSY`.
+    /// Errors: `ENOENT` for an unknown inode, `ENOTDIR` for a non-directory.
+    pub fn mark_mount_point(&mut self, ino: Ino) -> Result<(), Errno> {
+        self.dir_mut(ino)?.mount_point = true;
+        Ok(())
+    }
+
+    /// `rmdir(2)`.
+    ///
+    /// Errors: path errors; `EBUSY` for `/` and mount points; `EINVAL` when
+    /// the last component is `.`; `ENOTEMPTY` when it is `..` or the
+    /// directory has entries; `ENOENT` when missing; `ENOTDIR` when not a
+    /// directory (or a parent component is not one).
+    pub fn rmdir<'p>(&mut self, path: impl Into<Path<'p>>) -> Result<(), Errno> {
+        let r = self.resolve(path.into())?;
+        let name = match r.last {
+            Last::Root => return Err(Errno::EBUSY),
+            Last::Dot => return Err(Errno::EINVAL),
+            Last::DotDot => return Err(Errno::ENOTEMPTY),
+            Last::Name(n) => n,
+        };
+        let ino = self.target(&r)?.ok_or(Errno::ENOENT)?;
+        let d = self.dir(ino)?;
+        if d.mount_point || ino == ROOT_INO {
+            return Err(Errno::EBUSY);
+        }
+        if !d.by_name.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        self.unlink_entry(r.parent, name, ino)
+    }
+
+    /// `unlink(2)`. An open file stays readable and writable through its
+    /// descriptors until the last one is closed.
+    ///
+    /// Errors: path errors; `EISDIR` when the path names a directory
+    /// (including `/`, `.` and `..`); `ENOENT` when missing; `ENOTDIR` when
+    /// a parent component is not a directory or the path has a trailing
+    /// slash and names a non-directory.
+    pub fn unlink<'p>(&mut self, path: impl Into<Path<'p>>) -> Result<(), Errno> {
+        let r = self.resolve(path.into())?;
+        let Last::Name(name) = r.last else { return Err(Errno::EISDIR) };
+        let ino = self.target(&r)?.ok_or(Errno::ENOENT)?;
+        if self.is_dir(ino) {
+            return Err(Errno::EISDIR);
+        }
+        if r.must_be_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        self.unlink_entry(r.parent, name, ino)
+    }
+
+    /// Creates an empty regular file with permission bits `mode & 07777`
+    /// (`open(path, O_CREAT | O_EXCL)` without a descriptor).
+    ///
+    /// Errors: path errors; `EEXIST` when the path exists; `EISDIR` for a
+    /// missing name with a trailing slash; `ENOENT` for a missing parent;
+    /// `ENOTDIR` when a parent component is not a directory; `ENOSPC` at the
+    /// limits.
+    pub fn create_file<'p>(&mut self, path: impl Into<Path<'p>>, mode: u32) -> Result<Ino, Errno> {
+        let (parent, name) = self.new_name(path.into())?;
+        self.create_in(parent, name, mode)
+    }
+
+    /// Creates a special node. `mode` carries the type it presents,
+    /// `S_IFCHR` or `S_IFREG`, and permission bits (`& 07777`).
+    ///
+    /// Errors: `EINVAL` for another type; otherwise those of
+    /// [`Tree::create_file`].
+    pub fn create_special<'p>(
+        &mut self,
+        path: impl Into<Path<'p>>,
+        mode: u32,
+        id: SpecialId,
+    ) -> Result<Ino, Errno> {
+        let ftype = match mode & S_IFMT {
+            S_IFCHR => FileType::CharDevice,
+            S_IFREG => FileType::Regular,
+            _ => return Err(Errno::EINVAL),
+        };
+        let (parent, name) = self.new_name(path.into())?;
+        self.link_new(parent, name, Inode::node(mode, ftype, Node::Special(id)))
+    }
+
+    fn new_name<'a>(&self, p: Path<'a>) -> Result<(Ino, &'a [u8]), Errno> {
+        let r = self.resolve(p)?;
+        let Last::Name(name) = r.last else { return Err(Errno::EEXIST) };
+        if self.target(&r)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if r.must_be_dir {
+            return Err(Errno::EISDIR);
+        }
+        Ok((r.parent, name))
+    }
+
+    /// `chmod(2)`: sets the permission bits to `mode & 07777`, keeping the
+    /// type. Errors: those of [`Tree::lookup`].
+    pub fn chmod<'p>(&mut self, path: impl Into<Path<'p>>, mode: u32) -> Result<(), Errno> {
+        let ino = self.lookup(path)?;
+        self.inode_mut(ino)?.perm = mode & PERM_MASK;
+        Ok(())
+    }
+
+    /// The entries of the directory `path`, in the order `getdents` returns
+    /// them (see [`Tree::readdir_ino`]). Errors: those of [`Tree::lookup`];
+    /// `ENOTDIR` when the path is not a directory.
+    pub fn readdir<'p>(&self, path: impl Into<Path<'p>>) -> Result<Vec<DirEntry>, Errno> {
+        let ino = self.lookup(path)?;
+        self.readdir_ino(ino)
+    }
+
+    /// The entries of directory `ino`: `.`, `..`, then the other entries in
+    /// creation order (the order is stable: an entry keeps its position until
+    /// removed; a name re-created later goes to the end). A removed
+    /// directory still open has no entries at all. Errors: `ENOENT` for an
+    /// unknown inode, `ENOTDIR` for a non-directory.
+    pub fn readdir_ino(&self, ino: Ino) -> Result<Vec<DirEntry>, Errno> {
+        let mut v = Vec::new();
+        self.dir_entries_from(ino, 0, |e| {
+            v.push(e.clone());
+            true
+        })?;
+        Ok(v)
+    }
+
+    /// Feeds the entries of `dir` from position `pos` to `f` until it returns
+    /// `false`; returns the position after the last accepted entry.
+    pub(crate) fn dir_entries_from(
+        &self,
+        dir: Ino,
+        pos: u64,
+        mut f: impl FnMut(&DirEntry) -> bool,
+    ) -> Result<u64, Errno> {
+        let inode = self.inode(dir)?;
+        let d = self.dir(dir)?;
+        if inode.nlink == 0 {
+            return Ok(pos);
+        }
+        let mut pos = pos;
+        if pos == 0 {
+            let e = DirEntry { ino: dir, name: b".".to_vec(), file_type: FileType::Directory, next_offset: 1 };
+            if !f(&e) {
+                return Ok(pos);
+            }
+            pos = 1;
+        }
+        if pos == 1 {
+            let e = DirEntry { ino: d.parent, name: b"..".to_vec(), file_type: FileType::Directory, next_offset: 2 };
+            if !f(&e) {
+                return Ok(pos);
+            }
+            pos = 2;
+        }
+        for (&p, name) in d.by_pos.range(pos..) {
+            let Some(&(ino, _)) = d.by_name.get(name) else { continue };
+            let file_type = self.inode(ino).map(|i| i.ftype).unwrap_or(FileType::Regular);
+            let next = p.saturating_add(1);
+            let e = DirEntry { ino, name: name.to_vec(), file_type, next_offset: next };
+            if !f(&e) {
+                return Ok(pos);
+            }
+            pos = next;
+        }
+        Ok(pos)
+    }
+
+    // ----- regular file data ------------------------------------------------
+
+    /// The whole contents of regular file `ino`. Errors: `ENOENT` unknown
+    /// inode; `EISDIR` directory; `EINVAL` special node.
+    pub fn file_data(&self, ino: Ino) -> Result<&[u8], Errno> {
+        match &self.inode(ino)?.node {
+            Node::File(d) => Ok(d),
+            Node::Dir(_) => Err(Errno::EISDIR),
+            Node::Special(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    fn file_mut(&mut self, ino: Ino) -> Result<&mut Vec<u8>, Errno> {
+        match &mut self.inode_mut(ino)?.node {
+            Node::File(d) => Ok(d),
+            Node::Dir(_) => Err(Errno::EISDIR),
+            Node::Special(_) => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Reads from regular file `ino` at `offset` into `buf`; returns the
+    /// count, 0 at or past end of file. Errors: as [`Tree::file_data`].
+    pub fn read_at(&self, ino: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let data = self.file_data(ino)?;
+        let Ok(off) = usize::try_from(offset) else { return Ok(0) };
+        let Some(src) = data.get(off..) else { return Ok(0) };
+        let n = src.len().min(buf.len());
+        if let (Some(d), Some(s)) = (buf.get_mut(..n), src.get(..n)) {
+            d.copy_from_slice(s);
+        }
+        Ok(n)
+    }
+
+    /// Writes `data` into regular file `ino` at `offset`, extending it (a gap
+    /// reads as zeros); returns `data.len()`. Errors: as [`Tree::file_data`];
+    /// `EFBIG` past [`MAX_FILE_SIZE`]; `ENOSPC` past [`Limits::max_bytes`];
+    /// `ENOMEM` when the allocation fails. Nothing is written on error.
+    pub fn write_at(&mut self, ino: Ino, offset: u64, data: &[u8]) -> Result<usize, Errno> {
+        self.file_data(ino)?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let end = offset.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        self.resize(ino, end, true)?;
+        let off = usize::try_from(offset).map_err(|_| Errno::EFBIG)?;
+        let file = self.file_mut(ino)?;
+        let dst = off.checked_add(data.len()).and_then(|e| file.get_mut(off..e)).ok_or(Errno::EFBIG)?;
+        dst.copy_from_slice(data);
+        Ok(data.len())
+    }
+
+    /// Sets the length of regular file `ino` (`truncate(2)`), zero-filling
+    /// when it grows. Errors: as [`Tree::write_at`].
+    pub fn set_len(&mut self, ino: Ino, len: u64) -> Result<(), Errno> {
+        if len > MAX_FILE_SIZE {
+            return Err(Errno::EFBIG);
+        }
+        self.resize(ino, len, false)
+    }
+
+    /// Resizes to `len` (only grows when `grow_only`).
+    fn resize(&mut self, ino: Ino, len: u64, grow_only: bool) -> Result<(), Errno> {
+        let max_bytes = self.limits.max_bytes;
+        let bytes = self.bytes;
+        let file = self.file_mut(ino)?;
+        let cur = file.len() as u64;
+        if len <= cur {
+            if !grow_only {
+                let new_len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
+                file.truncate(new_len);
+                file.shrink_to(new_len.saturating_mul(2));
+                self.bytes = bytes.saturating_sub(cur - len);
+            }
+            return Ok(());
+        }
+        let growth = len - cur;
+        if bytes.checked_add(growth).is_none_or(|t| t > max_bytes) {
+            return Err(Errno::ENOSPC);
+        }
+        let new_len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
+        let extra = usize::try_from(growth).map_err(|_| Errno::EFBIG)?;
+        file.try_reserve(extra).map_err(|_| Errno::ENOMEM)?;
+        file.resize(new_len, 0);
+        self.bytes = bytes.saturating_add(growth);
+        Ok(())
+    }
+
+    /// The special id of `ino`, if it is a special node.
+    pub fn special_id(&self, ino: Ino) -> Option<SpecialId> {
+        match self.inodes.get(&ino)?.node {
+            Node::Special(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// What kind of node `ino` is, for `open`.
+    pub(crate) fn kind(&self, ino: Ino) -> Result<NodeKind, Errno> {
+        Ok(match self.inode(ino)?.node {
+            Node::Dir(_) => NodeKind::Dir,
+            Node::File(_) => NodeKind::File,
+            Node::Special(id) => NodeKind::Special(id),
+        })
+    }
+}
+
+/// The kind of a node without its contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NodeKind {
+    Dir,
+    File,
+    Special(SpecialId),
+}
+
+impl Inode {
+    fn dir(mode: u32, parent: Ino, mount_point: bool) -> Self {
+        Inode {
+            perm: mode & PERM_MASK,
+            ftype: FileType::Directory,
+            nlink: 2,
+            opens: 0,
+            node: Node::Dir(Dir {
+                parent,
+                by_name: BTreeMap::new(),
+                by_pos: BTreeMap::new(),
+                next_pos: 2,
+                subdirs: 0,
+                mount_point,
+            }),
+        }
+    }
+
+    fn node(mode: u32, ftype: FileType, node: Node) -> Self {
+        Inode { perm: mode & PERM_MASK, ftype, nlink: 1, opens: 0, node }
+    }
+}

@@ -1,0 +1,116 @@
+//! The bounded read queue (a deviation: Linux's is unbounded).
+
+use super::*;
+use crate::{Inbox, Incoming, INBOX_EVENT_LIMIT, MAX_IN_FLIGHT, QUEUE_LIMIT};
+
+/// An open with a watch on data/f whose events are 16 + 7 + 1 + 1 + 1 = 26 bytes.
+fn watched() -> Open {
+    let mut o = Open::new(&Xenstored::default());
+    o.send(&msg(WATCH, 1, 0, &pt(b"data/f", b"t")));
+    o.read_all();
+    o
+}
+
+fn fire(o: &mut Open, times: usize) {
+    for i in 0..times {
+        o.xs.write("/local/domain/1/data/f", format!("{i}").as_bytes());
+        o.poll(); // drain, as the kernel would on each wake-up
+    }
+}
+
+#[test]
+fn events_over_the_bound_are_dropped_and_counted() {
+    let mut o = watched();
+    let ev = event(b"data/f", b"t").len();
+    let fit = QUEUE_LIMIT / ev;
+    fire(&mut o, fit + 10);
+    assert_eq!(o.file.queued_bytes(), fit * ev);
+    assert_eq!(o.file.dropped_events(), 10);
+    // Everything queued is whole events.
+    let m = o.msgs();
+    assert_eq!(m.len(), fit);
+    assert!(m.iter().all(|(h, p)| h.ty == EVENT && p == b"data/f\0t\0"));
+}
+
+#[test]
+fn requests_at_the_bound_fail_with_enobufs_and_are_discarded() {
+    let mut o = watched();
+    o.send(&msg(WRITE, 2, 0, &pv("data/g", &[b'v'; 1993])));
+    o.read_all();
+    let ev = event(b"data/f", b"t").len();
+    // Fill to just under QUEUE_LIMIT with events, then over it with a reply.
+    fire(&mut o, QUEUE_LIMIT / ev);
+    assert!(o.file.queued_bytes() < QUEUE_LIMIT);
+    o.send(&msg(READ, 3, 0, &p0("data/g")));
+    assert!(o.file.queued_bytes() >= QUEUE_LIMIT);
+    let sent = o.xs.submitted().len();
+    // A whole request, and one completed by a second write: both refused.
+    assert_eq!(o.write(&msg(READ, 4, 0, &p0("data"))), Err(Errno::ENOBUFS));
+    let m = msg(WATCH, 5, 0, &pt(b"data/x", b"t"));
+    o.send(&m[..10]);
+    assert_eq!(o.write(&m[10..]), Err(Errno::ENOBUFS));
+    assert_eq!(o.file.buffered_len(), 0);
+    // Locally answered requests too.
+    assert_eq!(o.write(&msg(END, 6, 0, b"T\0")), Err(Errno::ENOBUFS));
+    assert_eq!(o.xs.submitted().len(), sent);
+    assert_eq!(o.file.watch_count(), 1);
+    // Reading below the bound makes requests work again.
+    o.read(4096).unwrap();
+    o.send(&msg(READ, 7, 0, &p0("data")));
+    let all = o.msgs();
+    assert_eq!(all.last().unwrap().0.req_id, 7);
+}
+
+#[test]
+fn replies_to_forwarded_requests_are_always_queued() {
+    let mut o = watched();
+    o.xs.hold(true);
+    for i in 0..20 {
+        o.send(&msg(READ, 100 + i, 0, &p0("data/f")));
+    }
+    let ev = event(b"data/f", b"t").len();
+    fire(&mut o, QUEUE_LIMIT / ev + 5);
+    o.xs.release_all();
+    o.poll();
+    assert!(o.file.queued_bytes() > QUEUE_LIMIT);
+    let replies = o.msgs().into_iter().filter(|m| m.0.req_id >= 100).count();
+    assert_eq!(replies, 20);
+}
+
+#[test]
+fn in_flight_limit() {
+    let mut o = Open::new(&Xenstored::default());
+    o.xs.hold(true);
+    for i in 0..MAX_IN_FLIGHT as u32 {
+        o.send(&msg(READ, i, 0, &p0("data")));
+    }
+    assert_eq!(o.write(&msg(READ, 999, 0, &p0("data"))), Err(Errno::ENOBUFS));
+    assert_eq!(o.file.in_flight(), MAX_IN_FLIGHT);
+    o.xs.hold(false);
+    o.xs.release_all();
+    assert_eq!(o.msgs().len(), MAX_IN_FLIGHT);
+    o.send(&msg(READ, 1000, 0, &p0("data")));
+    assert_eq!(o.msgs().len(), 1, "the request after the release was answered");
+}
+
+#[test]
+fn inbox_bounds_events_but_never_replies() {
+    let mut inbox = Inbox::new();
+    let mut pushed = 0;
+    while inbox.push_event(1, b"data/f".to_vec()) {
+        pushed += 1;
+    }
+    assert!(pushed > 0 && pushed <= INBOX_EVENT_LIMIT);
+    assert_eq!(inbox.dropped_events(), 1);
+    assert!(!inbox.push(Incoming::WatchEvent { watch_id: 1, path: vec![] }));
+    assert!(inbox.push(Incoming::Reply { cookie: 1, msg: vec![0; 16] }));
+    assert_eq!(inbox.len(), pushed + 1);
+    // Popping frees room.
+    inbox.pop();
+    assert!(inbox.push_event(1, b"data/f".to_vec()));
+    // The file takes the drop count over.
+    let mut f = crate::XenbusFile::new();
+    f.drain(&mut inbox);
+    assert_eq!(f.dropped_events(), 2);
+    assert!(inbox.is_empty());
+}

@@ -1,0 +1,198 @@
+//! Transactions per open: spec 5.7, probes G and I1.
+
+use super::*;
+
+fn fresh() -> Open {
+    let xs = Xenstored::default();
+    xs.set_next_transaction_id(3);
+    Open::new(&xs)
+}
+
+fn start(o: &mut Open, req: u32) -> u32 {
+    o.send(&msg(START, req, 0, b"\0"));
+    let (h, p) = o.one();
+    assert_eq!(h.ty, START, "START failed: {:?}", String::from_utf8_lossy(&p));
+    std::str::from_utf8(&p[..p.len() - 1]).unwrap().parse().unwrap()
+}
+
+#[test]
+fn g1_g14_start_exact_bytes_and_empty_payload() {
+    let mut o = fresh();
+    o.send(&msg(START, 0x6100_0001, 0, b"\0"));
+    assert_eq!(o.read_all(), hex("06000000 01000061 00000000 02000000 3300"));
+    assert_eq!(o.file.transaction_ids().collect::<Vec<_>>(), [3]);
+    o.send(&msg(START, 0x6100_0002, 0, b""));
+    assert_eq!(o.read_all(), msg(START, 0x6100_0002, 0, b"4\0"));
+    assert_eq!(o.file.transaction_ids().collect::<Vec<_>>(), [3, 4]);
+}
+
+#[test]
+fn g2_g3_g4_g4b_isolation_commit_and_forgetting() {
+    let mut o = fresh();
+    let t = start(&mut o, 1);
+    o.send(&msg(WRITE, 2, t, &pv("data/tx", b"in")));
+    assert_eq!(o.read_all(), msg(WRITE, 2, t, b"OK\0"));
+    o.send(&msg(READ, 3, t, &p0("data/tx")));
+    assert_eq!(o.read_all(), msg(READ, 3, t, b"in"));
+    o.send(&msg(READ, 4, 0, &p0("data/tx")));
+    assert_eq!(o.read_all(), err_reply(4, 0, "ENOENT"));
+    o.send(&msg(END, 5, t, b"T\0"));
+    assert_eq!(o.read_all(), hex("07000000 05000000 03000000 03000000 4f4b00"));
+    assert_eq!(o.file.transaction_ids().count(), 0);
+    o.send(&msg(READ, 6, 0, &p0("data/tx")));
+    assert_eq!(o.read_all(), msg(READ, 6, 0, b"in"));
+    // G4b: END again is answered here, not forwarded.
+    let before = o.xs.submitted().len();
+    o.send(&msg(END, 7, t, b"T\0"));
+    assert_eq!(o.read_all(), err_reply(7, t, "ENOENT"));
+    assert_eq!(o.xs.submitted().len(), before);
+}
+
+#[test]
+fn g5_end_unknown_tx_is_an_enoent_message() {
+    let mut o = fresh();
+    let m = msg(END, 0x6500_0001, 0xDEAD, b"T\0");
+    assert_eq!(o.write(&m), Ok(18));
+    assert_eq!(o.read_all(), hex("10000000 01000065 adde0000 07000000 454e4f454e5400"));
+    assert!(o.xs.submitted().is_empty());
+}
+
+#[test]
+fn g6_end_with_tx_zero_is_answered_enoent_deviation() {
+    let mut o = fresh();
+    assert_eq!(o.write(&msg(END, 0x66, 0, b"T\0")), Ok(18));
+    assert_eq!(o.read_all(), err_reply(0x66, 0, "ENOENT"));
+    assert!(o.xs.submitted().is_empty(), "not forwarded");
+    o.send(&msg(READ, 1, 0, &p0("data")));
+    assert_eq!(o.one().0.req_id, 1);
+}
+
+#[test]
+fn x5_end_zero_cannot_steal_a_pending_start() {
+    let mut o = fresh();
+    o.xs.hold(true);
+    for i in 0..30 {
+        o.send(&msg(READ, 0x5800_0000 + i, 0, &p0("data")));
+    }
+    o.send(&msg(END, 0x5800_0100, 0, b"T\0"));
+    o.send(&msg(START, 0x5800_0101, 0, b"\0"));
+    o.xs.release_all();
+    let m = o.msgs();
+    assert_eq!(m.len(), 32);
+    assert_eq!(m[0], (MsgHeader { ty: ERROR, req_id: 0x5800_0100, tx_id: 0, len: 7 }, b"ENOENT\0".to_vec()));
+    assert_eq!(m[31].0.req_id, 0x5800_0101);
+    assert_eq!(m[31].1, b"3\0");
+    assert_eq!(o.file.transaction_ids().collect::<Vec<_>>(), [3]);
+    o.send(&msg(END, 9, 3, b"F\0"));
+    assert_eq!(o.read_all(), msg(END, 9, 3, b"OK\0"));
+}
+
+#[test]
+fn g7_bad_end_payloads_are_einval_and_keep_the_tx() {
+    let mut o = fresh();
+    let t = start(&mut o, 1);
+    for (i, p) in [&b"X\0"[..], b"T", b"T\0\0", b"", b"t\0", b"F", b"TF"].into_iter().enumerate() {
+        let req = 0x6700_0000 + i as u32;
+        o.send(&msg(END, req, t, p));
+        assert_eq!(o.read_all(), err_reply(req, t, "EINVAL"));
+    }
+    assert_eq!(o.xs.transactions(), 1);
+    o.send(&msg(END, 2, t, b"F\0"));
+    assert_eq!(o.read_all(), msg(END, 2, t, b"OK\0"));
+    assert_eq!(o.xs.transactions(), 0);
+}
+
+#[test]
+fn g8_check_order_tx_then_payload_then_zero() {
+    let mut o = fresh();
+    o.send(&msg(END, 1, 0, b"X\0"));
+    assert_eq!(o.read_all(), err_reply(1, 0, "EINVAL"), "G8a");
+    o.send(&msg(END, 2, 0xBAD, b"X\0"));
+    assert_eq!(o.read_all(), err_reply(2, 0xBAD, "ENOENT"), "G8b");
+}
+
+#[test]
+fn g9_g13_foreign_tx_ids_are_enoent_for_every_type() {
+    let xs = Xenstored::default();
+    let mut a = Open::new(&xs);
+    let mut b = Open::new(&xs);
+    let t = start(&mut a, 1);
+    b.send(&msg(READ, 9, 0xBEEF, &p0("data")));
+    assert_eq!(b.read_all(), err_reply(9, 0xBEEF, "ENOENT"));
+    for ty in [READ, WRITE, END, RM, 1, 3, 10, 12, 14, 0, 8, 15, 16, 21, 22, 30, 0xFFFF] {
+        let payload: &[u8] = if ty == END { b"F\0" } else { b"data\0" };
+        b.send(&msg(ty, 13, t, payload));
+        assert_eq!(b.read_all(), err_reply(13, t, "ENOENT"), "type {ty}");
+    }
+    assert_eq!(xs.submitted().len(), 1, "only a's START was forwarded");
+    assert_eq!(xs.transactions(), 1);
+}
+
+#[test]
+fn g10_g11_start_with_a_tx_id_is_forwarded() {
+    let mut o = fresh();
+    o.send(&msg(START, 1, 0x77, b"\0"));
+    assert_eq!(o.read_all(), err_reply(1, 0x77, "ENOENT"));
+    let t = start(&mut o, 2);
+    o.send(&msg(START, 3, t, b"\0"));
+    assert_eq!(o.read_all(), err_reply(3, t, "EBUSY"));
+    assert_eq!(o.xs.submitted().len(), 3);
+    assert_eq!(o.file.transaction_ids().collect::<Vec<_>>(), [t]);
+}
+
+#[test]
+fn g12_conflict_is_eagain_and_forgets_the_tx() {
+    let mut o = fresh();
+    o.send(&msg(WRITE, 1, 0, &pv("data/c", b"0")));
+    o.read_all();
+    let t = start(&mut o, 2);
+    o.send(&msg(READ, 3, t, &p0("data/c")));
+    o.read_all();
+    o.xs.write("/local/domain/1/data/c", b"other");
+    o.send(&msg(WRITE, 4, t, &pv("data/c", b"mine")));
+    o.read_all();
+    o.send(&msg(END, 5, t, b"T\0"));
+    assert_eq!(o.read_all(), err_reply(5, t, "EAGAIN"));
+    o.send(&msg(END, 6, t, b"F\0"));
+    assert_eq!(o.read_all(), err_reply(6, t, "ENOENT"));
+    assert_eq!(o.xs.read("/local/domain/1/data/c").unwrap(), b"other");
+}
+
+#[test]
+fn i1_eleventh_start_is_enospc_and_not_recorded() {
+    let mut o = fresh();
+    for i in 0..10 {
+        start(&mut o, i);
+    }
+    o.send(&msg(START, 11, 0, b"\0"));
+    assert_eq!(o.read_all(), err_reply(11, 0, "ENOSPC"));
+    assert_eq!(o.file.transaction_ids().count(), 10);
+}
+
+#[test]
+fn end_in_flight_then_more_requests_in_that_tx_are_forwarded() {
+    let mut o = fresh();
+    let t = start(&mut o, 1);
+    o.xs.hold(true);
+    o.send(&msg(END, 2, t, b"F\0"));
+    o.send(&msg(READ, 3, t, &p0("data")));
+    assert_eq!(o.xs.submitted().len(), 3);
+    o.xs.release_all();
+    assert_eq!(o.read_all(), [msg(END, 2, t, b"OK\0"), err_reply(3, t, "ENOENT")].concat());
+    assert_eq!(o.file.transaction_ids().count(), 0);
+}
+
+#[test]
+fn out_of_order_start_replies_record_the_right_ids() {
+    let mut o = fresh();
+    o.xs.hold(true);
+    o.send(&msg(START, 1, 0, b"\0"));
+    o.send(&msg(START, 2, 0, b"\0"));
+    o.xs.release_reversed();
+    let m = o.msgs();
+    assert_eq!((m[0].0.req_id, m[0].1.clone()), (2, b"4\0".to_vec()));
+    assert_eq!((m[1].0.req_id, m[1].1.clone()), (1, b"3\0".to_vec()));
+    let mut ids: Vec<u32> = o.file.transaction_ids().collect();
+    ids.sort();
+    assert_eq!(ids, [3, 4]);
+}

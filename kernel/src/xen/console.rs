@@ -1,0 +1,188 @@
+//! The PV console: a pair of byte rings in a page shared with xenconsoled in
+//! dom0 (`struct xencons_interface`, `io/console.h`), plus Xen's
+//! `console_io` hypercall as the emergency path.
+//!
+//! Output: bytes go into `out[]` (2 KiB) at `out_prod`; the producer index
+//! is published after the data (write barrier) and the backend is notified
+//! on the console event channel. When the ring is full the writer waits on
+//! that event channel with `SCHEDOP_poll` (xenconsoled signals after it
+//! consumes) instead of spinning. `\n` becomes `\r\n`.
+//!
+//! # Concurrency
+//! [`CONSOLE`] is a spin lock around the ring state. It is taken only for the
+//! duration of one write; nothing that can block on another thread happens
+//! under it. The crash path may break the lock ([`force_unlock`]) because a
+//! fault can interrupt a writer holding it.
+use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{fence, Ordering};
+use spin::Mutex;
+use xen_sys as x;
+
+use crate::arch::hypercall::hypercall3;
+use crate::xen::{evtchn_op, sched, shared_info, time};
+
+const OUT_SIZE: u32 = 2048;
+const IN_SIZE: u32 = 1024;
+
+/// The console ring and its event channel.
+pub struct Console {
+    ring: *mut x::xencons_interface,
+    port: u32,
+    /// Our copy of out_prod (we are the only producer).
+    prod: u32,
+}
+
+// SAFETY: the ring pointer refers to a page mapped for the life of the guest;
+// access is serialised by the CONSOLE lock.
+unsafe impl Send for Console {}
+
+/// The console, once [`init`] has run. Lock: see the module docs.
+pub static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
+
+/// Sets up the ring console at virtual address `va` with event channel `port`.
+///
+/// # Safety
+/// `va` must be the mapping of the console page named by start_info.
+pub unsafe fn init(va: u64, port: u32) {
+    let ring = va as *mut x::xencons_interface;
+    // SAFETY: the caller guarantees `ring` maps the console page.
+    let prod = unsafe { core::ptr::read_volatile(addr_of!((*ring).out_prod)) };
+    *CONSOLE.lock() = Some(Console { ring, port, prod });
+}
+
+impl Console {
+    fn out_cons(&self) -> u32 {
+        // SAFETY: `ring` maps the console page (see `init`); the backend writes this index.
+        unsafe { core::ptr::read_volatile(addr_of!((*self.ring).out_cons)) }
+    }
+
+    fn publish(&mut self) {
+        // The bytes must be visible before the producer index that covers them.
+        fence(Ordering::Release);
+        // SAFETY: as in out_cons; we are the only writer of out_prod.
+        unsafe { core::ptr::write_volatile(addr_of_mut!((*self.ring).out_prod), self.prod) };
+        let _ = evtchn_op::send(self.port);
+    }
+
+    /// Waits (blocked in Xen, not spinning) until the backend signals or 10 ms pass.
+    fn wait_backend(&self) {
+        let mut ports = [self.port];
+        let deadline = if shared_info::is_mapped() { time::now_ns() + 10_000_000 } else { 0 };
+        let _ = sched::poll(&mut ports, deadline);
+        shared_info::clear_pending(self.port);
+    }
+
+    fn put(&mut self, b: u8) {
+        let mut waited = 0;
+        while self.prod.wrapping_sub(self.out_cons()) >= OUT_SIZE {
+            self.publish();
+            self.wait_backend();
+            waited += 1;
+            if waited > 500 {
+                // The backend has not consumed anything for ~5 s: drop output
+                // rather than hang the kernel.
+                return;
+            }
+        }
+        // Read the consumer index before overwriting the slot it freed.
+        fence(Ordering::SeqCst);
+        let idx = (self.prod & (OUT_SIZE - 1)) as usize;
+        // SAFETY: idx < OUT_SIZE, the size of `out`; the slot is free (checked above).
+        unsafe { core::ptr::write_volatile(addr_of_mut!((*self.ring).out[idx]), b as core::ffi::c_char) };
+        self.prod = self.prod.wrapping_add(1);
+    }
+
+    /// Writes `data`, turning `\n` into `\r\n`, and notifies the backend.
+    pub fn write_bytes(&mut self, data: &[u8]) {
+        for &b in data {
+            if b == b'\n' {
+                self.put(b'\r');
+            }
+            self.put(b);
+        }
+        self.publish();
+    }
+
+    /// Waits until the backend has consumed everything (at most ~2 s).
+    pub fn flush(&mut self) {
+        self.publish();
+        for _ in 0..200 {
+            if self.out_cons() == self.prod {
+                return;
+            }
+            self.wait_backend();
+        }
+    }
+
+    /// Reads available input bytes into `buf`; returns how many.
+    pub fn read_input(&mut self, buf: &mut [u8]) -> usize {
+        // SAFETY: `ring` maps the console page; indices are read volatile.
+        let (cons, prod) = unsafe {
+            (
+                core::ptr::read_volatile(addr_of!((*self.ring).in_cons)),
+                core::ptr::read_volatile(addr_of!((*self.ring).in_prod)),
+            )
+        };
+        // Read the producer index before the bytes it covers.
+        fence(Ordering::Acquire);
+        let avail = prod.wrapping_sub(cons);
+        if avail > IN_SIZE {
+            // Corrupt indices from the backend: discard what is there.
+            // SAFETY: as above.
+            unsafe { core::ptr::write_volatile(addr_of_mut!((*self.ring).in_cons), prod) };
+            return 0;
+        }
+        let n = (avail as usize).min(buf.len());
+        for (i, slot) in buf.iter_mut().enumerate().take(n) {
+            let idx = (cons.wrapping_add(i as u32) & (IN_SIZE - 1)) as usize;
+            // SAFETY: idx < IN_SIZE, the size of `in_`.
+            *slot = unsafe { core::ptr::read_volatile(addr_of!((*self.ring).in_[idx])) } as u8;
+        }
+        // Bytes are read before the slots are handed back.
+        fence(Ordering::SeqCst);
+        // SAFETY: as above; we are the only writer of in_cons.
+        unsafe { core::ptr::write_volatile(addr_of_mut!((*self.ring).in_cons), cons.wrapping_add(n as u32)) };
+        let _ = evtchn_op::send(self.port);
+        n
+    }
+
+    /// The console's event channel.
+    pub fn port(&self) -> u32 {
+        self.port
+    }
+}
+
+/// Writes through `HYPERVISOR_console_io` (works for dom0 and on debug Xen;
+/// a release Xen answers -EPERM to a domU, which is ignored).
+pub fn emergency_write(data: &[u8]) {
+    // SAFETY: CONSOLEIO_write reads `len` bytes from the pointer, borrowed for the call.
+    unsafe {
+        hypercall3(x::__HYPERVISOR_console_io, x::CONSOLEIO_write as u64, data.len() as u64, data.as_ptr() as u64)
+    };
+}
+
+/// Writes to the ring console if it is up, else to the emergency path.
+pub fn write(data: &[u8]) {
+    let mut guard = CONSOLE.lock();
+    match guard.as_mut() {
+        Some(c) => c.write_bytes(data),
+        None => emergency_write(data),
+    }
+}
+
+/// Flushes the ring console.
+pub fn flush() {
+    if let Some(c) = CONSOLE.lock().as_mut() {
+        c.flush();
+    }
+}
+
+/// Breaks the console lock. Only for the crash path, where the interrupted
+/// context may have held it and will never run again.
+pub fn force_unlock() {
+    if CONSOLE.is_locked() {
+        // SAFETY: called only on the way to shutting the domain down; the
+        // holder (interrupted by the fault) never resumes.
+        unsafe { CONSOLE.force_unlock() };
+    }
+}

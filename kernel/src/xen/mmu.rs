@@ -1,0 +1,53 @@
+//! Page-table updates through Xen: a PV guest's page tables are read-only to
+//! it, so every change is validated by the hypervisor
+//! (`HYPERVISOR_update_va_mapping`, `HYPERVISOR_mmu_update`).
+use crate::arch::hypercall::{check, hypercall3, hypercall5, XenError};
+use xen_sys as x;
+
+/// Present.
+pub const PTE_PRESENT: u64 = 1 << 0;
+/// Writable.
+pub const PTE_RW: u64 = 1 << 1;
+/// User (a 64-bit PV kernel runs in ring 3).
+pub const PTE_USER: u64 = 1 << 2;
+/// Accessed.
+pub const PTE_ACCESSED: u64 = 1 << 5;
+/// Dirty.
+pub const PTE_DIRTY: u64 = 1 << 6;
+/// Machine address bits of a PTE.
+pub const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+/// Flags of an ordinary kernel data mapping.
+pub const PROT_RW: u64 = PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY;
+/// Flags of a read-only mapping (page-table pages must be mapped this way).
+pub const PROT_RO: u64 = PTE_PRESENT | PTE_USER | PTE_ACCESSED;
+/// Flags of an intermediate page-table entry.
+pub const PROT_TABLE: u64 = PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY;
+
+/// Replaces the L1 entry that maps `va` with `pte` and flushes that TLB entry.
+pub fn update_va_mapping(va: u64, pte: u64) -> Result<(), XenError> {
+    // SAFETY: plain values; Xen validates the new entry (frame ownership,
+    // no writable mapping of page tables) and fails with an errno otherwise.
+    check(unsafe { hypercall3(x::__HYPERVISOR_update_va_mapping, va, pte, x::UVMF_INVLPG) }).map(|_| ())
+}
+
+/// One page-table write: `ptr` is the machine address of the entry.
+pub type MmuUpdate = x::mmu_update;
+
+/// Applies a batch of page-table writes (`MMU_NORMAL_PT_UPDATE`).
+pub fn mmu_update(reqs: &mut [MmuUpdate]) -> Result<(), XenError> {
+    let mut done: u32 = 0;
+    // SAFETY: `reqs` is a valid array of `reqs.len()` mmu_update entries and
+    // `done` a valid u32, both live for the call.
+    let r = unsafe {
+        hypercall5(
+            x::__HYPERVISOR_mmu_update,
+            reqs.as_mut_ptr() as u64,
+            reqs.len() as u64,
+            &mut done as *mut u32 as u64,
+            x::DOMID_SELF as u64,
+            0,
+        )
+    };
+    check(r).map(|_| ())
+}

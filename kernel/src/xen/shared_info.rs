@@ -1,0 +1,154 @@
+//! The shared_info page: per-vCPU event state and time, the event-channel
+//! pending and mask bitmaps, and the wall clock.
+//!
+//! # Concurrency
+//! Xen writes this page at any time (from any physical CPU). Every field is
+//! read and written through volatile accesses or atomics; the bitmaps are
+//! only ever changed with atomic read-modify-write operations, as Xen does.
+//! Only vCPU 0 exists in this kernel.
+use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use xen_sys as x;
+
+use crate::xen::mmu;
+
+#[repr(C, align(4096))]
+struct Page([u8; 4096]);
+
+/// A page of the image whose mapping is replaced by the shared_info frame.
+static mut SHARED_INFO_PAGE: Page = Page([0; 4096]);
+
+/// Set once by [`map`]; null before.
+static SHARED_INFO: AtomicPtr<x::shared_info> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Maps the shared_info frame (machine address `maddr`, from start_info) over
+/// a page of the image. Called once at boot.
+pub fn map(maddr: u64) -> Result<(), crate::arch::hypercall::XenError> {
+    let va = addr_of!(SHARED_INFO_PAGE) as u64;
+    mmu::update_va_mapping(va, (maddr & mmu::PTE_ADDR_MASK) | mmu::PROT_RW)?;
+    SHARED_INFO.store(va as *mut x::shared_info, Ordering::Release);
+    Ok(())
+}
+
+/// Whether [`map`] has run.
+pub fn is_mapped() -> bool {
+    !SHARED_INFO.load(Ordering::Acquire).is_null()
+}
+
+fn si() -> *mut x::shared_info {
+    SHARED_INFO.load(Ordering::Acquire)
+}
+
+/// Pointer to vCPU 0's vcpu_info, or null before [`map`].
+pub fn vcpu0() -> *mut x::vcpu_info {
+    let s = si();
+    if s.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: `s` points to the mapped shared_info page; only the address of
+    // the field is computed.
+    unsafe { addr_of_mut!((*s).vcpu_info[0]) }
+}
+
+/// The faulting address of the last page fault (`arch.cr2`), which Xen
+/// stores in vcpu_info for PV guests.
+pub fn cr2() -> Option<u64> {
+    let v = vcpu0();
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: `v` is in the mapped shared_info page; volatile because Xen writes it.
+    Some(unsafe { core::ptr::read_volatile(addr_of!((*v).arch.cr2)) })
+}
+
+/// Reads vCPU 0's time info consistently (the version protocol: retry while
+/// the version is odd or changed across the read).
+pub fn time_snapshot() -> Option<kcore::time::TimeSnapshot> {
+    let v = vcpu0();
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: `v` is in the mapped shared_info page; fields are read volatile.
+    unsafe {
+        let t = addr_of!((*v).time);
+        loop {
+            let ver = core::ptr::read_volatile(addr_of!((*t).version));
+            // Version read before the fields.
+            core::sync::atomic::fence(Ordering::Acquire);
+            let snap = kcore::time::TimeSnapshot {
+                tsc_timestamp: core::ptr::read_volatile(addr_of!((*t).tsc_timestamp)),
+                system_time: core::ptr::read_volatile(addr_of!((*t).system_time)),
+                tsc_to_system_mul: core::ptr::read_volatile(addr_of!((*t).tsc_to_system_mul)),
+                tsc_shift: core::ptr::read_volatile(addr_of!((*t).tsc_shift)),
+            };
+            // Fields read before the version is checked again.
+            core::sync::atomic::fence(Ordering::Acquire);
+            let ver2 = core::ptr::read_volatile(addr_of!((*t).version));
+            if ver & 1 == 0 && ver == ver2 {
+                return Some(snap);
+            }
+        }
+    }
+}
+
+/// Wall-clock time of system time 0: (seconds, nanoseconds), version protocol.
+pub fn wallclock_base() -> Option<(u64, u32)> {
+    let s = si();
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: `s` is the mapped shared_info page; fields are read volatile.
+    unsafe {
+        loop {
+            let ver = core::ptr::read_volatile(addr_of!((*s).wc_version));
+            core::sync::atomic::fence(Ordering::Acquire);
+            let sec = core::ptr::read_volatile(addr_of!((*s).wc_sec)) as u64
+                | (core::ptr::read_volatile(addr_of!((*s).wc_sec_hi)) as u64) << 32;
+            let nsec = core::ptr::read_volatile(addr_of!((*s).wc_nsec));
+            core::sync::atomic::fence(Ordering::Acquire);
+            if ver & 1 == 0 && ver == core::ptr::read_volatile(addr_of!((*s).wc_version)) {
+                return Some((sec, nsec));
+            }
+        }
+    }
+}
+
+/// The word of the pending bitmap that holds `port`, as an atomic.
+fn bitmap_word(mask: bool, port: u32) -> Option<&'static AtomicU64> {
+    let s = si();
+    let idx = (port / 64) as usize;
+    if s.is_null() || idx >= 64 {
+        return None;
+    }
+    // SAFETY: the bitmaps are arrays of 64 u64 in the mapped page, which
+    // stays mapped forever; AtomicU64 has the layout of u64 and Xen updates
+    // these words only with atomic operations.
+    unsafe {
+        let base = if mask { addr_of!((*s).evtchn_mask) } else { addr_of!((*s).evtchn_pending) };
+        Some(&*(base.cast::<AtomicU64>().add(idx)))
+    }
+}
+
+/// Clears `port`'s pending bit; returns whether it was set.
+pub fn clear_pending(port: u32) -> bool {
+    let bit = 1u64 << (port % 64);
+    bitmap_word(false, port).map(|w| w.fetch_and(!bit, Ordering::AcqRel) & bit != 0).unwrap_or(false)
+}
+
+/// Whether `port` is pending.
+pub fn is_pending(port: u32) -> bool {
+    let bit = 1u64 << (port % 64);
+    bitmap_word(false, port).map(|w| w.load(Ordering::Acquire) & bit != 0).unwrap_or(false)
+}
+
+/// Sets or clears `port`'s mask bit.
+pub fn set_masked(port: u32, masked: bool) {
+    let bit = 1u64 << (port % 64);
+    if let Some(w) = bitmap_word(true, port) {
+        if masked {
+            w.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            w.fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+}

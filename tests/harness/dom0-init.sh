@@ -1,0 +1,102 @@
+#!/bin/busybox sh
+# /init of the harness's dom0: brings up the Xen toolstack (xenstored,
+# xen-init-dom0, xenconsoled) and then runs /harness/job, which the host
+# harness (tests/harness/xenrun.py) put into the initramfs for this run.
+#
+# Lines for the host harness start with "HARNESS: "; lines of a guest's
+# console are relayed with the prefix "G<domain name>| ".
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen/console
+ln -sf /run/lock /var/lock
+echo "HARNESS: stage dom0-setup"
+
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
+    insmod /lib/modules/$m.ko || echo "HARNESS: error insmod $m failed"
+done
+mount -t xenfs xenfs /proc/xen || echo "HARNESS: error cannot mount xenfs"
+
+xenstored --pid-file=/run/xenstored.pid || echo "HARNESS: error xenstored failed"
+xen-init-dom0 >/dev/null 2>&1 || echo "HARNESS: error xen-init-dom0 failed"
+xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console || echo "HARNESS: error xenconsoled failed"
+echo "HARNESS: dom0 ready"
+
+# Relays a guest's console to ours with a prefix, one line at a time.
+relay() {
+    cr=$(printf '\r')
+    while IFS= read -r line; do
+        echo "G$1| ${line%$cr}"
+        echo >> /tmp/relayed-$1
+    done
+}
+
+# run_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
+# attaches the console, unpauses, waits until the domain is gone and prints
+#   HARNESS: guest NAME ended reason=<poweroff|reboot|suspend|crash|watchdog|unknown>
+run_guest() {
+    name=$1; cfg=$2; shift 2
+    if ! xl create -p "$cfg" "name=\"$name\"" "$@" >/tmp/xl-create-$name.log 2>&1; then
+        echo "HARNESS: error xl create $name failed:"
+        sed 's/^/HARNESS:   /' /tmp/xl-create-$name.log
+        echo "HARNESS: guest $name ended reason=create-failed"
+        return 1
+    fi
+    domid=$(xl domid "$name")
+    echo "HARNESS: guest $name created domid=$domid"
+    # xenconsoled publishes the guest console's pty in xenstore; read the pty
+    # directly (the domain is still paused, so nothing is missed).
+    tty=""; relay_pid=""
+    for i in $(seq 1 100); do
+        tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -n "$tty" ] && break
+        sleep 0.05
+    done
+    if [ -z "$tty" ]; then
+        echo "HARNESS: error no console pty for $name"
+    else
+        stty -F "$tty" raw -echo 2>/dev/null
+        relay "$name" < "$tty" &
+        relay_pid=$!
+    fi
+    xl unpause "$name"
+    echo "HARNESS: stage guest-run $name"
+    # Wait until the domain is gone (its console closes then, too).
+    while xl domid "$name" >/dev/null 2>&1; do
+        state=$(xl list "$name" 2>/dev/null | awk 'NR==2{print $5}')
+        case "$state" in *c*) break ;; esac
+        sleep 0.2
+    done
+    [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
+    # The pty may lose what xenconsoled had not written out when the domain
+    # died; xenconsoled's log file has everything the guest put in its ring.
+    # Relay the lines the pty did not deliver.
+    seen=$(cat /tmp/relayed-$name 2>/dev/null | wc -l)
+    tail -n +$((seen + 1)) /var/log/xen/console/guest-$name.log 2>/dev/null | relay "$name"
+    # xl's monitoring daemon logs the shutdown reason code.
+    reason=unknown
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
+        [ -n "$code" ] && break
+        sleep 0.2
+    done
+    case "$code" in
+        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
+        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
+    esac
+    xl destroy "$name" >/dev/null 2>&1
+    echo "HARNESS: guest $name ended reason=$reason"
+}
+
+if [ -f /harness/job ]; then
+    . /harness/job
+else
+    echo "HARNESS: error no /harness/job in the initramfs"
+fi
+echo "HARNESS: done"
+sync
+poweroff -f

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Boots Xen with a Linux dom0 under QEMU (TCG) and runs the unikernel in it.
+
+The serial console of the nested machine carries Xen's lines ("(XEN) ..."),
+dom0's lines, and each guest's console relayed by dom0 as "G<name>| <line>".
+This module streams that live, prefixed ([xen], [dom0], [<guest>]), times
+every stage and stops at a stage's timeout with the stage's name and the last
+console lines.
+
+Exit codes of `xenrun.py run` (also the exit code of `make run`):
+  0  the guest powered off
+  2  the guest crashed (a crash report was printed)
+  3  a stage timed out (the message names the stage)
+  4  the environment failed: missing file, QEMU or xl refused to start the guest
+  5  the guest ended another way (reboot, suspend, watchdog, unknown)
+"""
+import argparse
+import bisect
+import os
+import re
+import selectors
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+EXIT_OK, EXIT_FAIL, EXIT_CRASH, EXIT_TIMEOUT, EXIT_ENV, EXIT_OTHER = 0, 1, 2, 3, 4, 5
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(msg):
+    print(f"==> {msg}", flush=True)
+
+
+class Symbols:
+    """Resolves kernel addresses to symbol names with `nm` on the ELF."""
+
+    def __init__(self, elf):
+        self.addrs, self.names = [], []
+        try:
+            out = subprocess.run(["nm", "-n", "--demangle", elf], capture_output=True, text=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            return
+        for line in out.splitlines():
+            parts = line.split(" ", 2)
+            if len(parts) == 3 and parts[1] in "tTwW":
+                self.addrs.append(int(parts[0], 16))
+                self.names.append(parts[2])
+
+    def resolve(self, addr):
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        if i < 0:
+            return None
+        return f"{self.names[i]}+{addr - self.addrs[i]:#x}"
+
+
+BT_RE = re.compile(r"^(\s*#\d+ )(0x[0-9a-f]{16})\s*$")
+
+
+def cfg_value(text, key):
+    m = re.search(r'^\s*%s\s*=\s*"([^"]*)"' % re.escape(key), text, re.M)
+    return m.group(1) if m else None
+
+
+def cpio_newc(entries):
+    """Builds a newc cpio archive from (path, mode, data) entries."""
+    out = bytearray()
+    ino = 1000
+
+    def add(name, mode, data):
+        nonlocal ino
+        ino += 1
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+        out.extend(hdr.encode() + nb)
+        out.extend(b"\0" * ((4 - len(out) % 4) % 4))
+        out.extend(data)
+        out.extend(b"\0" * ((4 - len(out) % 4) % 4))
+
+    for path, mode, data in entries:
+        add(path, mode, data)
+    add("TRAILER!!!", 0, b"")
+    return bytes(out)
+
+
+class Guest:
+    """A guest to start in dom0: name, xl config text, kernel image, timeout."""
+
+    def __init__(self, name, cfg_text, timeout, ramdisk=None):
+        self.name, self.cfg_text, self.timeout, self.ramdisk = name, cfg_text, timeout, ramdisk
+        self.lines = []
+        self.reason = None
+        self.started = None
+        self.ended = None
+
+
+class Run:
+    """One boot of the nested stack running a job (a dom0 shell script)."""
+
+    STAGE_TIMEOUTS = {"xen-boot": 180, "dom0-setup": 90, "guest-create": 90, "shutdown": 60}
+
+    def __init__(self, kernel, dom0, logs, guests, job, verbose=False, log_name="run", quiet_guests=False,
+                 on_guest_line=None):
+        self.kernel, self.dom0, self.logs = kernel, dom0, logs
+        self.guests = {g.name: g for g in guests}
+        self.order = [g.name for g in guests]
+        self.job = job
+        self.verbose = verbose
+        self.quiet_guests = quiet_guests
+        self.on_guest_line = on_guest_line
+        self.log_path = os.path.join(logs, f"{log_name}.log")
+        self.symbols = Symbols(kernel)
+        self.tail = []
+        self.stage = None
+        self.stage_start = None
+        self.stage_timeout = None
+        self.t0 = None
+        self.failure = None  # (exit code, message)
+        self.env_errors = []
+
+    def initrd(self):
+        entries = [("harness", 0o040755, b""), ("guest", 0o040755, b""),
+                   ("harness/job", 0o100755, self.job.encode()),
+                   ("guest/unikernel.elf", 0o100644, open(self.kernel, "rb").read())]
+        for g in self.guests.values():
+            entries.append((f"guest/{g.name}.cfg", 0o100644, g.cfg_text.encode()))
+            if g.ramdisk is not None:
+                entries.append((f"guest/{g.name}.ramdisk", 0o100644, g.ramdisk))
+        path = os.path.join(self.dom0, "run-initrd.cpio")
+        with open(path, "wb") as f:
+            with open(os.path.join(self.dom0, "initrd.cpio"), "rb") as base:
+                shutil.copyfileobj(base, f)
+            f.write(cpio_newc(entries))
+        return path
+
+    def qemu_cmd(self, initrd):
+        xen_cmdline = ("console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 "
+                       "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2")
+        dom0_cmdline = "console=hvc0 quiet loglevel=3 panic=-1"
+        return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", "1024", "-smp", "2",
+                "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nodefaults",
+                "-kernel", os.path.join(self.dom0, "xen"), "-append", xen_cmdline,
+                "-initrd", f"{os.path.join(self.dom0, 'vmlinux')} {dom0_cmdline},{initrd}"]
+
+    def set_stage(self, name, timeout):
+        now = time.monotonic()
+        if self.stage is not None:
+            log(f"stage {self.stage} done in {now - self.stage_start:.1f} s (at {now - self.t0:.1f} s)")
+        self.stage, self.stage_start, self.stage_timeout = name, now, timeout
+
+    def emit(self, src, text):
+        line = f"[{src}] {text}"
+        self.tail.append(line)
+        del self.tail[:-40]
+        self.logf.write(line + "\n")
+        self.logf.flush()
+        if src in ("xen", "dom0") and not self.verbose:
+            return
+        if src not in ("xen", "dom0") and self.quiet_guests:
+            return
+        print(line, flush=True)
+
+    def handle(self, raw):
+        text = raw.rstrip("\r\n")
+        if text.startswith("(XEN)"):
+            self.emit("xen", text)
+            return
+        m = re.match(r"^G([A-Za-z0-9_.-]+)\| ?(.*)$", text)
+        if m and m.group(1) in self.guests:
+            g = self.guests[m.group(1)]
+            body = m.group(2)
+            bt = BT_RE.match(body)
+            if bt:
+                sym = self.symbols.resolve(int(bt.group(2), 16))
+                if sym:
+                    body = f"{bt.group(1)}{bt.group(2)} {sym}"
+            g.lines.append(body)
+            self.emit(g.name, body)
+            if self.on_guest_line:
+                self.on_guest_line(g, body)
+            return
+        self.emit("dom0", text)
+        if not text.startswith("HARNESS: "):
+            return
+        msg = text[len("HARNESS: "):]
+        if msg.startswith("stage dom0-setup"):
+            self.set_stage("dom0-setup", self.STAGE_TIMEOUTS["dom0-setup"])
+        elif msg.startswith("dom0 ready"):
+            self.set_stage("guest-create", self.STAGE_TIMEOUTS["guest-create"])
+        elif msg.startswith("stage guest-run "):
+            name = msg.split()[2]
+            g = self.guests.get(name)
+            if g:
+                g.started = time.monotonic()
+                self.set_stage(f"guest-run {name}", g.timeout)
+        elif msg.startswith("guest ") and " ended reason=" in msg:
+            name = msg.split()[1]
+            reason = msg.split("reason=", 1)[1].strip()
+            g = self.guests.get(name)
+            if g:
+                g.reason, g.ended = reason, time.monotonic()
+                log(f"guest {name} ended: {reason}" + (f" after {g.ended - g.started:.1f} s" if g.started else ""))
+            remaining = [n for n in self.order if self.guests[n].reason is None]
+            if remaining:
+                self.set_stage("guest-create", self.STAGE_TIMEOUTS["guest-create"])
+            else:
+                self.set_stage("shutdown", self.STAGE_TIMEOUTS["shutdown"])
+        elif msg.startswith("error") or msg.startswith("  "):
+            if msg.startswith("error"):
+                self.env_errors.append(msg)
+            if not self.verbose:
+                print(f"[dom0] {text}", flush=True)
+        elif msg.startswith("done"):
+            self.finished = True
+
+    def run(self):
+        for f in (self.kernel, os.path.join(self.dom0, "xen"), os.path.join(self.dom0, "vmlinux"),
+                  os.path.join(self.dom0, "initrd.cpio")):
+            if not os.path.exists(f):
+                print(f"xenrun: missing {f} (run `make kernel dom0`)", file=sys.stderr)
+                return EXIT_ENV
+        if not shutil.which("qemu-system-x86_64"):
+            print("xenrun: qemu-system-x86_64 not found (run `make deps`)", file=sys.stderr)
+            return EXIT_ENV
+        os.makedirs(self.logs, exist_ok=True)
+        self.logf = open(self.log_path, "w")
+        initrd = self.initrd()
+        cmd = self.qemu_cmd(initrd)
+        self.logf.write("# " + " ".join(shlex.quote(c) for c in cmd) + "\n")
+        self.t0 = time.monotonic()
+        self.finished = False
+        log("booting Xen + dom0 under QEMU (TCG); console log: " + self.log_path)
+        self.set_stage("xen-boot", self.STAGE_TIMEOUTS["xen-boot"])
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buf = b""
+        timed_out = None
+        last_progress = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                if now - self.stage_start > self.stage_timeout:
+                    timed_out = self.stage
+                    break
+                if now - last_progress > 15 and not self.verbose:
+                    log(f"... stage {self.stage}: {now - self.stage_start:.0f} s (total {now - self.t0:.0f} s)")
+                    last_progress = now
+                events = sel.select(timeout=1.0)
+                if not events:
+                    if proc.poll() is not None:
+                        break
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    self.handle(line.decode("utf-8", "replace"))
+                    last_progress = time.monotonic() if self.stage.startswith("guest-run") else last_progress
+                if self.finished:
+                    break
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if buf:
+                self.handle(buf.decode("utf-8", "replace"))
+        total = time.monotonic() - self.t0
+        if timed_out:
+            print(f"\nxenrun: TIMEOUT in stage '{timed_out}' after {self.stage_timeout} s; last console lines:",
+                  flush=True)
+            for line in self.tail[-20:]:
+                print("    " + line)
+            self.logf.write(f"# TIMEOUT in stage {timed_out}\n")
+            self.logf.close()
+            self.timed_out = timed_out
+            return EXIT_TIMEOUT
+        self.timed_out = None
+        if self.stage != "shutdown" and not self.finished:
+            print(f"\nxenrun: QEMU exited during stage '{self.stage}'; last console lines:", flush=True)
+            for line in self.tail[-20:]:
+                print("    " + line)
+            self.logf.close()
+            return EXIT_ENV
+        log(f"finished in {total:.1f} s")
+        self.logf.close()
+        return EXIT_OK
+
+
+def guest_cfg(cfg_path, name, extra_args, memory=None, ramdisk=False):
+    """The xl config for a guest inside dom0: the project's cfg with the
+    kernel path, name and command line adjusted."""
+    text = open(cfg_path).read()
+    extra = (cfg_value(text, "extra") or "").strip()
+    if extra_args:
+        extra = (extra + " " + extra_args).strip()
+    text = re.sub(r'^\s*(kernel|name|extra|on_reboot|ramdisk)\s*=.*$', "", text, flags=re.M)
+    if memory is not None:
+        text = re.sub(r'^\s*memory\s*=.*$', "", text, flags=re.M)
+        text += f"memory = {memory}\n"
+    text += f'name = "{name}"\nkernel = "/guest/unikernel.elf"\nextra = "{extra}"\n'
+    text += 'on_reboot = "destroy"\n'
+    if ramdisk:
+        text += f'ramdisk = "/guest/{name}.ramdisk"\n'
+    return text
+
+
+def on_real_xen():
+    try:
+        caps = open("/proc/xen/capabilities").read()
+    except OSError:
+        return False
+    return "control_d" in caps and shutil.which("xl") is not None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["run"])
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--cfg", required=True)
+    ap.add_argument("--dom0", required=True)
+    ap.add_argument("--logs", required=True)
+    ap.add_argument("--args", default="")
+    ap.add_argument("--timeout", type=int, default=120, help="seconds the guest may run")
+    ap.add_argument("--verbose", action="store_true", help="also show Xen's and dom0's lines")
+    a = ap.parse_args()
+
+    if on_real_xen() and not os.environ.get("XENRUN_FORCE_QEMU"):
+        log("this host is a Xen dom0: running xl create -c directly")
+        text = open(a.cfg).read()
+        extra = ((cfg_value(text, "extra") or "") + " " + a.args).strip()
+        return subprocess.call(["xl", "create", "-c", a.cfg, f'extra="{extra}"'])
+
+    g = Guest("unikernel", guest_cfg(a.cfg, "unikernel", a.args), a.timeout)
+    job = 'run_guest unikernel /guest/unikernel.cfg\n'
+    r = Run(a.kernel, a.dom0, a.logs, [g], job, verbose=a.verbose or bool(os.environ.get("VERBOSE")))
+    rc = r.run()
+    if rc != EXIT_OK:
+        return rc
+    if r.env_errors or g.reason in (None, "create-failed"):
+        return EXIT_ENV
+    if g.reason == "poweroff":
+        return EXIT_OK
+    if g.reason == "crash":
+        return EXIT_CRASH
+    return EXIT_OTHER
+
+
+if __name__ == "__main__":
+    sys.exit(main())
