@@ -56,7 +56,7 @@ class Symbols:
         return f"{self.names[i]}+{addr - self.addrs[i]:#x}"
 
 
-BT_RE = re.compile(r"^(\s*#\d+ )(0x[0-9a-f]{16})\s*$")
+BT_RE = re.compile(r"^(\s*#\d+ )(0x[0-9a-f]{16})( \(rip\))?\s*$")
 
 
 def cfg_value(text, key):
@@ -173,9 +173,11 @@ class Run:
             body = m.group(2)
             bt = BT_RE.match(body)
             if bt:
-                sym = self.symbols.resolve(int(bt.group(2), 16))
+                # A return address points after its call: look up the byte before it.
+                addr = int(bt.group(2), 16) - (0 if bt.group(3) else 1)
+                sym = self.symbols.resolve(addr)
                 if sym:
-                    body = f"{bt.group(1)}{bt.group(2)} {sym}"
+                    body = f"{bt.group(1)}{bt.group(2)} {sym}{bt.group(3) or ''}"
             g.lines.append(body)
             self.emit(g.name, body)
             if self.on_guest_line:

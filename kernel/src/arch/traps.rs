@@ -5,7 +5,8 @@
 //! RSP, RFLAGS, the general registers, the faulting address for a page fault
 //! (Xen stores it in vcpu_info's `arch.cr2` for PV guests) and a backtrace of
 //! return addresses found by walking the frame-pointer chain. Lines of the
-//! form `    #N 0x<addr>` are resolved to symbol names by the harness against
+//! form `    #N 0x<addr>` (a return address) or `    #0 0x<addr> (rip)` (the
+//! faulting instruction) are resolved to symbol names by the harness against
 //! build/unikernel.elf. The domain is then shut down with reason `crash`.
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -135,7 +136,7 @@ pub fn crash(what: &str, frame: Option<&TrapFrame>, fault_addr: Option<u64>, rbp
     crate::kprintln!("    backtrace:");
     let mut n = 0;
     if let Some(f) = frame {
-        crate::kprintln!("    #{} {:#018x}", n, f.rip);
+        crate::kprintln!("    #{} {:#018x} (rip)", n, f.rip);
         n += 1;
     }
     let mut fp = rbp;

@@ -130,11 +130,6 @@ const FIELDS: [&str; 13] = [
     "ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor", "devminor", "rdevmajor",
     "rdevminor", "namesize", "check",
 ];
-const F_MODE: usize = 1;
-const F_NLINK: usize = 4;
-const F_FILESIZE: usize = 6;
-const F_NAMESIZE: usize = 11;
-const F_CHECK: usize = 12;
 
 fn hex8(b: &[u8]) -> Option<u32> {
     if b.len() != 8 {
@@ -160,17 +155,18 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
             .checked_add(HEADER_LEN)
             .and_then(|end| archive.get(off..end))
             .ok_or(err(off, CpioReason::Truncated))?;
-        let (magic, rest) = header.split_at(6);
-        let crc = match magic {
-            m if m == MAGIC_NEWC => false,
-            m if m == MAGIC_CRC => true,
+        let crc = match header.split_first_chunk::<6>() {
+            Some((m, _)) if m == MAGIC_NEWC => false,
+            Some((m, _)) if m == MAGIC_CRC => true,
             _ => return Err(err(off, CpioReason::BadMagic)),
         };
+        let rest = header.get(6..).unwrap_or(&[]);
         let mut f = [0u32; 13];
         for ((slot, chunk), name) in f.iter_mut().zip(rest.chunks(8)).zip(FIELDS) {
             *slot = hex8(chunk).ok_or(err(off, CpioReason::BadHex(name)))?;
         }
-        let namesize = f[F_NAMESIZE] as usize;
+        let [_ino, mode, _uid, _gid, nlink, _mtime, filesize, _, _, _, _, namesize, check] = f;
+        let namesize = namesize as usize;
         if namesize == 0 {
             return Err(err(off, CpioReason::EmptyName));
         }
@@ -189,7 +185,7 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
         if name == TRAILER {
             return Ok(entries);
         }
-        let data_end = data_start.checked_add(f[F_FILESIZE] as usize).ok_or(truncated)?;
+        let data_end = data_start.checked_add(filesize as usize).ok_or(truncated)?;
         let data = archive.get(data_start..data_end).ok_or(truncated)?;
         let next = align4(data_end).ok_or(truncated)?;
         if next > archive.len() {
@@ -197,11 +193,11 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
         }
         if crc {
             let sum = data.iter().fold(0u32, |s, &b| s.wrapping_add(u32::from(b)));
-            if sum != f[F_CHECK] {
+            if sum != check {
                 return Err(err(off, CpioReason::BadChecksum));
             }
         }
-        entries.push(Entry { offset: off, mode: f[F_MODE], nlink: f[F_NLINK], name, data });
+        entries.push(Entry { offset: off, mode, nlink, name, data });
         off = next;
     }
 }

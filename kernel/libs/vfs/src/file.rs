@@ -46,12 +46,12 @@ impl Tree {
     /// 3. path errors (`ENOENT` empty, `ENAMETOOLONG`), a missing parent
     ///    component → `ENOENT`, a parent component that is not a directory →
     ///    `ENOTDIR`;
-    /// 4. path exists: `O_CREAT|O_EXCL` → `EEXIST`; a directory opened with
+    /// 4. `O_CREAT` and a trailing slash → `EISDIR`;
+    /// 5. path exists: `O_CREAT|O_EXCL` → `EEXIST`; a directory opened with
     ///    `O_CREAT`, for writing or with `O_TRUNC` → `EISDIR`; a
     ///    non-directory with `O_DIRECTORY` or a trailing slash → `ENOTDIR`;
-    /// 5. path missing: without `O_CREAT` → `ENOENT`; with a trailing slash
-    ///    → `EISDIR`; otherwise a regular file is created (`ENOSPC` at the
-    ///    limits).
+    /// 6. path missing: without `O_CREAT` → `ENOENT`; otherwise a regular
+    ///    file is created (`ENOSPC` at the limits).
     ///
     /// `O_TRUNC` empties an existing regular file whatever the access mode
     /// (Linux does this even for `O_RDONLY`); it is ignored on special nodes.
@@ -73,6 +73,10 @@ impl Tree {
             return Err(Errno::EMFILE);
         }
         let r = self.resolve(path.into())?;
+        if of.contains(OpenFlags::CREAT) && r.must_be_dir && matches!(r.last, Last::Name(_)) {
+            // Linux: O_CREAT with a trailing slash, whether the name exists or not.
+            return Err(Errno::EISDIR);
+        }
         let ino = match self.target(&r)? {
             Some(ino) => {
                 if of.contains(OpenFlags::CREAT | OpenFlags::EXCL) {

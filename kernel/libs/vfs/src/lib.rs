@@ -60,9 +60,9 @@
 //! | [`Tree::mkdir`] | path errors; `EEXIST` exists (also `/`, `.`, `..`); `ENOSPC` |
 //! | [`Tree::rmdir`] | path errors; `EBUSY` `/` or mount point; `EINVAL` last is `.`; `ENOTEMPTY` last is `..` or not empty; `ENOTDIR` not a directory |
 //! | [`Tree::unlink`] | path errors; `EISDIR` a directory (also `/`, `.`, `..`); `ENOTDIR` trailing `/` on a file |
-//! | [`Tree::create_file`], [`Tree::create_special`] | path errors; `EEXIST`; `EISDIR` trailing `/`; `EINVAL` bad special type; `ENOSPC` |
+//! | [`Tree::create_file`], [`Tree::create_special`] | path errors; `EISDIR` trailing `/`; `EEXIST`; `EINVAL` bad special type; `ENOSPC` |
 //! | [`Tree::readdir`] | path errors; `ENOTDIR` |
-//! | [`Tree::open`] | `EINVAL` `O_ACCMODE` or `O_CREAT\|O_DIRECTORY`; `EMFILE`; path errors; `EEXIST` `O_CREAT\|O_EXCL` on existing; `EISDIR` directory with write access, `O_TRUNC` or `O_CREAT`, or missing name with trailing `/` and `O_CREAT`; `ENOTDIR` `O_DIRECTORY` or trailing `/` on a non-directory; `ENOENT` missing without `O_CREAT`; `ENOSPC`; the special callback's error |
+//! | [`Tree::open`] | `EINVAL` `O_ACCMODE` or `O_CREAT\|O_DIRECTORY`; `EMFILE`; path errors; `EISDIR` `O_CREAT` with a trailing `/`; `EEXIST` `O_CREAT\|O_EXCL` on existing; `EISDIR` directory with write access, `O_TRUNC` or `O_CREAT`; `ENOTDIR` `O_DIRECTORY` or trailing `/` on a non-directory; `ENOENT` missing without `O_CREAT`; `ENOSPC`; the special callback's error |
 //! | [`Tree::close`] | `EBADF` |
 //! | [`Tree::read`] | `EBADF` not open or `O_WRONLY`; `EISDIR` directory |
 //! | [`Tree::write`] | `EBADF` not open or `O_RDONLY` (every directory); `EFBIG` past `i64::MAX`; `ENOSPC`; `ENOMEM` |
@@ -71,6 +71,10 @@
 //! | [`Tree::ftruncate`] | `EBADF`; `EINVAL` negative length, not a regular file open for writing; `EFBIG`; `ENOSPC` |
 //! | [`Tree::getdents`] | `EBADF`; `ENOTDIR` |
 //! | [`FdTable::getfl`], [`FdTable::setfl`] | `EBADF` (`F_SETFL` changes only `O_APPEND` and `O_NONBLOCK`) |
+//!
+//! `O_TRUNC` empties a regular file whatever the access mode (as Linux does,
+//! even with `O_RDONLY`) and is ignored on special nodes. Unknown `open`
+//! flag bits (`O_CLOEXEC`, `O_NOCTTY`, …) are ignored.
 //!
 //! `readdir`/`getdents` order: `.`, `..`, then entries in creation order
 //! (stable while entries are added and removed; a position is a cookie that

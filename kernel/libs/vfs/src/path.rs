@@ -78,6 +78,12 @@ impl<'a> From<&'a str> for Path<'a> {
     }
 }
 
+impl<'a> From<&'a alloc::string::String> for Path<'a> {
+    fn from(p: &'a alloc::string::String) -> Self {
+        Path::new(p.as_bytes())
+    }
+}
+
 impl<'a> From<&'a Vec<u8>> for Path<'a> {
     fn from(p: &'a Vec<u8>) -> Self {
         Path::new(p)

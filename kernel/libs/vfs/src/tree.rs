@@ -514,8 +514,9 @@ impl Tree {
     /// Creates an empty regular file with permission bits `mode & 07777`
     /// (`open(path, O_CREAT | O_EXCL)` without a descriptor).
     ///
-    /// Errors: path errors; `EEXIST` when the path exists; `EISDIR` for a
-    /// missing name with a trailing slash; `ENOENT` for a missing parent;
+    /// Errors: path errors; `EISDIR` for a name with a trailing slash
+    /// (checked first, as `open` does with `O_CREAT`); `EEXIST` when the path
+    /// exists (also `/`, `.`, `..`); `ENOENT` for a missing parent;
     /// `ENOTDIR` when a parent component is not a directory; `ENOSPC` at the
     /// limits.
     pub fn create_file<'p>(&mut self, path: impl Into<Path<'p>>, mode: u32) -> Result<Ino, Errno> {
@@ -546,11 +547,11 @@ impl Tree {
     fn new_name<'a>(&self, p: Path<'a>) -> Result<(Ino, &'a [u8]), Errno> {
         let r = self.resolve(p)?;
         let Last::Name(name) = r.last else { return Err(Errno::EEXIST) };
-        if self.target(&r)?.is_some() {
-            return Err(Errno::EEXIST);
-        }
         if r.must_be_dir {
             return Err(Errno::EISDIR);
+        }
+        if self.target(&r)?.is_some() {
+            return Err(Errno::EEXIST);
         }
         Ok((r.parent, name))
     }

@@ -91,12 +91,16 @@ fn open_errors() {
     assert_eq!(open(&mut t, &mut tb, "/tmp/f/", O_RDONLY), Err(Errno::ENOTDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp/f/x", O_RDONLY), Err(Errno::ENOTDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp/f/x", O_CREAT | O_WRONLY), Err(Errno::ENOTDIR));
+    assert_eq!(open(&mut t, &mut tb, "/tmp/f/.", O_RDONLY), Err(Errno::ENOTDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp", O_WRONLY), Err(Errno::EISDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp", O_RDWR), Err(Errno::EISDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp", O_RDONLY | O_TRUNC), Err(Errno::EISDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp", O_RDONLY | O_CREAT), Err(Errno::EISDIR));
     assert_eq!(open(&mut t, &mut tb, "/", O_WRONLY), Err(Errno::EISDIR));
     assert_eq!(open(&mut t, &mut tb, "/tmp/new/", O_CREAT | O_WRONLY), Err(Errno::EISDIR));
+    assert_eq!(open(&mut t, &mut tb, "/tmp/f/", O_CREAT | O_WRONLY), Err(Errno::EISDIR));
+    assert_eq!(open(&mut t, &mut tb, "/tmp/", O_CREAT | O_EXCL), Err(Errno::EISDIR));
+    assert_eq!(open(&mut t, &mut tb, "/tmp/.", O_CREAT | O_EXCL), Err(Errno::EEXIST));
     assert_eq!(open(&mut t, &mut tb, "/tmp/missing", O_RDONLY), Err(Errno::ENOENT));
     assert_eq!(open(&mut t, &mut tb, "/tmp/missing", O_RDWR | O_TRUNC), Err(Errno::ENOENT));
     assert_eq!(open(&mut t, &mut tb, "/nodir/x", O_CREAT | O_WRONLY), Err(Errno::ENOENT));

@@ -127,6 +127,8 @@ fn create_errors() {
     assert_eq!(t.lookup("/d/f").unwrap(), f);
     assert_eq!(t.create_file("/d/f", 0o644), Err(Errno::EEXIST));
     assert_eq!(t.create_file("/d", 0o644), Err(Errno::EEXIST));
+    assert_eq!(t.create_file("/d/f/", 0o644), Err(Errno::EISDIR));
+    assert_eq!(t.create_file("/", 0o644), Err(Errno::EEXIST));
     assert_eq!(t.create_file("/d/g/", 0o644), Err(Errno::EISDIR));
     assert_eq!(t.create_file("/x/g", 0o644), Err(Errno::ENOENT));
     assert_eq!(t.create_file("/d/f/g", 0o644), Err(Errno::ENOTDIR));

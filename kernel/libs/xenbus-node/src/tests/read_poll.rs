@@ -30,7 +30,7 @@ fn d2_reads_span_message_boundaries() {
     o.send(&msg(READ, 1, 0, &p0("data/probe")));
     o.send(&msg(READ, 2, 0, &p0("data/probe")));
     assert_eq!(o.read(20).unwrap(), hex("02000000 01000000 00000000 05000000 68656c6c"));
-    assert_eq!(o.read(10).unwrap(), hex("6f 02000000 02000000 0000"));
+    assert_eq!(o.read(10).unwrap(), hex("6f 02000000 02000000 00"));
     assert_eq!(o.read(4096).unwrap().len(), 12);
 }
 

@@ -83,6 +83,7 @@ fn x5_end_zero_cannot_steal_a_pending_start() {
     assert_eq!(m[31].0.req_id, 0x5800_0101);
     assert_eq!(m[31].1, b"3\0");
     assert_eq!(o.file.transaction_ids().collect::<Vec<_>>(), [3]);
+    o.xs.hold(false);
     o.send(&msg(END, 9, 3, b"F\0"));
     assert_eq!(o.read_all(), msg(END, 9, 3, b"OK\0"));
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""`make test`: host tests, then one boot of the nested Xen stack that runs
+every in-guest check as its own domain, with live progress, JUnit XML in
+build/test-results/, the serial log in build/logs/, and one closing line
+`N passed, N failed`. Exits non-zero on any failure, crash or timeout.
+
+Guest checks are declared in GUEST_CHECKS below: a command line for the
+kernel, the expected way the domain ends, lines its console must show, and,
+for in-guest test suites, the per-test result lines the kernel prints
+(`TEST <name> ... ok|FAIL|TIMEOUT (<ms> ms)`), each of which becomes a test
+case of its own.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xenrun  # noqa: E402
+
+# name, kernel command line words, expected end, required console lines (regex), timeout (s)
+GUEST_CHECKS = [
+    ("boot", "", "poweroff", [r"start_info xen-3\.0-x86_64 nr_pages=\d+", r"memory: heap 0x[0-9a-f]+-0x[0-9a-f]+",
+                              r"INFO  boot complete in \d+ us", r"unikernel: poweroff"], 60),
+    ("crash-pagefault", "crash=pagefault", "crash",
+     [r"\*\*\* CRASH: page fault \(vector 14\)", r"fault address 0x00000000deadb000",
+      r"#0 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+ \(rip\)", r"\*\*\* END CRASH"], 60),
+    ("crash-panic", "crash=panic", "crash",
+     [r"\*\*\* CRASH: PANIC: crash=panic requested on the command line at kernel/src/main\.rs:\d+",
+      r"#\d+ 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+", r"\*\*\* END CRASH"], 60),
+]
+
+TEST_LINE = re.compile(r"^TEST (\S+) \.\.\. (ok|FAIL|TIMEOUT|SKIP)(?: \(([\d.]+) ms\))?")
+
+
+class Case:
+    def __init__(self, suite, name, ok, seconds=0.0, message="", output=""):
+        self.suite, self.name, self.ok, self.seconds, self.message, self.output = suite, name, ok, seconds, message, output
+
+
+def run_host_tests(cargo):
+    """Runs the host unit tests; returns Case objects parsed from libtest's output."""
+    xenrun.log("host tests: cargo test --workspace --exclude unikernel")
+    t0 = time.monotonic()
+    p = subprocess.run([cargo, "test", "--workspace", "--exclude", "unikernel", "--no-fail-fast"],
+                       capture_output=True, text=True)
+    cases, crate = [], "host"
+    for line in (p.stdout + "\n" + p.stderr).splitlines():
+        m = re.match(r"\s*Running (?:unittests )?(\S+) \(.*deps/([A-Za-z0-9_]+)-[0-9a-f]+\)", line)
+        if m:
+            crate = m.group(2)
+            continue
+        m = re.match(r"\s*Doc-tests (\S+)", line)
+        if m:
+            crate = m.group(1) + "-doc"
+            continue
+        m = re.match(r"^test (\S+) \.\.\. (ok|FAILED|ignored)", line)
+        if m:
+            cases.append(Case(f"host.{crate}", m.group(1), m.group(2) != "FAILED"))
+    failed = [c for c in cases if not c.ok]
+    xenrun.log(f"host tests: {len(cases) - len(failed)} passed, {len(failed)} failed "
+               f"({time.monotonic() - t0:.1f} s)")
+    if p.returncode != 0:
+        if not failed:
+            cases.append(Case("host", "cargo-test", False, message="cargo test failed", output=p.stderr[-4000:]))
+        print(p.stdout[-6000:])
+        print(p.stderr[-4000:])
+    return cases
+
+
+def write_junit(path, cases):
+    suites = {}
+    for c in cases:
+        suites.setdefault(c.suite, []).append(c)
+    root = ET.Element("testsuites", tests=str(len(cases)), failures=str(sum(not c.ok for c in cases)))
+    for sname, cs in suites.items():
+        s = ET.SubElement(root, "testsuite", name=sname, tests=str(len(cs)),
+                          failures=str(sum(not c.ok for c in cs)), time=f"{sum(c.seconds for c in cs):.3f}")
+        for c in cs:
+            tc = ET.SubElement(s, "testcase", classname=sname, name=c.name, time=f"{c.seconds:.3f}")
+            if not c.ok:
+                f = ET.SubElement(tc, "failure", message=c.message or "failed")
+                f.text = c.output
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def guest_cases(run_rc, run, checks, guests):
+    cases = []
+    for (name, _args, expect, patterns, _t), g in zip(checks, guests):
+        out = "\n".join(g.lines[-200:])
+        secs = (g.ended - g.started) if (g.ended and g.started) else 0.0
+        # Per-test lines of in-guest suites.
+        for line in g.lines:
+            m = TEST_LINE.match(line)
+            if m:
+                ok = m.group(2) in ("ok", "SKIP")
+                msg = "" if ok else f"in-guest test {m.group(2)}"
+                cases.append(Case(f"guest.{name}", m.group(1), ok, float(m.group(3) or 0) / 1000, msg,
+                                  out if not ok else ""))
+        problems = []
+        if g.reason is None:
+            problems.append(f"domain did not end (harness stage: {getattr(run, 'timed_out', None) or run.stage})")
+        elif g.reason != expect:
+            problems.append(f"domain ended with reason '{g.reason}', expected '{expect}'")
+        for pat in patterns:
+            if not any(re.search(pat, l) for l in g.lines):
+                problems.append(f"console never showed /{pat}/")
+        cases.append(Case(f"guest.{name}", "domain", not problems, secs, "; ".join(problems), out))
+    return cases
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--cfg", required=True)
+    ap.add_argument("--dom0", required=True)
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--cargo", default=os.environ.get("CARGO", "/usr/bin/cargo"))
+    ap.add_argument("--skip-host", action="store_true")
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+    t0 = time.monotonic()
+
+    cases = [] if a.skip_host else run_host_tests(a.cargo)
+
+    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args), timeout)
+              for name, args, _e, _p, timeout in GUEST_CHECKS]
+    job = "".join(f"run_guest {g.name} /guest/{g.name}.cfg\n" for g in guests)
+    xenrun.log(f"guest tests: {len(guests)} domains in one boot of Xen under QEMU")
+
+    def progress(g, line):
+        if TEST_LINE.match(line) or line.startswith("*** CRASH"):
+            print(f"    [{g.name}] {line}", flush=True)
+
+    run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
+                     log_name="test", quiet_guests=not a.verbose, on_guest_line=progress)
+    rc = run.run()
+    gcases = guest_cases(rc, run, GUEST_CHECKS, guests)
+    for c in gcases:
+        if c.name == "domain":
+            status = "ok" if c.ok else "FAIL"
+            xenrun.log(f"guest check {c.suite[6:]}: {status} ({c.seconds:.1f} s)" + ("" if c.ok else f": {c.message}"))
+            if not c.ok:
+                print("    last console lines of the guest:")
+                for line in c.output.splitlines()[-15:]:
+                    print("      " + line)
+    cases += gcases
+    if rc != xenrun.EXIT_OK:
+        cases.append(Case("harness", "nested-boot", False, message=f"harness exit code {rc}",
+                          output="\n".join(run.tail)))
+
+    junit = os.path.join(a.build, "test-results", "junit.xml")
+    write_junit(junit, cases)
+    passed = sum(c.ok for c in cases)
+    failed = len(cases) - passed
+    xenrun.log(f"JUnit: {junit}; serial log: {run.log_path}; total {time.monotonic() - t0:.1f} s")
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
