@@ -5,4 +5,7 @@
 
 extern crate alloc;
 
+pub mod evtchn_scan;
 pub mod time;
+pub mod timer_queue;
+pub mod wait_list;

@@ -162,8 +162,9 @@ impl XenbusFile {
             self.forget_transaction(p.tx_id);
         }
         let payload_len = msg.len().saturating_sub(HEADER_LEN);
-        let hdr = MsgHeader::from_bytes(&msg)
-            .filter(|h| msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX);
+        let hdr = MsgHeader::from_bytes(&msg).filter(|h| {
+            msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX
+        });
         match hdr {
             Some(mut h) => {
                 if p.kind == Kind::Start && h.ty != MsgType::ERROR.0 {
@@ -276,7 +277,12 @@ impl XenbusFile {
     }
 
     /// Handles one complete message.
-    fn handle<B: Backend + ?Sized>(&mut self, backend: &mut B, hdr: MsgHeader, msg: &[u8]) -> Result<(), Errno> {
+    fn handle<B: Backend + ?Sized>(
+        &mut self,
+        backend: &mut B,
+        hdr: MsgHeader,
+        msg: &[u8],
+    ) -> Result<(), Errno> {
         if self.queue.bytes() >= QUEUE_LIMIT || self.pending.len() >= MAX_IN_FLIGHT {
             return Err(Errno::ENOBUFS);
         }
@@ -318,7 +324,12 @@ impl XenbusFile {
         Ok(())
     }
 
-    fn handle_watch<B: Backend + ?Sized>(&mut self, backend: &mut B, hdr: MsgHeader, payload: &[u8]) -> Result<(), Errno> {
+    fn handle_watch<B: Backend + ?Sized>(
+        &mut self,
+        backend: &mut B,
+        hdr: MsgHeader,
+        payload: &[u8],
+    ) -> Result<(), Errno> {
         let Some((path, token)) = xs_wire::parse_path_token(payload) else {
             return self.reply_local(MsgType::ERROR, hdr, XsErrno::EINVAL.payload());
         };
@@ -337,7 +348,12 @@ impl XenbusFile {
         self.queue.push(ok)
     }
 
-    fn handle_unwatch<B: Backend + ?Sized>(&mut self, backend: &mut B, hdr: MsgHeader, payload: &[u8]) -> Result<(), Errno> {
+    fn handle_unwatch<B: Backend + ?Sized>(
+        &mut self,
+        backend: &mut B,
+        hdr: MsgHeader,
+        payload: &[u8],
+    ) -> Result<(), Errno> {
         let Some((path, token)) = xs_wire::parse_path_token(payload) else {
             return self.reply_local(MsgType::ERROR, hdr, XsErrno::EINVAL.payload());
         };

@@ -527,7 +527,12 @@ impl State {
                     id = id.wrapping_add(1);
                 }
                 self.next_tx = id.wrapping_add(1);
-                let tx = Tx { store: self.store.clone(), log: Vec::new(), touched: BTreeSet::new(), start_gen: self.generation };
+                let tx = Tx {
+                    store: self.store.clone(),
+                    log: Vec::new(),
+                    touched: BTreeSet::new(),
+                    start_gen: self.generation,
+                };
                 self.txs.insert(id, tx);
                 Ok((ty, format!("{id}\0").into_bytes()))
             }
