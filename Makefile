@@ -39,5 +39,10 @@ test-host: deps
 test: kernel dom0
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD)
 
+# One guest running an in-guest selection, e.g. make test-guest TESTS='xenbus::*'
+TESTS ?= all
+test-guest: kernel dom0
+	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --tests '$(TESTS)'
+
 clean:
 	rm -rf $(BUILD) target

@@ -9,9 +9,13 @@ extern crate alloc;
 
 mod arch;
 mod cmdline;
+mod diag;
+mod ktest;
 mod log;
 mod mm;
 mod panic;
+mod sched;
+mod time;
 mod xen;
 
 use xen::sched::{shutdown_forever, ShutdownReason};
@@ -98,6 +102,23 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         layout.nr_pages * 4
     );
 
+    // Events, time and threads.
+    if let Err(e) = xen::evtchn::init_callbacks() {
+        panic!("registering the event callbacks failed: {}", e);
+    }
+    sched::init();
+    match time::init() {
+        Ok(port) => debug!("VIRQ_TIMER on port {}", port),
+        Err(e) => panic!("timer setup failed: {}", e),
+    }
+    match xen::evtchn::bind_virq(xen_sys::VIRQ_DEBUG) {
+        Ok(port) => xen::evtchn::bind_handler(port, diag::on_debug_virq, 0),
+        Err(e) => warn!("VIRQ_DEBUG not bound: {}", e),
+    }
+    arch::irq::enable();
+    let (wsec, _) = time::wallclock();
+    info!("events on; wall clock {} s since the epoch", wsec);
+
     match cmdline::get(cmdline, "crash") {
         Some("pagefault") => {
             info!("crash=pagefault: reading an unmapped address");
@@ -118,6 +139,21 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     let v = alloc::vec![1u8; 100_000];
     info!("heap check: allocated {} bytes", v.len());
     drop(v);
+    if let Some(sel) = cmdline::get(cmdline, "tests") {
+        let failed = ktest::run_selection(sel);
+        kprintln!("unikernel: poweroff");
+        xen::console::flush();
+        let _ = failed;
+        shutdown_forever(ShutdownReason::Poweroff);
+    }
+    if let Some(secs) = cmdline::get(cmdline, "idle").and_then(|v| v.parse::<u64>().ok()) {
+        info!("idling for {} s (blocked in Xen)", secs);
+        let t0 = time::now_ns();
+        time::sleep_ns(secs * 1_000_000_000);
+        info!("idle done after {} ms, {} idle blocks, {} upcalls", (time::now_ns() - t0) / 1_000_000,
+              sched::IDLE_BLOCKS.load(core::sync::atomic::Ordering::Relaxed),
+              xen::evtchn::UPCALLS.load(core::sync::atomic::Ordering::Relaxed));
+    }
     kprintln!("unikernel: poweroff");
     xen::console::flush();
     shutdown_forever(ShutdownReason::Poweroff);

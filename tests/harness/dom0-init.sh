@@ -65,12 +65,17 @@ run_guest() {
     fi
     xl unpause "$name"
     echo "HARNESS: stage guest-run $name"
-    # Wait until the domain is gone (its console closes then, too).
-    while xl domid "$name" >/dev/null 2>&1; do
-        state=$(xl list "$name" 2>/dev/null | awk 'NR==2{print $5}')
-        case "$state" in *c*) break ;; esac
+    # Wait until the domain is gone (or crashed and preserved), sampling
+    # its CPU time (xl list's Time(s) column) for the idle measurement.
+    cpu_first=""; cpu_last=""; t_first=""; t_last=""
+    while line=$(xl list "$name" 2>/dev/null | awk 'NR==2'); [ -n "$line" ]; do
+        set -- $line
+        [ -z "$cpu_first" ] && { cpu_first=$6; t_first=$(cut -d' ' -f1 /proc/uptime); }
+        cpu_last=$6; t_last=$(cut -d' ' -f1 /proc/uptime)
+        case "$5" in *c*) break ;; esac
         sleep 0.2
     done
+    echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
     [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
     # The pty may lose what xenconsoled had not written out when the domain
     # died; xenconsoled's log file has everything the guest put in its ring.

@@ -21,18 +21,28 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xenrun  # noqa: E402
 
-# name, kernel command line words, expected end, required console lines (regex), timeout (s)
+# name, kernel command line words, expected end, required console lines (regex), timeout (s),
+# whether its TEST lines count as test cases
 GUEST_CHECKS = [
+    ("suites", "tests=all", "poweroff", [r"^Test result: SUCCESS$"], 300, True),
+    # The framework's own checks: a failing test shows expected and received
+    # bytes, a hanging one is stopped at its timeout and the run goes on.
+    ("demo", "tests=demo::fails,demo::hangs", "poweroff",
+     [r"^TEST demo::fails \.\.\. FAIL", r"expected: 4f 4b 00 \|OK\.\|", r"received: 45 4e 4f 45 4e 54 00 \|ENOENT\.\|",
+      r"^TEST demo::hangs \.\.\. TIMEOUT", r"^0 passed, 2 failed$", r"^Test result: FAILURE$"], 60, False),
+    # Idles 10 s blocked in Xen: its CPU time must stay near zero.
+    ("idle", "idle=10", "poweroff", [r"idle done after \d+ ms"], 60, False),
     ("boot", "", "poweroff", [r"start_info xen-3\.0-x86_64 nr_pages=\d+", r"memory: heap 0x[0-9a-f]+-0x[0-9a-f]+",
-                              r"INFO  boot complete in \d+ us", r"unikernel: poweroff"], 60),
+                              r"INFO  boot complete in \d+ us", r"unikernel: poweroff"], 60, False),
     ("crash-pagefault", "crash=pagefault", "crash",
      [r"\*\*\* CRASH: page fault \(vector 14\)", r"fault address 0x00000000deadb000",
-      r"#0 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+ \(rip\)", r"\*\*\* END CRASH"], 60),
+      r"#0 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+ \(rip\)", r"\*\*\* END CRASH"], 60, False),
     ("crash-panic", "crash=panic", "crash",
      [r"\*\*\* CRASH: PANIC: crash=panic requested on the command line at kernel/src/main\.rs:\d+",
-      r"#\d+ 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+", r"\*\*\* END CRASH"], 60),
+      r"#\d+ 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+", r"\*\*\* END CRASH"], 60, False),
 ]
 
+METRICS = []
 TEST_LINE = re.compile(r"^TEST (\S+) \.\.\. (ok|FAIL|TIMEOUT|SKIP)(?: \(([\d.]+) ms\))?")
 
 
@@ -90,12 +100,12 @@ def write_junit(path, cases):
 
 def guest_cases(run_rc, run, checks, guests):
     cases = []
-    for (name, _args, expect, patterns, _t), g in zip(checks, guests):
+    for (name, _args, expect, patterns, _t, parse_tests), g in zip(checks, guests):
         out = "\n".join(g.lines[-200:])
         secs = (g.ended - g.started) if (g.ended and g.started) else 0.0
         # Per-test lines of in-guest suites.
         for line in g.lines:
-            m = TEST_LINE.match(line)
+            m = TEST_LINE.match(line) if parse_tests else None
             if m:
                 ok = m.group(2) in ("ok", "SKIP")
                 msg = "" if ok else f"in-guest test {m.group(2)}"
@@ -109,6 +119,15 @@ def guest_cases(run_rc, run, checks, guests):
         for pat in patterns:
             if not any(re.search(pat, l) for l in g.lines):
                 problems.append(f"console never showed /{pat}/")
+        if name == "idle":
+            try:
+                cpu = float(g.cpu["last"]) - float(g.cpu["first"])
+                wall = float(g.cpu["wall_last"]) - float(g.cpu["wall_first"])
+                METRICS.append(f"idle.guest_cpu_seconds={cpu:.1f} over {wall:.1f} s of wall time (xl list)")
+                if cpu > 0.5:
+                    problems.append(f"the idle guest used {cpu:.1f} s of CPU in {wall:.1f} s")
+            except (KeyError, ValueError):
+                problems.append("no CPU time samples from dom0")
         cases.append(Case(f"guest.{name}", "domain", not problems, secs, "; ".join(problems), out))
     return cases
 
@@ -122,24 +141,30 @@ def main():
     ap.add_argument("--cargo", default=os.environ.get("CARGO", "/usr/bin/cargo"))
     ap.add_argument("--skip-host", action="store_true")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tests", default="", help="run only this in-guest selection (make test-guest)")
+    ap.add_argument("--timeout", type=int, default=300)
     a = ap.parse_args()
     t0 = time.monotonic()
 
-    cases = [] if a.skip_host else run_host_tests(a.cargo)
+    checks = GUEST_CHECKS
+    if a.tests:
+        # `make test-guest TESTS=...`: one guest running that selection.
+        checks = [("selection", f"tests={a.tests}", "poweroff", [r"^Test result: SUCCESS$"], a.timeout, True)]
+    cases = [] if (a.skip_host or a.tests) else run_host_tests(a.cargo)
 
     guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args), timeout)
-              for name, args, _e, _p, timeout in GUEST_CHECKS]
+              for name, args, _e, _p, timeout, _pt in checks]
     job = "".join(f"run_guest {g.name} /guest/{g.name}.cfg\n" for g in guests)
     xenrun.log(f"guest tests: {len(guests)} domains in one boot of Xen under QEMU")
 
     def progress(g, line):
-        if TEST_LINE.match(line) or line.startswith("*** CRASH"):
+        if TEST_LINE.match(line) or line.startswith("*** CRASH") or line.startswith("METRIC "):
             print(f"    [{g.name}] {line}", flush=True)
 
     run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
                      log_name="test", quiet_guests=not a.verbose, on_guest_line=progress)
     rc = run.run()
-    gcases = guest_cases(rc, run, GUEST_CHECKS, guests)
+    gcases = guest_cases(rc, run, checks, guests)
     for c in gcases:
         if c.name == "domain":
             status = "ok" if c.ok else "FAIL"
@@ -153,6 +178,15 @@ def main():
         cases.append(Case("harness", "nested-boot", False, message=f"harness exit code {rc}",
                           output="\n".join(run.tail)))
 
+    for g in guests:
+        METRICS.extend(f"{l[len('METRIC '):]}" for l in g.lines if l.startswith("METRIC "))
+    if METRICS:
+        xenrun.log("measurements:")
+        for m in METRICS:
+            print(f"    {m}")
+        os.makedirs(os.path.join(a.build, "test-results"), exist_ok=True)
+        with open(os.path.join(a.build, "test-results", "metrics.txt"), "w") as f:
+            f.write("\n".join(METRICS) + "\n")
     junit = os.path.join(a.build, "test-results", "junit.xml")
     write_junit(junit, cases)
     passed = sum(c.ok for c in cases)

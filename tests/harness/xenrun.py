@@ -91,6 +91,7 @@ class Guest:
     def __init__(self, name, cfg_text, timeout, ramdisk=None):
         self.name, self.cfg_text, self.timeout, self.ramdisk = name, cfg_text, timeout, ramdisk
         self.lines = []
+        self.cpu = {}
         self.reason = None
         self.started = None
         self.ended = None
@@ -197,6 +198,10 @@ class Run:
             if g:
                 g.started = time.monotonic()
                 self.set_stage(f"guest-run {name}", g.timeout)
+        elif msg.startswith("guest ") and " cpu first=" in msg:
+            g = self.guests.get(msg.split()[1])
+            if g:
+                g.cpu = dict(kv.split("=", 1) for kv in msg.split()[3:] if "=" in kv)
         elif msg.startswith("guest ") and " ended reason=" in msg:
             name = msg.split()[1]
             reason = msg.split("reason=", 1)[1].strip()

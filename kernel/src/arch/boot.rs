@@ -21,6 +21,8 @@ core::arch::global_asm!(
     options(att_syntax)
 );
 
+core::arch::global_asm!(include_str!("../../../boot/switch.S"), options(att_syntax));
+
 core::arch::global_asm!(
     include_str!("../../../boot/traps.S"),
     HYPERVISOR_IRET = const x::__HYPERVISOR_iret,

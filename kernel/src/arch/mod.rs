@@ -1,6 +1,7 @@
 //! x86_64 PV glue: the boot assembly, hypercalls and CPU exceptions.
 pub mod boot;
 pub mod hypercall;
+pub mod irq;
 pub mod traps;
 
 /// Reads the time-stamp counter.

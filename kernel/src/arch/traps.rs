@@ -101,9 +101,22 @@ pub fn init() -> Result<(), crate::arch::hypercall::XenError> {
     check(unsafe { hypercall1(x::__HYPERVISOR_set_trap_table, table.as_ptr() as u64) }).map(|_| ())
 }
 
-/// Called by `boot/traps.S` with the saved frame. Every exception is fatal.
+/// Vector number `boot/switch.S` uses for the event upcall.
+const VECTOR_UPCALL: u64 = 32;
+/// Vector number `boot/switch.S` uses for the failsafe callback.
+const VECTOR_FAILSAFE: u64 = 33;
+
+/// Called by `boot/traps.S` with the saved frame. The event upcall returns;
+/// every exception is fatal.
 #[no_mangle]
 extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.vector == VECTOR_UPCALL {
+        crate::xen::evtchn::do_upcall();
+        return;
+    }
+    if frame.vector == VECTOR_FAILSAFE {
+        crash("failsafe callback: Xen could not restore the guest's segment state", Some(frame), None, frame.rbp);
+    }
     let name = NAMES.get(frame.vector as usize).copied().unwrap_or("unknown");
     let mut b = LineBuf::new();
     let _ = write!(b, "{} (vector {}), error code {:#x}", name, frame.vector, frame.error_code);

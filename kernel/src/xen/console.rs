@@ -9,16 +9,17 @@
 //! consumes) instead of spinning. `\n` becomes `\r\n`.
 //!
 //! # Concurrency
-//! [`CONSOLE`] is a spin lock around the ring state. It is taken only for the
-//! duration of one write; nothing that can block on another thread happens
-//! under it. The crash path may break the lock ([`force_unlock`]) because a
+//! [`CONSOLE`] is an `IrqLock` (events masked while held, so the event
+//! upcall may print) around the ring state. It is taken for one write; the
+//! only wait under it is `SCHEDOP_poll` on the console's own event channel,
+//! which needs no upcall. The crash path may break the lock ([`force_unlock`]) because a
 //! fault can interrupt a writer holding it.
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{fence, Ordering};
-use spin::Mutex;
 use xen_sys as x;
 
 use crate::arch::hypercall::hypercall3;
+use crate::arch::irq::IrqLock;
 use crate::xen::{evtchn_op, sched, shared_info, time};
 
 const OUT_SIZE: u32 = 2048;
@@ -37,7 +38,7 @@ pub struct Console {
 unsafe impl Send for Console {}
 
 /// The console, once [`init`] has run. Lock: see the module docs.
-pub static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
+pub static CONSOLE: IrqLock<Option<Console>> = IrqLock::new(None);
 
 /// Sets up the ring console at virtual address `va` with event channel `port`.
 ///

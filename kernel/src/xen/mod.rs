@@ -3,6 +3,7 @@
 //! time. Everything that reads or writes memory shared with Xen or dom0 does
 //! so with volatile accesses and the barriers the interface documents.
 pub mod console;
+pub mod evtchn;
 pub mod evtchn_op;
 pub mod mmu;
 pub mod sched;

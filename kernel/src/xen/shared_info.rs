@@ -152,3 +152,11 @@ pub fn set_masked(port: u32, masked: bool) {
         }
     }
 }
+
+/// `pending[word] & !mask[word]`, for the upcall's scan.
+pub fn pending_unmasked_word(word: u32) -> u64 {
+    match (bitmap_word(false, word * 64), bitmap_word(true, word * 64)) {
+        (Some(p), Some(m)) => p.load(Ordering::Acquire) & !m.load(Ordering::Acquire),
+        _ => 0,
+    }
+}

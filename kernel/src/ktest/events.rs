@@ -1,0 +1,111 @@
+//! `events`: event channels against real Xen, through a self-loop channel
+//! (`alloc_unbound` to ourselves plus `bind_interdomain`).
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::{metric, Test, TestResult};
+use crate::arch::rdtsc;
+use crate::sched::WaitQueue;
+use crate::xen::evtchn::{self, Status};
+
+static COUNT: AtomicU64 = AtomicU64::new(0);
+static LAST_TSC: AtomicU64 = AtomicU64::new(0);
+static WQ: WaitQueue = WaitQueue::new();
+
+fn on_event(_port: u32, _data: usize) {
+    LAST_TSC.store(rdtsc(), Ordering::Relaxed);
+    COUNT.fetch_add(1, Ordering::SeqCst);
+    WQ.wake_all();
+}
+
+/// (receiving port, sending port) of a loop to ourselves.
+fn self_loop() -> Result<(u32, u32), crate::arch::hypercall::XenError> {
+    let a = evtchn::alloc_unbound(xen_sys::DOMID_SELF)?;
+    let b = evtchn::bind_interdomain(xen_sys::DOMID_SELF, a)?;
+    Ok((a, b))
+}
+
+fn wait_count(target: u64, ms: u64) -> bool {
+    let deadline = crate::time::now_ns() + ms * 1_000_000;
+    WQ.wait_until_deadline(|| COUNT.load(Ordering::SeqCst) >= target, deadline)
+}
+
+fn one_upcall_per_send() -> TestResult {
+    let (a, b) = crate::check_ok!(self_loop());
+    evtchn::bind_handler(a, on_event, 0);
+    let base = COUNT.load(Ordering::SeqCst);
+    for i in 1..=20 {
+        crate::check_ok!(evtchn::send(b));
+        crate::check!(wait_count(base + i, 1000), "send {} not delivered", i);
+        // Give a duplicate a chance to show up.
+        crate::time::sleep_ns(200_000);
+        crate::check_eq!(COUNT.load(Ordering::SeqCst), base + i);
+    }
+    let _ = evtchn::close(b);
+    let _ = evtchn::close(a);
+    Ok(())
+}
+
+fn masked_then_unmasked() -> TestResult {
+    let (a, b) = crate::check_ok!(self_loop());
+    evtchn::bind_handler(a, on_event, 0);
+    let base = COUNT.load(Ordering::SeqCst);
+    evtchn::mask(a);
+    for _ in 0..3 {
+        crate::check_ok!(evtchn::send(b));
+    }
+    crate::time::sleep_ns(20_000_000);
+    crate::check_eq!(COUNT.load(Ordering::SeqCst), base);
+    crate::check!(crate::xen::shared_info::is_pending(a), "the masked event is not pending");
+    evtchn::unmask(a);
+    crate::check!(wait_count(base + 1, 1000), "the pending event did not arrive on unmask");
+    crate::time::sleep_ns(5_000_000);
+    crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
+    let _ = evtchn::close(b);
+    let _ = evtchn::close(a);
+    Ok(())
+}
+
+fn status_of_loop() -> TestResult {
+    let (a, b) = crate::check_ok!(self_loop());
+    let sa = crate::check_ok!(evtchn::status(a));
+    crate::check!(matches!(sa, Status::Interdomain { port, .. } if port == b), "status of {}: {:?}", a, sa);
+    crate::check_ok!(evtchn::close(b));
+    let sa = crate::check_ok!(evtchn::status(a));
+    crate::check!(matches!(sa, Status::Unbound { .. }), "after closing the peer: {:?}", sa);
+    crate::check_ok!(evtchn::close(a));
+    crate::check!(evtchn::status(a).map(|s| s == Status::Closed).unwrap_or(true));
+    // Errors come back typed: sending on a closed port is EINVAL or ENOENT, no panic.
+    crate::check!(evtchn::send(a).is_err());
+    crate::check!(evtchn::bind_interdomain(xen_sys::DOMID_SELF, 100_000).is_err());
+    Ok(())
+}
+
+fn upcall_round_trip_cost() -> TestResult {
+    let (a, b) = crate::check_ok!(self_loop());
+    evtchn::bind_handler(a, on_event, 0);
+    let n = 2000u64;
+    let mut total = 0u64;
+    let mut min = u64::MAX;
+    for _ in 0..n {
+        let before = COUNT.load(Ordering::SeqCst);
+        let t0 = rdtsc();
+        crate::check_ok!(evtchn::send(b));
+        // The upcall runs on the return from the send hypercall.
+        crate::check!(wait_count(before + 1, 1000));
+        let d = LAST_TSC.load(Ordering::Relaxed).wrapping_sub(t0);
+        total += d;
+        min = min.min(d);
+    }
+    metric("events.upcall_round_trip_cycles_avg", total / n, "TSC cycles (send to handler)");
+    metric("events.upcall_round_trip_cycles_min", min, "TSC cycles");
+    let _ = evtchn::close(b);
+    let _ = evtchn::close(a);
+    Ok(())
+}
+
+pub static TESTS: &[Test] = &[
+    Test { suite: "events", name: "one_upcall_per_send", func: one_upcall_per_send, timeout_ms: 10_000, default: true },
+    Test { suite: "events", name: "masked_then_unmasked", func: masked_then_unmasked, timeout_ms: 5_000, default: true },
+    Test { suite: "events", name: "status_of_loop", func: status_of_loop, timeout_ms: 5_000, default: true },
+    Test { suite: "events", name: "upcall_round_trip_cost", func: upcall_round_trip_cost, timeout_ms: 30_000, default: true },
+];

@@ -1,0 +1,130 @@
+//! `sched`: threads, wait queues and their costs.
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use super::{metric, Test, TestResult};
+use crate::arch::rdtsc;
+use crate::sched::{self, WaitQueue};
+use crate::time::now_ns;
+
+fn spawn_join() -> TestResult {
+    let hits = Arc::new(AtomicU32::new(0));
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        let h = hits.clone();
+        ids.push(crate::check_ok!(sched::spawn("worker", move || {
+            sched::yield_now();
+            h.fetch_add(1, Ordering::SeqCst);
+        })));
+    }
+    for id in ids {
+        sched::join(id);
+    }
+    crate::check_eq!(hits.load(Ordering::SeqCst), 50);
+    Ok(())
+}
+
+struct Ring {
+    holder: AtomicU32,
+    passes: AtomicU64,
+    queues: Vec<WaitQueue>,
+}
+
+fn token_ring_1000() -> TestResult {
+    const N: u32 = 1000;
+    const ROUNDS: u64 = 3;
+    let ring = Arc::new(Ring {
+        holder: AtomicU32::new(u32::MAX),
+        passes: AtomicU64::new(0),
+        queues: (0..N).map(|_| WaitQueue::new()).collect(),
+    });
+    let mut ids = Vec::new();
+    for i in 0..N {
+        let r = ring.clone();
+        let id = sched::spawn_with_stack("ring", 8 * 1024, move || {
+            for _ in 0..ROUNDS {
+                r.queues[i as usize].wait_until(|| r.holder.load(Ordering::SeqCst) == i);
+                r.passes.fetch_add(1, Ordering::SeqCst);
+                let next = (i + 1) % N;
+                r.holder.store(next, Ordering::SeqCst);
+                r.queues[next as usize].wake_one();
+            }
+        });
+        ids.push(crate::check_ok!(id));
+    }
+    let t0 = now_ns();
+    ring.holder.store(0, Ordering::SeqCst);
+    ring.queues[0].wake_one();
+    for id in ids {
+        sched::join(id);
+    }
+    crate::check_eq!(ring.passes.load(Ordering::SeqCst), N as u64 * ROUNDS);
+    metric("sched.token_ring_1000x3_ms", (now_ns() - t0) / 1_000_000, "ms");
+    Ok(())
+}
+
+fn wait_timeout_vs_event() -> TestResult {
+    // The event comes first: the waiter wakes on it, long before the deadline.
+    let flag = Arc::new(AtomicBool::new(false));
+    let q = Arc::new(WaitQueue::new());
+    let (f2, q2) = (flag.clone(), q.clone());
+    let waker = crate::check_ok!(sched::spawn("waker", move || {
+        crate::time::sleep_ns(5_000_000);
+        f2.store(true, Ordering::SeqCst);
+        q2.wake_all();
+    }));
+    let t0 = now_ns();
+    let got = q.wait_until_deadline(|| flag.load(Ordering::SeqCst), t0 + 2_000_000_000);
+    let d = now_ns() - t0;
+    sched::join(waker);
+    crate::check!(got, "woke by timeout although the event came first");
+    crate::check!(d < 1_000_000_000, "woke after {} ns", d);
+    // The timeout comes first.
+    let t0 = now_ns();
+    let got = q.wait_until_deadline(|| flag.load(Ordering::SeqCst) && false, t0 + 20_000_000);
+    crate::check!(!got);
+    crate::check!(now_ns() - t0 >= 20_000_000);
+    Ok(())
+}
+
+fn switch_cost() -> TestResult {
+    let n = 20_000u64;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let other = crate::check_ok!(sched::spawn("yielder", move || {
+        while !s2.load(Ordering::SeqCst) {
+            sched::yield_now();
+        }
+    }));
+    let before = sched::SWITCHES.load(Ordering::Relaxed);
+    let t0 = rdtsc();
+    for _ in 0..n {
+        sched::yield_now();
+    }
+    let cycles = rdtsc() - t0;
+    let switches = sched::SWITCHES.load(Ordering::Relaxed) - before;
+    stop.store(true, Ordering::SeqCst);
+    sched::join(other);
+    crate::check!(switches >= n, "only {} switches", switches);
+    metric("sched.thread_switch_cycles", cycles / switches.max(1), "TSC cycles per switch (yield to yield)");
+    Ok(())
+}
+
+fn guard_page_is_unmapped() -> TestResult {
+    let stack = crate::check_ok!(sched::Stack::new(8192).ok_or("no memory"));
+    crate::check!(!crate::mm::is_va_mapped(stack.guard()), "guard page is mapped");
+    crate::check!(crate::mm::is_va_mapped(stack.guard() + 4096));
+    let g = stack.guard();
+    drop(stack);
+    crate::check!(crate::mm::is_va_mapped(g), "guard page not remapped on free");
+    Ok(())
+}
+
+pub static TESTS: &[Test] = &[
+    Test { suite: "sched", name: "spawn_join", func: spawn_join, timeout_ms: 5_000, default: true },
+    Test { suite: "sched", name: "token_ring_1000", func: token_ring_1000, timeout_ms: 60_000, default: true },
+    Test { suite: "sched", name: "wait_timeout_vs_event", func: wait_timeout_vs_event, timeout_ms: 10_000, default: true },
+    Test { suite: "sched", name: "switch_cost", func: switch_cost, timeout_ms: 30_000, default: true },
+    Test { suite: "sched", name: "guard_page_is_unmapped", func: guard_page_is_unmapped, timeout_ms: 2_000, default: true },
+];

@@ -1,0 +1,348 @@
+//! Cooperative threads on one vCPU: spawn, join, yield, sleep, block and
+//! wake, wait queues, and the idle loop that blocks the vCPU in Xen.
+//!
+//! A thread runs until it yields, blocks or exits; event upcalls interrupt
+//! it briefly but never switch threads (handlers only make threads
+//! runnable). When nothing is runnable the scheduler calls `SCHEDOP_block`
+//! with events masked around the check: Xen unmasks and sleeps atomically
+//! and returns once an event is pending, so no wake-up is lost and the
+//! guest uses no CPU while it waits.
+//!
+//! Stacks come from the heap, page-aligned, with the lowest page unmapped
+//! as a guard: an overflow faults (crash report) instead of corrupting the
+//! neighbour. An exited thread's stack is freed by the next thread that runs
+//! the scheduler (a thread cannot free the stack it is running on).
+//!
+//! # Concurrency
+//! `SCHED` is an `IrqLock`: wake() is called from event handlers. It is
+//! never held across `switch_context` (raw pointers to the two saved-rsp
+//! slots are taken under it; the threads are boxed, so they do not move,
+//! and a thread is only freed after it has switched away for good).
+//! Lock order: `WaitQueue` lists and `time::TIMERS` are released before
+//! `SCHED` is taken; nothing is taken while `SCHED` is held.
+mod stack;
+mod wait_queue;
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::arch::irq::{self, IrqLock};
+pub use stack::Stack;
+pub use wait_queue::WaitQueue;
+
+/// Identifies a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(pub u32);
+
+/// What a thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Runnable,
+    Blocked,
+    Exited,
+}
+
+struct Thread {
+    id: ThreadId,
+    name: String,
+    state: State,
+    /// Saved stack pointer while not running.
+    rsp: u64,
+    stack: Option<Stack>,
+    entry: Option<Box<dyn FnOnce() + Send>>,
+    /// Woken by wake() while still running (before it blocked): do not block.
+    wake_pending: bool,
+    joiners: Vec<ThreadId>,
+    switches: u64,
+}
+
+struct Sched {
+    threads: BTreeMap<ThreadId, Box<Thread>>,
+    run_queue: VecDeque<ThreadId>,
+    current: ThreadId,
+    next_id: u32,
+    /// Exited threads whose stacks can be freed once another thread runs.
+    zombies: Vec<ThreadId>,
+}
+
+static SCHED: IrqLock<Option<Sched>> = IrqLock::new(None);
+/// Thread switches since boot.
+pub static SWITCHES: AtomicU64 = AtomicU64::new(0);
+/// Times the idle loop blocked the vCPU in Xen.
+pub static IDLE_BLOCKS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" {
+    fn switch_context(save: *mut u64, next_rsp: u64);
+    fn thread_trampoline();
+}
+
+/// Turns the boot context into thread 0 ("main").
+pub fn init() {
+    let main = Box::new(Thread {
+        id: ThreadId(0),
+        name: String::from("main"),
+        state: State::Running,
+        rsp: 0,
+        stack: None,
+        entry: None,
+        wake_pending: false,
+        joiners: Vec::new(),
+        switches: 0,
+    });
+    let mut threads = BTreeMap::new();
+    threads.insert(ThreadId(0), main);
+    *SCHED.lock() = Some(Sched { threads, run_queue: VecDeque::new(), current: ThreadId(0), next_id: 1, zombies: Vec::new() });
+}
+
+fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
+    let mut g = SCHED.lock();
+    f(g.as_mut().expect("scheduler initialised"))
+}
+
+/// The calling thread.
+pub fn current() -> ThreadId {
+    with(|s| s.current)
+}
+
+/// Default stack size of a spawned thread.
+pub const DEFAULT_STACK: usize = 32 * 1024;
+
+/// Starts a thread running `f` with a stack of `stack_size` bytes (rounded
+/// up to pages; one guard page is added below it).
+pub fn spawn_with_stack(name: &str, stack_size: usize, f: impl FnOnce() + Send + 'static) -> Result<ThreadId, ()> {
+    let stack = Stack::new(stack_size).ok_or(())?;
+    let entry: Box<dyn FnOnce() + Send> = Box::new(f);
+    with(|s| {
+        let id = ThreadId(s.next_id);
+        s.next_id += 1;
+        // Initial frame popped by switch_context: r15, r14, r13, r12, rbx,
+        // rbp, then the return address (thread_trampoline). r12 carries the
+        // thread id to thread_start.
+        let top = stack.top();
+        let frame: [u64; 7] = [0, 0, 0, id.0 as u64, 0, 0, thread_trampoline as usize as u64];
+        let rsp = top - 8 * frame.len() as u64;
+        // SAFETY: [rsp, top) lies in the new stack, which nothing else uses yet.
+        unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
+        s.threads.insert(
+            id,
+            Box::new(Thread {
+                id,
+                name: String::from(name),
+                state: State::Runnable,
+                rsp,
+                stack: Some(stack),
+                entry: Some(entry),
+                wake_pending: false,
+                joiners: Vec::new(),
+                switches: 0,
+            }),
+        );
+        s.run_queue.push_back(id);
+        Ok(id)
+    })
+}
+
+/// Starts a thread with the default stack size.
+pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<ThreadId, ()> {
+    spawn_with_stack(name, DEFAULT_STACK, f)
+}
+
+/// First Rust code of a new thread (called by `thread_trampoline`).
+#[no_mangle]
+extern "C" fn thread_start(id: u64) -> ! {
+    let entry = with(|s| s.threads.get_mut(&ThreadId(id as u32)).and_then(|t| t.entry.take()));
+    // A thread starts with events enabled (it was switched to from a
+    // context that had them masked inside the scheduler).
+    irq::enable();
+    if let Some(f) = entry {
+        f();
+    }
+    exit_current()
+}
+
+/// Ends the calling thread.
+pub fn exit_current() -> ! {
+    let _ = irq::disable();
+    let joiners = with(|s| {
+        let cur = s.current;
+        let t = s.threads.get_mut(&cur).expect("current thread exists");
+        t.state = State::Exited;
+        s.zombies.push(cur);
+        core::mem::take(&mut t.joiners)
+    });
+    for j in joiners {
+        wake(j);
+    }
+    schedule();
+    unreachable!("an exited thread was scheduled again");
+}
+
+/// Makes `tid` runnable (from any context, including event handlers). A
+/// wake for a thread that is still running is remembered, so its next
+/// block returns at once.
+pub fn wake(tid: ThreadId) {
+    with(|s| {
+        if let Some(t) = s.threads.get_mut(&tid) {
+            match t.state {
+                State::Blocked => {
+                    t.state = State::Runnable;
+                    s.run_queue.push_back(tid);
+                }
+                State::Running => t.wake_pending = true,
+                State::Runnable | State::Exited => {}
+            }
+        }
+    });
+}
+
+/// Blocks the calling thread until [`wake`]. Must be called with events
+/// masked, right after the caller registered itself where a waker will
+/// find it (wait queue, timer); returns with events still masked.
+pub(crate) fn block_masked() {
+    let block = with(|s| {
+        let cur = s.current;
+        let t = s.threads.get_mut(&cur).expect("current thread exists");
+        if t.wake_pending {
+            t.wake_pending = false;
+            false
+        } else {
+            t.state = State::Blocked;
+            true
+        }
+    });
+    if block {
+        schedule();
+    }
+}
+
+/// Gives the CPU to the next runnable thread, if any.
+///
+/// # Yields
+pub fn yield_now() {
+    let was = irq::disable();
+    with(|s| {
+        let cur = s.current;
+        if !s.run_queue.is_empty() {
+            if let Some(t) = s.threads.get_mut(&cur) {
+                t.state = State::Runnable;
+            }
+            s.run_queue.push_back(cur);
+        }
+    });
+    schedule();
+    irq::restore(was);
+}
+
+/// Switches to the next runnable thread; blocks the vCPU in Xen while there
+/// is none. Called with events masked; returns (in the calling thread, once
+/// it runs again) with events masked.
+fn schedule() {
+    loop {
+        let next = with(|s| {
+            let cur = s.current;
+            let cur_state = s.threads.get(&cur).map(|t| t.state);
+            if cur_state == Some(State::Running) {
+                // Nobody to switch to, or the current thread stays runnable.
+                return Some(None);
+            }
+            s.run_queue.pop_front().map(Some)
+        });
+        match next {
+            Some(None) => return,
+            Some(Some(id)) => {
+                if id == current() {
+                    with(|s| {
+                        if let Some(t) = s.threads.get_mut(&id) {
+                            t.state = State::Running;
+                        }
+                    });
+                    return;
+                }
+                switch_to(id);
+                reap();
+                return;
+            }
+            None => idle(),
+        }
+    }
+}
+
+/// Blocks the vCPU until an event is pending. Called with events masked:
+/// SCHEDOP_block unmasks and sleeps atomically, and the upcall runs the
+/// handlers (which may wake threads) before it returns.
+fn idle() {
+    IDLE_BLOCKS.fetch_add(1, Ordering::Relaxed);
+    crate::xen::sched::block();
+    let _ = irq::disable();
+}
+
+fn switch_to(next: ThreadId) {
+    let (save, rsp) = with(|s| {
+        let cur = s.current;
+        s.current = next;
+        let n = s.threads.get_mut(&next).expect("runnable thread exists");
+        n.state = State::Running;
+        n.switches += 1;
+        let rsp = n.rsp;
+        let c = s.threads.get_mut(&cur).expect("current thread exists");
+        (&mut c.rsp as *mut u64, rsp)
+    });
+    SWITCHES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: `save` points into the boxed Thread of the current thread,
+    // which is not freed while it is alive or until another thread reaped
+    // it after this switch; `rsp` is the saved stack pointer of a thread
+    // that is not running (its frame was built by spawn or by this very
+    // function). Events are masked and no lock is held.
+    unsafe { switch_context(save, rsp) };
+}
+
+/// Frees the stacks of exited threads (never the current one).
+fn reap() {
+    let dead: Vec<Box<Thread>> = with(|s| {
+        let cur = s.current;
+        let ids: Vec<ThreadId> = s.zombies.iter().copied().filter(|z| *z != cur).collect();
+        s.zombies.retain(|z| *z == cur);
+        ids.into_iter().filter_map(|id| s.threads.remove(&id)).collect()
+    });
+    drop(dead);
+}
+
+/// Waits until thread `tid` has exited.
+///
+/// # Yields
+pub fn join(tid: ThreadId) {
+    loop {
+        let was = irq::disable();
+        let done = with(|s| match s.threads.get_mut(&tid) {
+            None => true,
+            Some(t) if t.state == State::Exited => true,
+            Some(t) => {
+                let me = s.current;
+                if !t.joiners.contains(&me) {
+                    t.joiners.push(me);
+                }
+                false
+            }
+        });
+        if done {
+            irq::restore(was);
+            return;
+        }
+        block_masked();
+        irq::restore(was);
+    }
+}
+
+/// (id, name, state, switches) of every thread, for diagnostics.
+pub fn threads() -> Vec<(ThreadId, String, State, u64)> {
+    with(|s| s.threads.values().map(|t| (t.id, t.name.clone(), t.state, t.switches)).collect())
+}
+
+/// Number of threads that have not exited.
+pub fn live_threads() -> usize {
+    with(|s| s.threads.values().filter(|t| t.state != State::Exited).count())
+}

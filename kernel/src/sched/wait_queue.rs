@@ -1,0 +1,96 @@
+//! Wait queues: block until a condition holds, with wake-one, wake-all and
+//! an optional deadline.
+//!
+//! The condition is evaluated with events masked, after the waiter is
+//! queued would be too late and before would race; so the order is: mask
+//! events, test the condition, queue the thread, block (Xen unmasks and
+//! sleeps atomically when nothing else runs). A waker that runs in between
+//! (an event handler) finds the thread queued, or the thread finds the
+//! condition true: no wake-up is lost.
+//!
+//! # Concurrency
+//! The waiter list is an `IrqLock` (event handlers call `wake_*`). It is
+//! released before the scheduler is entered or called.
+use kcore::wait_list::WaitList;
+
+use crate::arch::irq::{self, IrqLock};
+use crate::sched::{self, ThreadId};
+
+/// A queue of threads waiting for something.
+pub struct WaitQueue {
+    list: IrqLock<WaitList<ThreadId>>,
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WaitQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self { list: IrqLock::new(WaitList::new()) }
+    }
+
+    /// Blocks until `cond()` is true.
+    ///
+    /// # Yields
+    pub fn wait_until(&self, mut cond: impl FnMut() -> bool) {
+        while !self.wait_until_deadline(&mut cond, u64::MAX) {}
+    }
+
+    /// Blocks until `cond()` is true (returns true) or Xen system time
+    /// reaches `deadline_ns` (returns false), whichever comes first.
+    ///
+    /// # Yields
+    pub fn wait_until_deadline(&self, mut cond: impl FnMut() -> bool, deadline_ns: u64) -> bool {
+        let me = sched::current();
+        loop {
+            let was = irq::disable();
+            if cond() {
+                irq::restore(was);
+                return true;
+            }
+            if crate::time::now_ns() >= deadline_ns {
+                irq::restore(was);
+                return false;
+            }
+            self.list.lock().enqueue(me);
+            let timer = (deadline_ns != u64::MAX).then(|| crate::time::add(deadline_ns, me));
+            sched::block_masked();
+            if let Some(t) = timer {
+                crate::time::cancel(t);
+            }
+            self.list.lock().remove(me);
+            irq::restore(was);
+        }
+    }
+
+    /// Wakes the longest-waiting thread; returns whether there was one.
+    pub fn wake_one(&self) -> bool {
+        let w = self.list.lock().wake_one();
+        match w {
+            Some(t) => {
+                sched::wake(t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every waiting thread; returns how many.
+    pub fn wake_all(&self) -> usize {
+        let all = self.list.lock().wake_all();
+        let n = all.len();
+        for t in all {
+            sched::wake(t);
+        }
+        n
+    }
+
+    /// Number of waiting threads.
+    pub fn waiters(&self) -> usize {
+        self.list.lock().len()
+    }
+}

@@ -1,0 +1,212 @@
+//! Event channels: the hypercall API (bind_virq, alloc_unbound,
+//! bind_interdomain, send, close, status, unmask), per-port handlers and the
+//! upcall dispatcher.
+//!
+//! The upcall (`boot/switch.S` → `arch::traps` → [`do_upcall`]) runs with
+//! events masked on the interrupted thread's stack. It clears
+//! `evtchn_upcall_pending`, takes the selector with an atomic exchange, and
+//! scans the 2-level bitmaps fairly (`kcore::evtchn_scan`), clearing each
+//! port's pending bit *before* calling its handler, so an event raised while
+//! the handler runs is seen again. Masked ports are skipped (their pending
+//! bit stays set; [`unmask`] has Xen re-raise them).
+//!
+//! Handlers run in upcall context: they must not block or allocate. They
+//! wake wait queues; the woken threads do the work.
+//!
+//! # Concurrency
+//! `HANDLERS` is an `IrqLock` (read by the upcall, written by threads).
+//! `SCANNER` is only touched by the upcall (events masked). Lock order:
+//! neither is held while a handler runs.
+use alloc::collections::BTreeMap;
+use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicU64, Ordering};
+use xen_sys as x;
+
+use crate::arch::hypercall::{check, hypercall2, XenError};
+use crate::arch::irq::IrqLock;
+use crate::xen::shared_info;
+
+/// A port handler: called in upcall context with the port and its data word.
+pub type Handler = fn(port: u32, data: usize);
+
+static HANDLERS: IrqLock<BTreeMap<u32, (Handler, usize)>> = IrqLock::new(BTreeMap::new());
+static SCANNER: spin::Mutex<kcore::evtchn_scan::Scanner> = spin::Mutex::new(kcore::evtchn_scan::Scanner::new());
+/// Upcalls taken since boot (diagnostics).
+pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
+/// Events dispatched to handlers since boot.
+pub static DISPATCHED: AtomicU64 = AtomicU64::new(0);
+/// Events on ports with no handler (cleared and dropped).
+pub static UNHANDLED: AtomicU64 = AtomicU64::new(0);
+
+fn op<T>(cmd: u32, arg: &mut T) -> Result<i64, XenError> {
+    // SAFETY: every EVTCHNOP takes a pointer to its own argument struct,
+    // which `arg` is (the callers pair `cmd` with the matching type), live
+    // for the call.
+    check(unsafe { hypercall2(x::__HYPERVISOR_event_channel_op, cmd as u64, arg as *mut T as u64) })
+}
+
+/// Binds a virtual IRQ (VIRQ_TIMER, VIRQ_DEBUG, ...) of vCPU 0 to a new port.
+pub fn bind_virq(virq: u32) -> Result<u32, XenError> {
+    let mut a = x::evtchn_bind_virq { virq, vcpu: 0, port: 0 };
+    op(x::EVTCHNOP_bind_virq, &mut a)?;
+    Ok(a.port)
+}
+
+/// Allocates a port that `remote_dom` may bind to.
+pub fn alloc_unbound(remote_dom: u16) -> Result<u32, XenError> {
+    let mut a = x::evtchn_alloc_unbound { dom: x::DOMID_SELF, remote_dom, port: 0 };
+    op(x::EVTCHNOP_alloc_unbound, &mut a)?;
+    Ok(a.port)
+}
+
+/// Connects a new local port to `remote_port` of `remote_dom`.
+pub fn bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<u32, XenError> {
+    let mut a = x::evtchn_bind_interdomain { remote_dom, remote_port, local_port: 0 };
+    op(x::EVTCHNOP_bind_interdomain, &mut a)?;
+    Ok(a.local_port)
+}
+
+/// Signals the other end of `port`.
+pub fn send(port: u32) -> Result<(), XenError> {
+    let mut a = x::evtchn_send { port };
+    op(x::EVTCHNOP_send, &mut a).map(|_| ())
+}
+
+/// Closes `port` (and forgets its handler).
+pub fn close(port: u32) -> Result<(), XenError> {
+    unbind_handler(port);
+    let mut a = x::evtchn_close { port };
+    op(x::EVTCHNOP_close, &mut a).map(|_| ())
+}
+
+/// What a port is connected to (`EVTCHNOP_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Closed,
+    Unbound { remote_dom: u16 },
+    Interdomain { dom: u16, port: u32 },
+    Pirq(u32),
+    Virq(u32),
+    Ipi,
+    Other(u32),
+}
+
+/// Asks Xen what `port` is.
+pub fn status(port: u32) -> Result<Status, XenError> {
+    // SAFETY: evtchn_status is plain old data; all-zero is a valid value.
+    let mut a: x::evtchn_status = unsafe { core::mem::zeroed() };
+    a.dom = x::DOMID_SELF;
+    a.port = port;
+    op(x::EVTCHNOP_status, &mut a)?;
+    // SAFETY: the union member read is the one `status` says Xen filled in.
+    Ok(unsafe {
+        match a.status {
+            x::EVTCHNSTAT_closed => Status::Closed,
+            x::EVTCHNSTAT_unbound => Status::Unbound { remote_dom: a.u.unbound.dom },
+            x::EVTCHNSTAT_interdomain => Status::Interdomain { dom: a.u.interdomain.dom, port: a.u.interdomain.port },
+            x::EVTCHNSTAT_pirq => Status::Pirq(a.u.pirq),
+            x::EVTCHNSTAT_virq => Status::Virq(a.u.virq),
+            x::EVTCHNSTAT_ipi => Status::Ipi,
+            s => Status::Other(s),
+        }
+    })
+}
+
+/// Masks `port`: its events stay pending and are not delivered.
+pub fn mask(port: u32) {
+    shared_info::set_masked(port, true);
+}
+
+/// Unmasks `port`. Xen re-raises the upcall if the port became pending while
+/// masked, so such an event is delivered now rather than lost.
+pub fn unmask(port: u32) {
+    let mut a = x::evtchn_unmask { port };
+    if op(x::EVTCHNOP_unmask, &mut a).is_err() {
+        shared_info::set_masked(port, false);
+    }
+}
+
+/// Clears a pending event on `port` without handling it.
+pub fn clear(port: u32) {
+    shared_info::clear_pending(port);
+}
+
+/// Installs `handler` for `port` (replacing any previous one) and unmasks it.
+pub fn bind_handler(port: u32, handler: Handler, data: usize) {
+    HANDLERS.lock().insert(port, (handler, data));
+    unmask(port);
+}
+
+/// Removes the handler of `port` and masks it.
+pub fn unbind_handler(port: u32) {
+    mask(port);
+    HANDLERS.lock().remove(&port);
+}
+
+/// Ports with a handler (for the VIRQ_DEBUG dump).
+pub fn bound_ports() -> alloc::vec::Vec<u32> {
+    HANDLERS.lock().keys().copied().collect()
+}
+
+/// The event upcall. Called from `arch::traps` with events masked.
+pub fn do_upcall() {
+    UPCALLS.fetch_add(1, Ordering::Relaxed);
+    let v = shared_info::vcpu0();
+    if v.is_null() {
+        return;
+    }
+    loop {
+        // SAFETY: `v` is vCPU 0's vcpu_info in the mapped shared_info page.
+        unsafe { core::ptr::write_volatile(addr_of_mut!((*v).evtchn_upcall_pending), 0) };
+        // The pending flag is cleared before the selector is taken, so a
+        // new event sets it again and is seen by the next loop.
+        // SAFETY: evtchn_pending_sel is a u64 Xen updates atomically.
+        let sel_word = unsafe { &*(addr_of_mut!((*v).evtchn_pending_sel) as *const AtomicU64) };
+        let sel = sel_word.swap(0, Ordering::AcqRel);
+        if sel != 0 {
+            let mut scanner = SCANNER.lock();
+            let left = scanner.scan(sel, shared_info::pending_unmasked_word, dispatch, 256);
+            if left != 0 {
+                // Budget used up: put the rest back so it is scanned again.
+                sel_word.fetch_or(left, Ordering::AcqRel);
+                // SAFETY: as above.
+                unsafe { core::ptr::write_volatile(addr_of_mut!((*v).evtchn_upcall_pending), 1) };
+            }
+        }
+        // SAFETY: as above.
+        if unsafe { core::ptr::read_volatile(addr_of_mut!((*v).evtchn_upcall_pending)) } == 0 {
+            break;
+        }
+    }
+}
+
+fn dispatch(port: u32) {
+    shared_info::clear_pending(port);
+    let h = HANDLERS.lock().get(&port).copied();
+    match h {
+        Some((f, data)) => {
+            DISPATCHED.fetch_add(1, Ordering::Relaxed);
+            f(port, data);
+        }
+        None => {
+            UNHANDLED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Registers the event and failsafe callbacks with Xen.
+pub fn init_callbacks() -> Result<(), XenError> {
+    extern "C" {
+        fn hypervisor_callback();
+        fn failsafe_callback();
+    }
+    for (ty, addr) in [
+        (xen_sys::CALLBACKTYPE_EVENT, hypervisor_callback as usize as u64),
+        (xen_sys::CALLBACKTYPE_FAILSAFE, failsafe_callback as usize as u64),
+    ] {
+        let mut cb = x::callback_register { type_: ty as u16, flags: xen_sys::CALLBACKF_MASK_EVENTS, address: addr };
+        // SAFETY: CALLBACKOP_register reads a callback_register on our stack.
+        check(unsafe { hypercall2(x::__HYPERVISOR_callback_op, x::CALLBACKOP_register as u64, &mut cb as *mut _ as u64) })?;
+    }
+    Ok(())
+}
