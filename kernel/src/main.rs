@@ -17,6 +17,7 @@ mod panic;
 mod sched;
 mod time;
 mod xen;
+mod xenstore;
 
 use xen::sched::{shutdown_forever, ShutdownReason};
 use xen::start_info::{StartInfo, StartInfoError};
@@ -71,6 +72,10 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         si.shared_info_maddr()
     );
     kprintln!("  cmdline: '{}'", cmdline);
+    if let Some(t) = xen::shared_info::time_snapshot() {
+        kprintln!("  time: tsc_timestamp={} system_time={} mul={} shift={} tsc_now={}", t.tsc_timestamp, t.system_time,
+                  t.tsc_to_system_mul, t.tsc_shift, arch::rdtsc());
+    }
 
     if let Err(e) = arch::traps::init() {
         panic!("set_trap_table failed: {}", e);
@@ -118,6 +123,21 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     arch::irq::enable();
     let (wsec, _) = time::wallclock();
     info!("events on; wall clock {} s since the epoch", wsec);
+
+    // The xenstore connection, the domain's identity, the shutdown protocol.
+    match xenstore::init(mm::mfn_to_va(si.store_mfn()), si.store_evtchn()) {
+        Ok(()) => {
+            let domid = xenstore::read_string(0, "domid").unwrap_or_default();
+            let name = xenstore::read_string(0, "name").unwrap_or_default();
+            let vm = xenstore::read_string(0, "vm").unwrap_or_default();
+            info!("xenstore: domid {} name '{}' vm {} (reconnection {})", domid, name, vm,
+                  if xenstore::supports_reconnection() { "offered" } else { "not offered" });
+            if let Err(e) = xenstore::shutdown::init() {
+                warn!("xenstore: shutdown protocol not available: {}", e);
+            }
+        }
+        Err(e) => warn!("xenstore: not available: {}", e),
+    }
 
     match cmdline::get(cmdline, "crash") {
         Some("pagefault") => {

@@ -26,11 +26,15 @@ pub struct TimeSnapshot {
 }
 
 impl TimeSnapshot {
-    /// System time in nanoseconds at TSC value `tsc`. A TSC behind the
-    /// snapshot (it cannot be, on one vCPU, but the value is Xen's) gives the
-    /// snapshot's time rather than wrapping.
+    /// System time in nanoseconds at TSC value `tsc`. The TSC is a
+    /// free-running 64-bit counter that Xen may have offset for the guest,
+    /// so the snapshot's `tsc_timestamp` can be "negative" (just below 2^64)
+    /// while the TSC read now is small: the delta is taken modulo 2^64. A
+    /// delta that is negative as a signed number (a TSC behind the snapshot)
+    /// counts as 0 rather than as a huge jump forward.
     pub fn system_time_at(&self, tsc: u64) -> u64 {
-        let delta = tsc.saturating_sub(self.tsc_timestamp);
+        let d = tsc.wrapping_sub(self.tsc_timestamp) as i64;
+        let delta = if d < 0 { 0 } else { d as u64 };
         self.system_time.wrapping_add(scale_delta(delta, self.tsc_to_system_mul, self.tsc_shift))
     }
 
@@ -71,6 +75,19 @@ mod tests {
         let s = TimeSnapshot { tsc_timestamp: 1000, system_time: 5_000, tsc_to_system_mul: 1 << 31, tsc_shift: 0 };
         assert_eq!(s.system_time_at(3000), 6_000);
         assert_eq!(s.system_time_at(500), 5_000);
+        // Measured under Xen 4.17: the guest TSC was offset so that the
+        // snapshot's timestamp wrapped below zero.
+        let x = TimeSnapshot {
+            tsc_timestamp: 18446744073249060179,
+            system_time: 5896586411,
+            tsc_to_system_mul: 3512673771,
+            tsc_shift: -1,
+        };
+        let t = x.system_time_at(1793104694);
+        let delta_ticks = 1793104694u64.wrapping_sub(18446744073249060179);
+        assert_eq!(delta_ticks, 2_253_596_131);
+        assert_eq!(t, 5896586411 + scale_delta(delta_ticks, 3512673771, -1));
+        assert!(t > 5896586411 + 900_000_000 && t < 5896586411 + 1_000_000_000);
         assert_eq!(s.ns_to_tsc(1000), 2000);
     }
 }

@@ -513,6 +513,11 @@ impl ClientCore {
             || self.in_flight.values().any(|f| f.id == id)
     }
 
+    /// True once the result of `id` is there to take.
+    pub fn is_complete(&self, id: RequestId) -> bool {
+        self.completed.contains_key(&id)
+    }
+
     /// Requests completed since the last call, in completion order: whom the
     /// kernel must wake.
     pub fn take_completed(&mut self) -> Vec<RequestId> {

@@ -1,0 +1,76 @@
+//! The toolstack's shutdown protocol (`xl shutdown`, `xl reboot`).
+//!
+//! At boot the guest writes `control/feature-poweroff` and
+//! `control/feature-reboot` = "1" and watches `control/shutdown`. When the
+//! toolstack writes a request there, the `control` thread acknowledges it
+//! by clearing the node (in a transaction, as Linux does, so that a request
+//! is consumed exactly once), flushes the console and asks Xen to shut the
+//! domain down with the matching reason.
+//!
+//! Suspend is not supported: `control/feature-suspend` is left unset, and a
+//! "suspend" request is refused by not acknowledging it, which is how libxl
+//! learns that a PV guest will not suspend (its request times out and is
+//! cancelled; the guest keeps running). `xl save` therefore fails cleanly.
+use crate::xen::sched::ShutdownReason;
+use crate::xenstore::{self, XsError};
+
+/// Advertises the features and starts the thread that serves requests.
+pub fn init() -> Result<(), XsError> {
+    for f in ["control/feature-poweroff", "control/feature-reboot"] {
+        if let Err(e) = xenstore::write(0, f, b"1") {
+            crate::warn!("xenstore: cannot write {}: {}", f, e);
+        }
+    }
+    crate::debug!("shutdown: features written");
+    let w = xenstore::watch("control/shutdown", "shutdown")?;
+    crate::debug!("shutdown: watch registered");
+    crate::sched::spawn("control", move || loop {
+        if w.next_event(u64::MAX).is_none() {
+            continue;
+        }
+        handle_request();
+    })
+    .map_err(|_| XsError::Invalid)?;
+    Ok(())
+}
+
+fn handle_request() {
+    crate::debug!("shutdown: control/shutdown fired");
+    // Read and clear the request atomically.
+    let r = xenstore::transaction(10, |tx| {
+        let v = match xenstore::read_string(tx, "control/shutdown") {
+            Ok(v) => v,
+            Err(XsError::Xs(xs_wire::XsErrno::ENOENT)) => return Ok(alloc::string::String::new()),
+            Err(e) => return Err(e),
+        };
+        if v.is_empty() || v == "suspend" {
+            return Ok(v);
+        }
+        xenstore::write(tx, "control/shutdown", b"")?;
+        Ok(v)
+    });
+    let req = match r {
+        Ok((v, _)) => v,
+        Err(e) => {
+            crate::warn!("control/shutdown: cannot read the request: {}", e);
+            return;
+        }
+    };
+    let reason = match req.as_str() {
+        "" => return,
+        "poweroff" | "halt" => ShutdownReason::Poweroff,
+        "reboot" => ShutdownReason::Reboot,
+        "suspend" => {
+            crate::warn!("control/shutdown: suspend requested; not supported, refused (request left unacknowledged)");
+            return;
+        }
+        other => {
+            crate::warn!("control/shutdown: unknown request '{}' ignored", other);
+            return;
+        }
+    };
+    crate::info!("control/shutdown: '{}' requested by the toolstack", req);
+    crate::kprintln!("unikernel: {}", if reason == ShutdownReason::Reboot { "reboot" } else { "poweroff" });
+    crate::xen::console::flush();
+    crate::xen::sched::shutdown_forever(reason);
+}
