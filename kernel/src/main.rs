@@ -10,6 +10,7 @@ extern crate alloc;
 mod arch;
 mod cmdline;
 mod diag;
+mod fs;
 mod ktest;
 mod log;
 mod mm;
@@ -17,6 +18,7 @@ mod panic;
 mod sched;
 mod time;
 mod xen;
+mod xenfs;
 mod xenstore;
 
 use xen::sched::{shutdown_forever, ShutdownReason};
@@ -137,6 +139,20 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
             }
         }
         Err(e) => warn!("xenstore: not available: {}", e),
+    }
+
+    // The VFS, with the files of the boot module (ramdisk=) if there is one.
+    let module = si.module().map(|(start, len)| {
+        // With SIF_MOD_START_PFN, mod_start is a frame number, else a virtual address.
+        let va = if si.flags() & xen_sys::SIF_MOD_START_PFN != 0 { mm::pfn_to_va(start) } else { start };
+        // SAFETY: Xen placed the module in the bootstrap mapping, read-only
+        // to nobody else, for the life of the guest; len is its size.
+        unsafe { core::slice::from_raw_parts(va as *const u8, len as usize) }
+    });
+    match fs::init(module) {
+        Ok(Some(u)) => info!("vfs: boot module unpacked: {} directories, {} files, {} skipped", u.dirs, u.files, u.skipped),
+        Ok(None) => {}
+        Err(e) => warn!("vfs: {}", e),
     }
 
     match cmdline::get(cmdline, "crash") {

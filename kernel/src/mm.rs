@@ -14,6 +14,7 @@
 //! with new L1 tables (allocated from the free frames, mapped read-only as
 //! Xen requires), so the heap covers all of the domain's memory.
 use core::sync::atomic::{AtomicU64, Ordering};
+use core::alloc::GlobalAlloc;
 use linked_list_allocator::LockedHeap;
 
 use crate::xen::mmu::{self, MmuUpdate, PROT_RO, PROT_RW, PROT_TABLE, PTE_ADDR_MASK, PTE_PRESENT};
@@ -24,8 +25,36 @@ pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 /// Page size.
 pub const PAGE_SIZE: u64 = 4096;
 
+/// The kernel heap.
+///
+/// # Concurrency
+/// The allocator's spin lock is taken with events masked: event handlers
+/// may allocate (waking a thread can grow the run queue), and an upcall
+/// that arrived while a thread held the lock would otherwise spin forever
+/// on one vCPU.
+struct KernelHeap(LockedHeap);
+
+// SAFETY: delegates to linked_list_allocator's LockedHeap, which is a
+// correct GlobalAlloc; masking events around it changes no memory semantics.
+unsafe impl core::alloc::GlobalAlloc for KernelHeap {
+    unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+        let was = crate::arch::irq::disable();
+        // SAFETY: forwarded from the caller.
+        let p = unsafe { self.0.alloc(layout) };
+        crate::arch::irq::restore(was);
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: core::alloc::Layout) {
+        let was = crate::arch::irq::disable();
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.dealloc(ptr, layout) };
+        crate::arch::irq::restore(was);
+    }
+}
+
 #[global_allocator]
-static HEAP: LockedHeap = LockedHeap::empty();
+static HEAP: KernelHeap = KernelHeap(LockedHeap::empty());
 
 static P2M: AtomicU64 = AtomicU64::new(0);
 static L4_MFN: AtomicU64 = AtomicU64::new(0);
@@ -186,7 +215,7 @@ pub fn init(si: &StartInfo) -> Layout {
     // SAFETY: [heap_start, heap_end) is mapped read-write, belongs to this
     // domain and is used by nothing else (it lies after every boot structure
     // and after the page-table pages allocated above).
-    unsafe { HEAP.lock().init(heap_start as *mut u8, (heap_end - heap_start) as usize) };
+    unsafe { HEAP.0.lock().init(heap_start as *mut u8, (heap_end - heap_start) as usize) };
     HEAP_START.store(heap_start, Ordering::Relaxed);
     HEAP_END.store(heap_end, Ordering::Relaxed);
 
@@ -234,8 +263,13 @@ fn new_l1_table(l4_mfn: u64, va: u64, pfn: u64) -> Option<u64> {
 
 /// Heap statistics: (size, used) in bytes.
 pub fn heap_stats() -> (usize, usize) {
-    let h = HEAP.lock();
-    (h.size(), h.used())
+    let was = crate::arch::irq::disable();
+    let r = {
+        let h = HEAP.0.lock();
+        (h.size(), h.used())
+    };
+    crate::arch::irq::restore(was);
+    r
 }
 
 /// Total pages of the domain.

@@ -36,6 +36,30 @@ relay() {
     done
 }
 
+# dom0_helper DOMID: serves the requests in-guest tests write to
+# data/harness/req (see kernel/src/ktest/dom0.rs for the protocol).
+dom0_helper() {
+    home=/local/domain/$1
+    last=""
+    xenstore-watch $home/data/harness/req 2>/dev/null | while read -r _path; do
+        req=$(xenstore-read $home/data/harness/req 2>/dev/null) || continue
+        set -- $req
+        seq=$1; op=$2; path=$3
+        [ -z "$seq" ] && continue
+        [ "$seq" = "$last" ] && continue
+        last=$seq
+        case "$op" in
+            write) value=${req#* * * }; [ "$value" = "$req" ] && value=""
+                   if out=$(xenstore-write "$home/$path" "$value" 2>&1); then rsp="ok"; else rsp="err $out"; fi ;;
+            mkdir) if out=$(xenstore-write "$home/$path" "" 2>&1); then rsp="ok"; else rsp="err $out"; fi ;;
+            rm)    if out=$(xenstore-rm "$home/$path" 2>&1); then rsp="ok"; else rsp="err $out"; fi ;;
+            read)  if out=$(xenstore-read "$home/$path" 2>&1); then rsp="ok $out"; else rsp="err $out"; fi ;;
+            *)     rsp="err unknown request $op" ;;
+        esac
+        xenstore-write $home/data/harness/rsp "$seq $rsp"
+    done
+}
+
 # run_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
 # attaches the console, unpauses, waits until the domain is gone and prints
 #   HARNESS: guest NAME ended reason=<poweroff|reboot|suspend|crash|watchdog|unknown>
@@ -63,6 +87,8 @@ run_guest() {
         relay "$name" < "$tty" &
         relay_pid=$!
     fi
+    dom0_helper $domid &
+    helper_pid=$!
     xl unpause "$name"
     echo "HARNESS: stage guest-run $name"
     # Wait until the domain is gone (or crashed and preserved), sampling
@@ -75,6 +101,8 @@ run_guest() {
         case "$5" in *c*) break ;; esac
         sleep 0.2
     done
+    kill $helper_pid 2>/dev/null
+    pkill -f "xenstore-watch /local/domain/$domid/" 2>/dev/null
     echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
     [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
     # The pty may lose what xenconsoled had not written out when the domain

@@ -25,9 +25,13 @@ use crate::arch::irq::IrqLock;
 use crate::sched::{self, WaitQueue};
 
 mod demo;
+pub mod dom0;
 mod events;
 mod sched_tests;
 mod time_tests;
+mod vfs_tests;
+mod xenbus_tests;
+mod xenstore_tests;
 
 /// Why a test failed: where, and what.
 pub struct Failure {
@@ -125,7 +129,15 @@ pub fn metric(name: &str, value: u64, unit: &str) {
 
 fn registry() -> Vec<&'static Test> {
     let mut v: Vec<&'static Test> = Vec::new();
-    for suite in [events::TESTS, time_tests::TESTS, sched_tests::TESTS, demo::TESTS] {
+    for suite in [
+        events::TESTS,
+        time_tests::TESTS,
+        sched_tests::TESTS,
+        xenstore_tests::TESTS,
+        vfs_tests::TESTS,
+        xenbus_tests::TESTS,
+        demo::TESTS,
+    ] {
         v.extend(suite.iter());
     }
     v

@@ -20,6 +20,7 @@
 //! and a thread is only freed after it has switched away for good).
 //! Lock order: `WaitQueue` lists and `time::TIMERS` are released before
 //! `SCHED` is taken; nothing is taken while `SCHED` is held.
+mod sleep_mutex;
 mod stack;
 mod wait_queue;
 
@@ -30,6 +31,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::irq::{self, IrqLock};
+pub use sleep_mutex::{SleepGuard, SleepMutex};
 pub use stack::Stack;
 pub use wait_queue::WaitQueue;
 

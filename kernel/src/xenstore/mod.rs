@@ -117,6 +117,9 @@ static PORT: AtomicU32 = AtomicU32::new(0);
 static EVENT: AtomicBool = AtomicBool::new(false);
 static READER: WaitQueue = WaitQueue::new();
 static REPLIES: WaitQueue = WaitQueue::new();
+/// Woken after replies or events were pushed into any xenbus open's inbox
+/// (the node layer's `poll()` over several descriptors waits here).
+pub static NODE_ACTIVITY: WaitQueue = WaitQueue::new();
 /// Requests completed since boot (for the operations-per-second figure).
 pub static COMPLETED: AtomicU64 = AtomicU64::new(0);
 
@@ -161,6 +164,11 @@ pub fn init(store_va: u64, port: u32) -> Result<(), XsError> {
     evtchn::bind_handler(port, on_event, 0);
     sched::spawn("xenstore", reader_thread).map_err(|_| XsError::Invalid)?;
     Ok(())
+}
+
+/// Whether the xenstore connection is up (the xenbus node's open() needs it).
+pub fn available() -> bool {
+    STATE.lock().as_ref().map(|s| s.closed.is_none()).unwrap_or(false)
 }
 
 /// Whether xenstored offers ring reconnection.
@@ -260,8 +268,12 @@ fn service() {
     if wake_replies {
         REPLIES.wake_all();
     }
+    let any = !wakes.is_empty();
     for w in wakes {
         w.wake_all();
+    }
+    if any {
+        NODE_ACTIVITY.wake_all();
     }
     for k in kwakes {
         k.wq.wake_all();

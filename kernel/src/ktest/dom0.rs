@@ -1,0 +1,67 @@
+//! Asking dom0 for help: the small protocol between in-guest tests and the
+//! harness's dom0 helper (tests/harness/dom0-init.sh, `dom0_helper`).
+//!
+//! The guest writes a request line to `data/harness/req` (relative to its
+//! home, `/local/domain/<domid>`):
+//! ```text
+//! <seq> write <path> <value...>     dom0: xenstore-write <home>/<path> <value>
+//! <seq> rm <path>                   dom0: xenstore-rm <home>/<path>
+//! <seq> read <path>                 dom0: xenstore-read <home>/<path>
+//! <seq> mkdir <path>                dom0: xenstore-write <home>/<path> ""
+//! ```
+//! `<seq>` increases with every request. The helper watches that node,
+//! performs the action in dom0 and answers in `data/harness/rsp` with
+//! `<seq> ok [<value>]` or `<seq> err <message>`. Paths are relative to the
+//! guest's home so tests do not depend on the domain id; values are one
+//! line of text. The guest waits for the answer with a watch on the reply.
+use alloc::format;
+use alloc::string::String;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use crate::xenstore;
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Sends one request to the dom0 helper and waits (10 s at most) for its
+/// answer: `Ok(value)` or `Err(message)`.
+///
+/// # Yields
+pub fn request(op: &str, args: &str) -> Result<String, String> {
+    let seq = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
+    let w = xenstore::watch("data/harness/rsp", "harness").map_err(|e| format!("watch: {}", e))?;
+    let line = format!("{} {} {}", seq, op, args);
+    xenstore::write(0, "data/harness/req", line.as_bytes()).map_err(|e| format!("write request: {}", e))?;
+    let deadline = crate::time::now_ns() + 10_000_000_000;
+    loop {
+        if w.next_event(deadline).is_none() {
+            return Err(format!("no answer from the dom0 helper to '{}'", line));
+        }
+        let rsp = match xenstore::read_string(0, "data/harness/rsp") {
+            Ok(r) => r,
+            Err(_) => continue,
+        };
+        let mut it = rsp.splitn(3, ' ');
+        if it.next() != Some(&*format!("{}", seq)) {
+            continue;
+        }
+        return match it.next() {
+            Some("ok") => Ok(String::from(it.next().unwrap_or(""))),
+            _ => Err(String::from(it.next().unwrap_or("error"))),
+        };
+    }
+}
+
+/// dom0 writes `value` at `path` (relative to the guest's home).
+pub fn write(path: &str, value: &str) -> Result<(), String> {
+    request("write", &format!("{} {}", path, value)).map(|_| ())
+}
+
+/// dom0 removes `path`.
+pub fn rm(path: &str) -> Result<(), String> {
+    request("rm", path).map(|_| ())
+}
+
+/// dom0 reads `path`.
+pub fn read(path: &str) -> Result<String, String> {
+    request("read", path)
+}

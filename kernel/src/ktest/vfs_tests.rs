@@ -1,0 +1,4 @@
+//! `vfs`: see the module's tests.
+use super::Test;
+
+pub static TESTS: &[Test] = &[];

@@ -1,0 +1,4 @@
+//! `xenbus`: see the module's tests.
+use super::Test;
+
+pub static TESTS: &[Test] = &[];
