@@ -91,6 +91,17 @@ run_guest() {
     helper_pid=$!
     xl unpause "$name"
     echo "HARNESS: stage guest-run $name"
+    # GUEST_ACTION=shutdown|reboot: once the guest advertises the shutdown
+    # protocol (control/feature-poweroff), ask xl to end it and time it.
+    if [ -n "$GUEST_ACTION" ]; then
+        for i in $(seq 1 300); do
+            [ "$(xenstore-read /local/domain/$domid/control/feature-poweroff 2>/dev/null)" = 1 ] && break
+            sleep 0.1
+        done
+        sleep 1
+        t_action=$(cut -d' ' -f1 /proc/uptime)
+        xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed"
+    fi
     # Wait until the domain is gone (or crashed and preserved), sampling
     # its CPU time (xl list's Time(s) column) for the idle measurement.
     cpu_first=""; cpu_last=""; t_first=""; t_last=""
@@ -104,6 +115,10 @@ run_guest() {
     kill $helper_pid 2>/dev/null
     pkill -f "xenstore-watch /local/domain/$domid/" 2>/dev/null
     echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
+    if [ -n "$GUEST_ACTION" ]; then
+        t_end=$(cut -d' ' -f1 /proc/uptime)
+        echo "HARNESS: guest $name action $GUEST_ACTION took=$(awk "BEGIN{print $t_end - $t_action}")"
+    fi
     [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
     # The pty may lose what xenconsoled had not written out when the domain
     # died; xenconsoled's log file has everything the guest put in its ring.

@@ -30,6 +30,9 @@ GUEST_CHECKS = [
     ("demo", "tests=demo::fails,demo::hangs", "poweroff",
      [r"^TEST demo::fails \.\.\. FAIL", r"expected: 4f 4b 00 \|OK\.\|", r"received: 45 4e 4f 45 4e 54 00 \|ENOENT\.\|",
       r"^TEST demo::hangs \.\.\. TIMEOUT", r"^0 passed, 2 failed$", r"^Test result: FAILURE$"], 60, False),
+    # `xl shutdown` and `xl reboot` of a waiting guest: clean end, within 5 s.
+    ("xl-shutdown", "idle=60", "poweroff", [r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"], 60, False),
+    ("xl-reboot", "idle=60", "reboot", [r"control/shutdown: 'reboot' requested", r"unikernel: reboot"], 60, False),
     # Idles 10 s blocked in Xen: its CPU time must stay near zero.
     ("idle", "idle=10", "poweroff", [r"idle done after \d+ ms"], 60, False),
     ("boot", "", "poweroff", [r"start_info xen-3\.0-x86_64 nr_pages=\d+", r"memory: heap 0x[0-9a-f]+-0x[0-9a-f]+",
@@ -119,6 +122,13 @@ def guest_cases(run_rc, run, checks, guests):
         for pat in patterns:
             if not any(re.search(pat, l) for l in g.lines):
                 problems.append(f"console never showed /{pat}/")
+        if name in ("xl-shutdown", "xl-reboot"):
+            if g.action_seconds is None:
+                problems.append("no timing of the xl action")
+            else:
+                METRICS.append(f"{name}.seconds={g.action_seconds:.2f} (xl {name[3:]} issued until the domain was gone)")
+                if g.action_seconds > 5.0:
+                    problems.append(f"xl {name[3:]} took {g.action_seconds:.1f} s (limit 5 s)")
         if name == "idle":
             try:
                 cpu = float(g.cpu["last"]) - float(g.cpu["first"])
@@ -152,9 +162,10 @@ def main():
         checks = [("selection", f"tests={a.tests}", "poweroff", [r"^Test result: SUCCESS$"], a.timeout, True)]
     cases = [] if (a.skip_host or a.tests) else run_host_tests(a.cargo)
 
-    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args), timeout)
+    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args), timeout,
+                           action={"xl-shutdown": "shutdown", "xl-reboot": "reboot"}.get(name))
               for name, args, _e, _p, timeout, _pt in checks]
-    job = "".join(f"run_guest {g.name} /guest/{g.name}.cfg\n" for g in guests)
+    job = "".join(f"GUEST_ACTION={g.action or ''}; run_guest {g.name} /guest/{g.name}.cfg\n" for g in guests)
     xenrun.log(f"guest tests: {len(guests)} domains in one boot of Xen under QEMU")
 
     def progress(g, line):

@@ -88,10 +88,12 @@ def cpio_newc(entries):
 class Guest:
     """A guest to start in dom0: name, xl config text, kernel image, timeout."""
 
-    def __init__(self, name, cfg_text, timeout, ramdisk=None):
+    def __init__(self, name, cfg_text, timeout, ramdisk=None, action=None):
         self.name, self.cfg_text, self.timeout, self.ramdisk = name, cfg_text, timeout, ramdisk
+        self.action = action
         self.lines = []
         self.cpu = {}
+        self.action_seconds = None
         self.reason = None
         self.started = None
         self.ended = None
@@ -198,6 +200,10 @@ class Run:
             if g:
                 g.started = time.monotonic()
                 self.set_stage(f"guest-run {name}", g.timeout)
+        elif msg.startswith("guest ") and " action " in msg and "took=" in msg:
+            g = self.guests.get(msg.split()[1])
+            if g:
+                g.action_seconds = float(msg.split("took=", 1)[1])
         elif msg.startswith("guest ") and " cpu first=" in msg:
             g = self.guests.get(msg.split()[1])
             if g:
