@@ -1,7 +1,7 @@
 //! The per-open state machine of the xenfs `xenbus` node (`/proc/xen/xenbus`,
 //! `/dev/xen/xenbus`): a user program writes xenstore requests into it and
 //! reads replies and watch events back, with the framing Linux 6.1's
-//! `xenbus_dev_frontend.c` has. `ABI.md` next to this crate's `Cargo.toml`
+//! `xenbus_dev_frontend.c` has. `docs/xenbus-abi.md` at the top of the project
 //! describes the node as a program sees it; this crate implements it.
 //!
 //! # Shape
