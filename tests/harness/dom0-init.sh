@@ -105,11 +105,20 @@ run_guest() {
     # Wait until the domain is gone (or crashed and preserved), sampling
     # its CPU time (xl list's Time(s) column) for the idle measurement.
     cpu_first=""; cpu_last=""; t_first=""; t_last=""
+    # GUEST_TIMEOUT (seconds): past it the guest is destroyed and reported
+    # as timed out, and the job goes on with the next guest.
+    t_start=$(cut -d' ' -f1 /proc/uptime); timed_out=""
     while line=$(xl list "$name" 2>/dev/null | awk 'NR==2'); [ -n "$line" ]; do
         set -- $line
         [ -z "$cpu_first" ] && { cpu_first=$6; t_first=$(cut -d' ' -f1 /proc/uptime); }
         cpu_last=$6; t_last=$(cut -d' ' -f1 /proc/uptime)
         case "$5" in *c*) break ;; esac
+        if [ -n "$GUEST_TIMEOUT" ] && [ "$(awk "BEGIN{print ($t_last - $t_start > $GUEST_TIMEOUT)}")" = 1 ]; then
+            timed_out=1
+            echo "HARNESS: guest $name timeout after ${GUEST_TIMEOUT} s; destroying it"
+            xl destroy "$name" >/dev/null 2>&1
+            break
+        fi
         sleep 0.2
     done
     kill $helper_pid 2>/dev/null
@@ -136,6 +145,7 @@ run_guest() {
         0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
         3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
     esac
+    [ -n "$timed_out" ] && reason=timeout
     xl destroy "$name" >/dev/null 2>&1
     echo "HARNESS: guest $name ended reason=$reason"
 }

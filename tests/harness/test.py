@@ -35,6 +35,11 @@ GUEST_CHECKS = [
     ("xl-reboot", "idle=60", "reboot", [r"control/shutdown: 'reboot' requested", r"unikernel: reboot"], 60, False),
     # Idles 10 s blocked in Xen: its CPU time must stay near zero.
     ("idle", "idle=10", "poweroff", [r"idle done after \d+ ms"], 60, False),
+    # A guest that never prints: stopped at its timeout, reported, and the
+    # run goes on with the next guest.
+    ("silent", "hang=early", "timeout", [], 5, False),
+    # An image Xen's loader rejects: xl's reason is shown.
+    ("bad-image", "", "create-failed", [], 30, False),
     ("boot", "", "poweroff", [r"start_info xen-3\.0-x86_64 nr_pages=\d+", r"memory: heap 0x[0-9a-f]+-0x[0-9a-f]+",
                               r"INFO  boot complete in \d+ us", r"unikernel: poweroff"], 60, False),
     ("crash-pagefault", "crash=pagefault", "crash",
@@ -122,6 +127,16 @@ def guest_cases(run_rc, run, checks, guests):
         for pat in patterns:
             if not any(re.search(pat, l) for l in g.lines):
                 problems.append(f"console never showed /{pat}/")
+        if name == "bad-image":
+            why = [l[len("HARNESS:   "):] for l in run.dom0_lines
+                   if l.startswith("HARNESS:   ") and "no loader found" in l]
+            if not why:
+                problems.append("xl's reason for refusing the image was not shown")
+            else:
+                METRICS.append("bad-image: xl said: " + why[0])
+        if name == "silent":
+            if not any(f"guest {name} timeout after" in l for l in run.dom0_lines):
+                problems.append("the harness did not report the timeout")
         if name in ("xl-shutdown", "xl-reboot"):
             if g.action_seconds is None:
                 problems.append("no timing of the xl action")
@@ -162,10 +177,15 @@ def main():
         checks = [("selection", f"tests={a.tests}", "poweroff", [r"^Test result: SUCCESS$"], a.timeout, True)]
     cases = [] if (a.skip_host or a.tests) else run_host_tests(a.cargo)
 
-    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args), timeout,
-                           action={"xl-shutdown": "shutdown", "xl-reboot": "reboot"}.get(name))
+    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args, kernel="/guest/bogus.elf" if name == "bad-image" else None),
+                           timeout, action={"xl-shutdown": "shutdown", "xl-reboot": "reboot"}.get(name))
               for name, args, _e, _p, timeout, _pt in checks]
-    job = "".join(f"GUEST_ACTION={g.action or ''}; run_guest {g.name} /guest/{g.name}.cfg\n" for g in guests)
+    # dom0 destroys a guest past its timeout (and says so); the host-side
+    # stage timeout is the backstop, a little later.
+    job = "".join(f"GUEST_ACTION={g.action or ''}; GUEST_TIMEOUT={g.timeout}; run_guest {g.name} /guest/{g.name}.cfg\n"
+                  for g in guests)
+    for g in guests:
+        g.timeout += 30
     xenrun.log(f"guest tests: {len(guests)} domains in one boot of Xen under QEMU")
 
     def progress(g, line):

@@ -122,11 +122,15 @@ class Run:
         self.t0 = None
         self.failure = None  # (exit code, message)
         self.env_errors = []
+        self.dom0_lines = []
 
     def initrd(self):
         entries = [("harness", 0o040755, b""), ("guest", 0o040755, b""),
                    ("harness/job", 0o100755, self.job.encode()),
-                   ("guest/unikernel.elf", 0o100644, open(self.kernel, "rb").read())]
+                   ("guest/unikernel.elf", 0o100644, open(self.kernel, "rb").read()),
+                   # Not an image Xen can load: for the harness's own check
+                   # that xl's refusal is reported.
+                   ("guest/bogus.elf", 0o100644, b"\x7fELF" + b"not really an ELF image\n" * 40)]
         for g in self.guests.values():
             entries.append((f"guest/{g.name}.cfg", 0o100644, g.cfg_text.encode()))
             if g.ramdisk is not None:
@@ -187,6 +191,7 @@ class Run:
                 self.on_guest_line(g, body)
             return
         self.emit("dom0", text)
+        self.dom0_lines.append(text)
         if not text.startswith("HARNESS: "):
             return
         msg = text[len("HARNESS: "):]
@@ -304,7 +309,7 @@ class Run:
         return EXIT_OK
 
 
-def guest_cfg(cfg_path, name, extra_args, memory=None, ramdisk=False):
+def guest_cfg(cfg_path, name, extra_args, memory=None, ramdisk=False, kernel=None):
     """The xl config for a guest inside dom0: the project's cfg with the
     kernel path, name and command line adjusted."""
     text = open(cfg_path).read()
@@ -315,7 +320,7 @@ def guest_cfg(cfg_path, name, extra_args, memory=None, ramdisk=False):
     if memory is not None:
         text = re.sub(r'^\s*memory\s*=.*$', "", text, flags=re.M)
         text += f"memory = {memory}\n"
-    text += f'name = "{name}"\nkernel = "/guest/unikernel.elf"\nextra = "{extra}"\n'
+    text += f'name = "{name}"\nkernel = "{kernel or "/guest/unikernel.elf"}"\nextra = "{extra}"\n'
     text += 'on_reboot = "destroy"\n'
     if ramdisk:
         text += f'ramdisk = "/guest/{name}.ramdisk"\n'
