@@ -129,6 +129,7 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         Ok(port) => xen::evtchn::bind_handler(port, diag::on_debug_virq, 0),
         Err(e) => warn!("VIRQ_DEBUG not bound: {}", e),
     }
+    xen::console::init_input();
     arch::irq::enable();
     let (wsec, _) = time::wallclock();
     info!("events on; wall clock {} s since the epoch", wsec);

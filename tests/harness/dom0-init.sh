@@ -54,6 +54,9 @@ dom0_helper() {
             mkdir) if out=$(xenstore-write "$home/$path" "" 2>&1); then rsp="ok"; else rsp="err $out"; fi ;;
             rm)    if out=$(xenstore-rm "$home/$path" 2>&1); then rsp="ok"; else rsp="err $out"; fi ;;
             read)  if out=$(xenstore-read "$home/$path" 2>&1); then rsp="ok $out"; else rsp="err $out"; fi ;;
+            console) text=${req#* * }
+                   tty=$(xenstore-read $home/console/tty 2>/dev/null)
+                   if [ -n "$tty" ] && printf '%s\n' "$text" > "$tty"; then rsp="ok"; else rsp="err no console pty"; fi ;;
             *)     rsp="err unknown request $op" ;;
         esac
         xenstore-write $home/data/harness/rsp "$seq $rsp"
@@ -100,7 +103,10 @@ run_guest() {
         done
         sleep 1
         t_action=$(cut -d' ' -f1 /proc/uptime)
-        xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed"
+        case "$GUEST_ACTION" in
+            debugkeys) xl debug-keys q >/dev/null 2>&1 || echo "HARNESS: error xl debug-keys failed" ;;
+            *) xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed" ;;
+        esac
     fi
     # Wait until the domain is gone (or crashed and preserved), sampling
     # its CPU time (xl list's Time(s) column) for the idle measurement.
@@ -124,7 +130,7 @@ run_guest() {
     kill $helper_pid 2>/dev/null
     pkill -f "xenstore-watch /local/domain/$domid/" 2>/dev/null
     echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
-    if [ -n "$GUEST_ACTION" ]; then
+    if [ "$GUEST_ACTION" = shutdown ] || [ "$GUEST_ACTION" = reboot ]; then
         t_end=$(cut -d' ' -f1 /proc/uptime)
         echo "HARNESS: guest $name action $GUEST_ACTION took=$(awk "BEGIN{print $t_end - $t_action}")"
     fi

@@ -33,6 +33,9 @@ GUEST_CHECKS = [
     # `xl shutdown` and `xl reboot` of a waiting guest: clean end, within 5 s.
     ("xl-shutdown", "idle=60", "poweroff", [r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"], 60, False),
     ("xl-reboot", "idle=60", "reboot", [r"control/shutdown: 'reboot' requested", r"unikernel: reboot"], 60, False),
+    # VIRQ_DEBUG (raised by `xl debug-keys q` in dom0) dumps threads and event channels.
+    ("debug-virq", "idle=4", "poweroff", [r"--- debug: threads ---", r"thread +\d+ control", r"--- debug: event channels ---",
+                                          r"port +\d+ Virq\(0\)", r"upcalls=\d+"], 60, False),
     # Idles 10 s blocked in Xen: its CPU time must stay near zero.
     ("idle", "idle=10", "poweroff", [r"idle done after \d+ ms"], 60, False),
     # A guest that never prints: stopped at its timeout, reported, and the
@@ -89,6 +92,23 @@ def run_host_tests(cargo):
     return cases
 
 
+def check_image(kernel):
+    """The image's Xen ELF notes, as Xen's own readnotes shows them."""
+    want = ["GUEST_OS: xenfs-unikernel", "LOADER: generic", "XEN_VERSION: xen-3.0", "VIRT_BASE: 0xffffffff80000000",
+            "ENTRY: 0xffffffff80000000", "HYPERCALL_PAGE: 0xffffffff80001000", "FEATURES: !writable_page_tables"]
+    try:
+        out = subprocess.run(["/usr/lib/xen-4.17/bin/readnotes", kernel], capture_output=True, text=True).stdout
+    except OSError as e:
+        return Case("image", "xen_elf_notes", False, message=str(e))
+    missing = [w for w in want if w not in out]
+    size = os.path.getsize(kernel)
+    loaded = subprocess.run(["size", "-A", kernel], capture_output=True, text=True).stdout
+    mem = sum(int(l.split()[1]) for l in loaded.splitlines() if l.startswith((".text", ".rodata", ".data", ".bss", ".note")))
+    METRICS.append(f"image.elf_bytes={size} (loaded text+rodata+data+bss: {mem} bytes)")
+    xenrun.log("image notes: " + ("ok" if not missing else f"missing {missing}"))
+    return Case("image", "xen_elf_notes", not missing, message=f"missing notes: {missing}" if missing else "", output=out)
+
+
 def write_junit(path, cases):
     suites = {}
     for c in cases:
@@ -137,7 +157,7 @@ def guest_cases(run_rc, run, checks, guests):
         if name == "silent":
             if not any(f"guest {name} timeout after" in l for l in run.dom0_lines):
                 problems.append("the harness did not report the timeout")
-        if name in ("xl-shutdown", "xl-reboot"):
+        if name in ("xl-shutdown", "xl-reboot") and expect:
             if g.action_seconds is None:
                 problems.append("no timing of the xl action")
             else:
@@ -176,9 +196,13 @@ def main():
         # `make test-guest TESTS=...`: one guest running that selection.
         checks = [("selection", f"tests={a.tests}", "poweroff", [r"^Test result: SUCCESS$"], a.timeout, True)]
     cases = [] if (a.skip_host or a.tests) else run_host_tests(a.cargo)
+    if not a.tests:
+        cases.append(check_image(a.kernel))
 
-    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args, kernel="/guest/bogus.elf" if name == "bad-image" else None),
-                           timeout, action={"xl-shutdown": "shutdown", "xl-reboot": "reboot"}.get(name))
+    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args, ramdisk=True,
+                                                  kernel="/guest/bogus.elf" if name == "bad-image" else None),
+                           timeout, ramdisk=xenrun.boot_module(),
+                           action={"xl-shutdown": "shutdown", "xl-reboot": "reboot", "debug-virq": "debugkeys"}.get(name))
               for name, args, _e, _p, timeout, _pt in checks]
     # dom0 destroys a guest past its timeout (and says so); the host-side
     # stage timeout is the backstop, a little later.

@@ -85,6 +85,19 @@ def cpio_newc(entries):
     return bytes(out)
 
 
+# Files of the `ramdisk=` module every test guest gets (vfs::boot_module_files).
+BOOT_MODULE_FILES = [
+    ("boot-files", 0o040755, b""),
+    ("boot-files/hello.txt", 0o100644, b"hello from the boot module\n"),
+    ("boot-files/sub", 0o040755, b""),
+    ("boot-files/sub/data.bin", 0o100644, bytes(range(256)) * 16),
+]
+
+
+def boot_module():
+    return cpio_newc(BOOT_MODULE_FILES)
+
+
 class Guest:
     """A guest to start in dom0: name, xl config text, kernel image, timeout."""
 

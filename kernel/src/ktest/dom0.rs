@@ -8,6 +8,7 @@
 //! <seq> rm <path>                   dom0: xenstore-rm <home>/<path>
 //! <seq> read <path>                 dom0: xenstore-read <home>/<path>
 //! <seq> mkdir <path>                dom0: xenstore-write <home>/<path> ""
+//! <seq> console <text...>           dom0: writes <text>\n to the guest's console pty
 //! ```
 //! `<seq>` increases with every request. The helper watches that node,
 //! performs the action in dom0 and answers in `data/harness/rsp` with
@@ -64,4 +65,9 @@ pub fn rm(path: &str) -> Result<(), String> {
 /// dom0 reads `path`.
 pub fn read(path: &str) -> Result<String, String> {
     request("read", path)
+}
+
+/// dom0 types `text` and a newline on the guest's console.
+pub fn console_input(text: &str) -> Result<(), String> {
+    request("console", text).map(|_| ())
 }

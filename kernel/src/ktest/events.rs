@@ -103,7 +103,25 @@ fn upcall_round_trip_cost() -> TestResult {
     Ok(())
 }
 
+fn console_input() -> TestResult {
+    // Drain anything typed before.
+    let mut buf = [0u8; 256];
+    while crate::xen::console::read_input(&mut buf, crate::time::now_ns()) > 0 {}
+    crate::check_ok!(super::dom0::console_input("typed in dom0"));
+    let mut got = alloc::vec::Vec::new();
+    let deadline = crate::time::now_ns() + 5_000_000_000;
+    while !got.contains(&b'\n') && !got.contains(&b'\r') {
+        let n = crate::xen::console::read_input(&mut buf, deadline);
+        crate::check!(n > 0 || crate::time::now_ns() < deadline, "no console input; got {:?}", got);
+        got.extend_from_slice(&buf[..n]);
+    }
+    let line: alloc::vec::Vec<u8> = got.into_iter().filter(|b| *b != b'\r' && *b != b'\n').collect();
+    crate::check_bytes!(line, b"typed in dom0");
+    Ok(())
+}
+
 pub static TESTS: &[Test] = &[
+    Test { suite: "events", name: "console_input", func: console_input, timeout_ms: 15_000, default: true },
     Test { suite: "events", name: "one_upcall_per_send", func: one_upcall_per_send, timeout_ms: 10_000, default: true },
     Test { suite: "events", name: "masked_then_unmasked", func: masked_then_unmasked, timeout_ms: 5_000, default: true },
     Test { suite: "events", name: "status_of_loop", func: status_of_loop, timeout_ms: 5_000, default: true },

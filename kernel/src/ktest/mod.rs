@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 use crate::arch::irq::IrqLock;
 use crate::sched::{self, WaitQueue};
 
+mod boot_module;
 mod demo;
 pub mod dom0;
 mod events;
@@ -135,6 +136,7 @@ fn registry() -> Vec<&'static Test> {
         sched_tests::TESTS,
         xenstore_tests::TESTS,
         vfs_tests::TESTS,
+        boot_module::TESTS,
         xenbus_tests::TESTS,
         demo::TESTS,
     ] {

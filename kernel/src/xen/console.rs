@@ -70,7 +70,12 @@ impl Console {
         let mut ports = [self.port];
         let deadline = if shared_info::is_mapped() { time::now_ns() + 10_000_000 } else { 0 };
         let _ = sched::poll(&mut ports, deadline);
-        shared_info::clear_pending(self.port);
+        // The pending bit stays set: the upcall (once events are on) sees it
+        // too and wakes input readers; poll returns at once while it is set,
+        // so clear it only when nobody handles the port's events.
+        if !crate::arch::irq::enabled() {
+            shared_info::clear_pending(self.port);
+        }
     }
 
     fn put(&mut self, b: u8) {
@@ -186,4 +191,37 @@ pub fn force_unlock() {
         // holder (interrupted by the fault) never resumes.
         unsafe { CONSOLE.force_unlock() };
     }
+}
+
+/// Woken when the backend signals the console event channel (input arrived
+/// or output was consumed).
+static INPUT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
+
+fn on_console_event(_port: u32, _data: usize) {
+    INPUT.wake_all();
+}
+
+/// Binds the console event channel so that input wakes readers.
+pub fn init_input() {
+    let port = CONSOLE.lock().as_ref().map(|c| c.port);
+    if let Some(port) = port {
+        crate::xen::evtchn::bind_handler(port, on_console_event, 0);
+    }
+}
+
+/// Reads what the console has received (dom0's `xl console`, or a write to
+/// the guest's console pty), waiting until at least one byte is there or
+/// Xen system time reaches `deadline`. Returns the number of bytes read.
+///
+/// # Yields
+pub fn read_input(buf: &mut [u8], deadline: u64) -> usize {
+    let mut n = 0;
+    INPUT.wait_until_deadline(
+        || {
+            n = CONSOLE.lock().as_mut().map(|c| c.read_input(buf)).unwrap_or(0);
+            n > 0
+        },
+        deadline,
+    );
+    n
 }
