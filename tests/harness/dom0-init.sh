@@ -108,30 +108,38 @@ run_guest() {
             *) xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed" ;;
         esac
     fi
-    # Wait until the domain is gone (or crashed and preserved), sampling
-    # its CPU time (xl list's Time(s) column) for the idle measurement.
-    cpu_first=""; cpu_last=""; t_first=""; t_last=""
+    # Wait until the domain is gone (its xenstore home disappears) or xl's
+    # monitor logged its shutdown (a crashed domain is preserved). This loop
+    # must stay cheap: it shares dom0's one vCPU with xenstored, so no `xl`
+    # runs in it except for the CPU-time samples of GUEST_CPU=1 guests.
     # GUEST_TIMEOUT (seconds): past it the guest is destroyed and reported
     # as timed out, and the job goes on with the next guest.
-    t_start=$(cut -d' ' -f1 /proc/uptime); timed_out=""
-    while line=$(xl list "$name" 2>/dev/null | awk 'NR==2'); [ -n "$line" ]; do
-        set -- $line
-        [ -z "$cpu_first" ] && { cpu_first=$6; t_first=$(cut -d' ' -f1 /proc/uptime); }
-        cpu_last=$6; t_last=$(cut -d' ' -f1 /proc/uptime)
-        case "$5" in *c*) break ;; esac
-        if [ -n "$GUEST_TIMEOUT" ] && [ "$(awk "BEGIN{print ($t_last - $t_start > $GUEST_TIMEOUT)}")" = 1 ]; then
+    cpu_first=""; cpu_last=""; t_first=""; t_last=""
+    t_start=$(cut -d' ' -f1 /proc/uptime); timed_out=""; next_sample=0
+    while xenstore-read /local/domain/$domid/name >/dev/null 2>&1; do
+        grep -q "has shut down, reason code" /var/log/xen/xl-$name.log 2>/dev/null && break
+        now=$(cut -d' ' -f1 /proc/uptime)
+        if [ -n "$GUEST_CPU" ] && [ "$(awk "BEGIN{print ($now - $t_start >= $next_sample)}")" = 1 ]; then
+            set -- $(xl list "$name" 2>/dev/null | awk 'NR==2')
+            if [ -n "$6" ]; then
+                [ -z "$cpu_first" ] && { cpu_first=$6; t_first=$now; }
+                cpu_last=$6; t_last=$now
+            fi
+            next_sample=$(awk "BEGIN{print $now - $t_start + 2}")
+        fi
+        if [ -n "$GUEST_TIMEOUT" ] && [ "$(awk "BEGIN{print ($now - $t_start > $GUEST_TIMEOUT)}")" = 1 ]; then
             timed_out=1
             echo "HARNESS: guest $name timeout after ${GUEST_TIMEOUT} s; destroying it"
             xl destroy "$name" >/dev/null 2>&1
             break
         fi
-        sleep 0.2
+        sleep 0.1
     done
+    t_end=$(cut -d' ' -f1 /proc/uptime)
     kill $helper_pid 2>/dev/null
     pkill -f "xenstore-watch /local/domain/$domid/" 2>/dev/null
-    echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
+    [ -n "$GUEST_CPU" ] && echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
     if [ "$GUEST_ACTION" = shutdown ] || [ "$GUEST_ACTION" = reboot ]; then
-        t_end=$(cut -d' ' -f1 /proc/uptime)
         echo "HARNESS: guest $name action $GUEST_ACTION took=$(awk "BEGIN{print $t_end - $t_action}")"
     fi
     [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }

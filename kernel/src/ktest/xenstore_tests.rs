@@ -119,37 +119,47 @@ fn directory_many_entries() -> TestResult {
 
 fn ops_per_second() -> TestResult {
     crate::check_ok!(xs::write(0, "data/t/bench", b"v"));
-    // One thread, one request at a time.
-    let n = 200u64;
-    let t0 = now_ns();
-    for _ in 0..n {
+    // Under TCG the figure depends on what dom0 is doing at the moment, so
+    // each figure is the median of three rounds, after a warm-up.
+    for _ in 0..20 {
         crate::check_ok!(xs::read(0, "data/t/bench"));
     }
-    let serial = n * 1_000_000_000 / (now_ns() - t0).max(1);
-    metric("xenstore.ops_per_second_1_thread", serial, "reads/s");
-    // 16 threads with one request each in flight.
-    let done = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let t0 = now_ns();
-    let mut ids = Vec::new();
-    for _ in 0..16 {
-        let (d, e) = (done.clone(), errors.clone());
-        ids.push(crate::check_ok!(crate::sched::spawn("bench", move || {
-            for _ in 0..(n / 16 * 4) {
-                match xs::read(0, "data/t/bench") {
-                    Ok(_) => d.fetch_add(1, Ordering::Relaxed),
-                    Err(_) => e.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        })));
+    let mut serial = Vec::new();
+    let mut parallel = Vec::new();
+    for _ in 0..3 {
+        // One thread, one request at a time.
+        let n = 200u64;
+        let t0 = now_ns();
+        for _ in 0..n {
+            crate::check_ok!(xs::read(0, "data/t/bench"));
+        }
+        serial.push(n * 1_000_000_000 / (now_ns() - t0).max(1));
+        // 16 threads, each with one request in flight.
+        let done = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let t0 = now_ns();
+        let mut ids = Vec::new();
+        for _ in 0..16 {
+            let (d, e) = (done.clone(), errors.clone());
+            ids.push(crate::check_ok!(crate::sched::spawn("bench", move || {
+                for _ in 0..25 {
+                    match xs::read(0, "data/t/bench") {
+                        Ok(_) => d.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => e.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })));
+        }
+        for id in ids {
+            crate::sched::join(id);
+        }
+        crate::check_eq!(errors.load(Ordering::Relaxed), 0);
+        parallel.push(done.load(Ordering::Relaxed) * 1_000_000_000 / (now_ns() - t0).max(1));
     }
-    for id in ids {
-        crate::sched::join(id);
-    }
-    crate::check_eq!(errors.load(Ordering::Relaxed), 0);
-    let total = done.load(Ordering::Relaxed);
-    let par = total * 1_000_000_000 / (now_ns() - t0).max(1);
-    metric("xenstore.ops_per_second_16_in_flight", par, "reads/s");
+    serial.sort();
+    parallel.sort();
+    metric("xenstore.ops_per_second_1_thread", serial[1], "reads/s (median of 3 rounds of 200)");
+    metric("xenstore.ops_per_second_16_in_flight", parallel[1], "reads/s (median of 3 rounds of 16x25)");
     Ok(())
 }
 

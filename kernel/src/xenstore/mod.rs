@@ -80,8 +80,10 @@ impl core::fmt::Display for XsError {
 
 /// Where the reply of a request goes.
 enum ReplySink {
-    /// A thread waits in `request()`: leave it in the core.
-    Waiter,
+    /// A thread waits in `request()`: leave the reply in the core and wake
+    /// that thread (only it: sixteen threads with a request each in flight
+    /// must not all wake for every reply).
+    Waiter(sched::ThreadId),
     /// An open of the xenbus node: push it into that open's inbox.
     Node { inbox: Arc<IrqLock<Inbox>>, wq: Arc<WaitQueue>, cookie: u64 },
     /// Nobody wants it (a fire-and-forget abort).
@@ -186,6 +188,7 @@ fn reader_thread() {
 /// Pumps both rings and routes what arrived. Runs in the reader thread.
 fn service() {
     let mut wake_replies = false;
+    let mut wake_threads: Vec<sched::ThreadId> = Vec::new();
     let mut wakes: Vec<Arc<WaitQueue>> = Vec::new();
     let mut kwakes: Vec<Arc<KernelWatch>> = Vec::new();
     let mut aborts: Vec<u32> = Vec::new();
@@ -218,7 +221,8 @@ fn service() {
         for id in s.core.take_completed() {
             COMPLETED.fetch_add(1, Ordering::Relaxed);
             match s.sinks.remove(&id) {
-                None | Some(ReplySink::Waiter) => wake_replies = true,
+                Some(ReplySink::Waiter(t)) => wake_threads.push(t),
+                None => wake_replies = true,
                 Some(ReplySink::Discard) => {
                     s.core.take_reply(id);
                 }
@@ -267,6 +271,9 @@ fn service() {
     }
     if wake_replies {
         REPLIES.wake_all();
+    }
+    for t in wake_threads {
+        sched::wake(t);
     }
     let any = !wakes.is_empty();
     for w in wakes {
@@ -331,7 +338,7 @@ fn wait_reply(id: RequestId, deadline: u64) -> Result<Reply, XsError> {
 ///
 /// # Yields
 pub fn request_raw(req: &Request, deadline: u64) -> Result<Reply, XsError> {
-    let id = submit_with_sink(req, ReplySink::Waiter)?;
+    let id = submit_with_sink(req, ReplySink::Waiter(sched::current()))?;
     wait_reply(id, deadline)
 }
 
@@ -458,7 +465,7 @@ pub fn watch(path: &str, token: &str) -> Result<Watch, XsError> {
         let s = g.as_mut().ok_or(XsError::Closed)?;
         let (wid, rid) = s.core.register_watch(path.as_bytes(), token.as_bytes())?;
         s.watch_sinks.insert(wid, WatchSink::Kernel(sink.clone()));
-        s.sinks.insert(rid, ReplySink::Waiter);
+        s.sinks.insert(rid, ReplySink::Waiter(sched::current()));
         let _ = with_page(|p| s.core.pump_out(p));
         (wid, rid)
     };
@@ -563,7 +570,7 @@ pub fn node_watch(node_watch_id: u64, path: &[u8], inbox: &Arc<IrqLock<Inbox>>, 
         })?;
         s.watch_sinks.insert(wid, WatchSink::Node { inbox: inbox.clone(), wq: wq.clone(), node_watch_id });
         s.node_watches.insert(node_watch_id, wid);
-        s.sinks.insert(rid, ReplySink::Waiter);
+        s.sinks.insert(rid, ReplySink::Waiter(sched::current()));
         let _ = with_page(|p| s.core.pump_out(p));
         (wid, rid)
     };
@@ -593,7 +600,7 @@ pub fn node_unwatch(node_watch_id: u64) {
         s.watch_sinks.remove(&wid);
         let rid = s.core.unregister_watch(wid);
         if let Some(rid) = rid {
-            s.sinks.insert(rid, ReplySink::Waiter);
+            s.sinks.insert(rid, ReplySink::Waiter(sched::current()));
         }
         let _ = with_page(|p| s.core.pump_out(p));
         rid

@@ -519,7 +519,7 @@ impl<'a> P<'a> {
                     if !payload.is_empty() {
                         return Err(String::from("a message has one payload (juxtapose terms to concatenate)"));
                     }
-                    payload = self.terms(lets, true, pattern)?;
+                    payload = self.terms(lets, pattern)?;
                     if payload.is_empty() {
                         return Err(String::from("empty payload after ',' (leave it out, or write \"\")"));
                     }
@@ -532,12 +532,11 @@ impl<'a> P<'a> {
     }
 
     /// Terms up to the end of the line or a `,` `)` `;` `}` (not consumed).
-    fn terms(&mut self, lets: &Lets, in_parens: bool, pattern: bool) -> PResult<Vec<Term>> {
+    fn terms(&mut self, lets: &Lets, pattern: bool) -> PResult<Vec<Term>> {
         let mut out = Vec::new();
         while let Some(t) = self.peek() {
-            match t {
-                Tok::Comma | Tok::RParen | Tok::Semi | Tok::RBrace if in_parens || !matches!(t, Tok::Comma) => break,
-                _ => {}
+            if matches!(t, Tok::Comma | Tok::RParen | Tok::Semi | Tok::RBrace) {
+                break;
             }
             out.push(self.term(lets, pattern)?);
         }
@@ -551,7 +550,7 @@ impl<'a> P<'a> {
             Some(Tok::Word(w)) => {
                 if let Some(h) = w.strip_prefix("hex:") {
                     let digits: Vec<char> = h.chars().filter(|&c| c != '_').collect();
-                    if digits.len() % 2 != 0 {
+                    if !digits.len().is_multiple_of(2) {
                         return Err(alloc::format!("hex:{h} has an odd number of digits"));
                     }
                     let mut b = Vec::new();
@@ -570,7 +569,7 @@ impl<'a> P<'a> {
                     let n = self.number("the repeat count")?;
                     let n = usize::try_from(n).ok().filter(|&n| n <= MAX_BYTES).ok_or_else(|| alloc::format!("repeat count {n} is too large"))?;
                     self.expect_tok(&Tok::Comma)?;
-                    let inner = self.terms(lets, true, false)?;
+                    let inner = self.terms(lets, false)?;
                     if inner.is_empty() {
                         return Err(String::from("rep() needs bytes to repeat"));
                     }
@@ -1046,7 +1045,7 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
         "let" => {
             let name = String::from(p.word("a name")?);
             p.expect_tok(&Tok::Eq)?;
-            let bytes = p.terms(lets, false, false)?;
+            let bytes = p.terms(lets, false)?;
             if bytes.is_empty() {
                 return Err(String::from("let needs bytes"));
             }
@@ -1054,7 +1053,7 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
         }
         "write" => {
             let fd = p.fd_name()?;
-            let bytes = p.terms(lets, false, false)?;
+            let bytes = p.terms(lets, false)?;
             if bytes.is_empty() {
                 return Err(String::from("write needs bytes (write an empty string as \"\")"));
             }
@@ -1133,7 +1132,7 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
                     }
                     "bytes" => {
                         p.pos += 1;
-                        let b = p.terms(lets, false, false)?;
+                        let b = p.terms(lets, false)?;
                         if b.is_empty() {
                             return Err(String::from("expect bytes needs bytes"));
                         }
