@@ -42,7 +42,7 @@ fn token_ring_1000() -> TestResult {
     let mut ids = Vec::new();
     for i in 0..N {
         let r = ring.clone();
-        let id = sched::spawn_with_stack("ring", 8 * 1024, move || {
+        let id = sched::spawn_with_stack("ring", 4 * 1024, move || {
             for _ in 0..ROUNDS {
                 r.queues[i as usize].wait_until(|| r.holder.load(Ordering::SeqCst) == i);
                 r.passes.fetch_add(1, Ordering::SeqCst);

@@ -690,6 +690,7 @@ impl<'a, F: FileApi> Ctx<'a, F> {
 
     fn error(&mut self, m: String) -> String {
         self.last.error = true;
+        self.failures += 1;
         m
     }
 

@@ -793,7 +793,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
         let lineno = i + 1;
         let trimmed = raw.trim_end();
         let (cont, body) = match trimmed.strip_suffix('\\') {
-            Some(b) if !strip_comment(trimmed).is_empty() && strip_comment(trimmed).ends_with('\\') => (true, b),
+            Some(b) if !strip_comment(trimmed).is_empty() && strip_comment(trimmed).ends_with('\\') => (true, b.trim_end()),
             _ => (false, trimmed),
         };
         match pending.take() {
