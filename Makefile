@@ -13,7 +13,7 @@ PYTHON     ?= python3
 ARGS       ?=
 CFG        ?= xen-config/unikernel.cfg
 
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools
 
 deps:
 	@tests/harness/install-deps.sh
@@ -43,6 +43,17 @@ test: kernel dom0
 TESTS ?= all
 test-guest: kernel dom0
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --tests '$(TESTS)'
+
+# Our xenbus node against Linux's, byte for byte (docs/conformance.md).
+SCENARIOS ?= tests/conformance/scenarios
+LINUX_RUNNER := target/x86_64-unknown-linux-gnu/release/xbconform
+conformance-tools: deps
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux --target x86_64-unknown-linux-gnu
+	$(CARGO) build --release -p xenbus-conformance-compare
+
+conformance: kernel dom0 conformance-tools
+	$(PYTHON) tests/harness/conformance.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
+		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare
 
 clean:
 	rm -rf $(BUILD) target

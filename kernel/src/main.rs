@@ -9,6 +9,7 @@ extern crate alloc;
 
 mod arch;
 mod cmdline;
+mod conformance;
 mod diag;
 mod fs;
 mod ktest;
@@ -183,6 +184,13 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     let v = alloc::vec![1u8; 100_000];
     info!("heap check: allocated {} bytes", v.len());
     drop(v);
+    if let Some(dir) = cmdline::get(cmdline, "conformance") {
+        let n = conformance::run_dir(dir);
+        info!("conformance: {} scenarios run", n);
+        kprintln!("unikernel: poweroff");
+        xen::console::flush();
+        shutdown_forever(ShutdownReason::Poweroff);
+    }
     if let Some(sel) = cmdline::get(cmdline, "tests") {
         let failed = ktest::run_selection(sel);
         kprintln!("unikernel: poweroff");

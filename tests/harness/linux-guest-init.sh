@@ -9,7 +9,7 @@ echo "LINUX-GUEST: up, $(uname -r)"
 if [ ! -e /dev/xen/xenbus ]; then
     echo "LINUX-GUEST: error /dev/xen/xenbus missing"
 fi
-/xbconform run /scenarios
+/xbconform /scenarios
 echo "LINUX-GUEST: done"
 sync
 poweroff -f

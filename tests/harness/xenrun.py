@@ -118,11 +118,13 @@ class Run:
     STAGE_TIMEOUTS = {"xen-boot": 180, "dom0-setup": 90, "guest-create": 90, "shutdown": 60}
 
     def __init__(self, kernel, dom0, logs, guests, job, verbose=False, log_name="run", quiet_guests=False,
-                 on_guest_line=None):
+                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024):
         self.kernel, self.dom0, self.logs = kernel, dom0, logs
         self.guests = {g.name: g for g in guests}
         self.order = [g.name for g in guests]
         self.job = job
+        self.extra_files = list(extra_files)
+        self.dom0_mem, self.machine_mem = dom0_mem, machine_mem
         self.verbose = verbose
         self.quiet_guests = quiet_guests
         self.on_guest_line = on_guest_line
@@ -144,6 +146,7 @@ class Run:
                    # Not an image Xen can load: for the harness's own check
                    # that xl's refusal is reported.
                    ("guest/bogus.elf", 0o100644, b"\x7fELF" + b"not really an ELF image\n" * 40)]
+        entries.extend(self.extra_files)
         for g in self.guests.values():
             entries.append((f"guest/{g.name}.cfg", 0o100644, g.cfg_text.encode()))
             if g.ramdisk is not None:
@@ -156,14 +159,14 @@ class Run:
         return path
 
     def qemu_cmd(self, initrd):
-        xen_cmdline = ("console=com1 com1=115200,8n1 dom0_mem=320M,max:320M dom0_max_vcpus=1 "
+        xen_cmdline = (f"console=com1 com1=115200,8n1 dom0_mem={self.dom0_mem}M,max:{self.dom0_mem}M dom0_max_vcpus=1 "
                        "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2")
         dom0_cmdline = "console=hvc0 quiet loglevel=3 panic=-1"
         # One CPU by default: measured under TCG, a second CPU makes wake-ups
         # across CPUs (guest -> dom0's xenstored -> guest) intermittently take
         # 10-30 ms, so xenstore round trips vary 20x; with one CPU they are
         # steady and the whole test run is faster. XENRUN_SMP overrides.
-        return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", "1024", "-smp", os.environ.get("XENRUN_SMP", "1"),
+        return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", str(self.machine_mem), "-smp", os.environ.get("XENRUN_SMP", "1"),
                 "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nodefaults",
                 "-kernel", os.path.join(self.dom0, "xen"), "-append", xen_cmdline,
                 "-initrd", f"{os.path.join(self.dom0, 'vmlinux')} {dom0_cmdline},{initrd}"]
