@@ -36,8 +36,9 @@ run: kernel dom0
 test-host: deps
 	$(CARGO) test --workspace --exclude unikernel
 
-test: kernel dom0
-	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD)
+test: kernel dom0 conformance-tools
+	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
+		--scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare
 
 # One guest running an in-guest selection, e.g. make test-guest TESTS='xenbus::*'
 TESTS ?= all

@@ -35,17 +35,9 @@ def linux_initrd(runner, scen_entries):
     return xenrun.cpio_newc(entries + scen_entries)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--cfg", required=True)
-    ap.add_argument("--dom0", required=True)
-    ap.add_argument("--build", required=True)
-    ap.add_argument("--scenarios", required=True)
-    ap.add_argument("--linux-runner", required=True)
-    ap.add_argument("--compare", required=True)
-    ap.add_argument("--verbose", action="store_true")
-    a = ap.parse_args()
+def run_conformance(a, verbose=False):
+    """Runs the corpus on both guests and compares. Returns (ok, [(scenario,
+    verdict)], seconds)."""
     t0 = time.monotonic()
     out_dir = os.path.join(a.build, "conformance")
     os.makedirs(out_dir, exist_ok=True)
@@ -53,7 +45,7 @@ def main():
     files, scen = scenario_entries(a.scenarios, "scenarios")
     if not files:
         print(f"conformance: no *.scn files in {a.scenarios}", file=sys.stderr)
-        return 2
+        return False, [], 0.0
     xenrun.log(f"conformance: {len(files)} scenarios from {a.scenarios}")
     vmlinux = os.path.join(a.dom0, "vmlinux")
 
@@ -71,11 +63,11 @@ def main():
         g.timeout += 30
 
     def progress(g, line):
-        if line.startswith("CONFORMANCE END ") or line.startswith("CONFORMANCE DONE") or line.startswith("LINUX-GUEST"):
+        if line.startswith("CONFORMANCE DONE") or line.startswith("LINUX-GUEST"):
             print(f"    [{g.name}] {line}", flush=True)
 
-    run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
-                     log_name="conformance", quiet_guests=not a.verbose, on_guest_line=progress,
+    run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=verbose,
+                     log_name="conformance", quiet_guests=not verbose, on_guest_line=progress,
                      extra_files=[("guest/linux-vmlinux", 0o100644, open(vmlinux, "rb").read())],
                      # dom0's initramfs carries the 65 MB Linux image for the domU.
                      dom0_mem=640, machine_mem=1536)
@@ -88,11 +80,35 @@ def main():
         paths[g.name] = p
         xenrun.log(f"{g.name}: ended {g.reason}; console in {p}")
     report = os.path.join(out_dir, "report.md")
-    c = subprocess.run([a.compare, paths["conf-ours"], paths["conf-linux"], report])
-    xenrun.log(f"conformance: total {time.monotonic() - t0:.1f} s")
-    if rc != xenrun.EXIT_OK or c.returncode != 0:
-        return 1
-    return 0
+    c = subprocess.run([a.compare, paths["conf-ours"], paths["conf-linux"], report], capture_output=True, text=True)
+    verdicts = []
+    for line in c.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            verdicts.append((parts[0], parts[1]))
+        else:
+            print(line)
+    for name, v in verdicts:
+        if v not in ("match", "deviation"):
+            print(f"    {name}: {v} (see {report})")
+    ok = rc == xenrun.EXIT_OK and c.returncode == 0
+    return ok, verdicts, time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--cfg", required=True)
+    ap.add_argument("--dom0", required=True)
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--scenarios", required=True)
+    ap.add_argument("--linux-runner", required=True)
+    ap.add_argument("--compare", required=True)
+    ap.add_argument("--verbose", action="store_true")
+    a = ap.parse_args()
+    ok, verdicts, secs = run_conformance(a, a.verbose)
+    xenrun.log(f"conformance: total {secs:.1f} s; report {os.path.join(a.build, 'conformance', 'report.md')}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xenrun  # noqa: E402
+import conformance  # noqa: E402
 
 # name, kernel command line words, expected end, required console lines (regex), timeout (s),
 # whether its TEST lines count as test cases
@@ -187,6 +188,9 @@ def main():
     ap.add_argument("--skip-host", action="store_true")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--tests", default="", help="run only this in-guest selection (make test-guest)")
+    ap.add_argument("--scenarios", default="", help="also run this conformance corpus (ours vs Linux)")
+    ap.add_argument("--linux-runner", default="")
+    ap.add_argument("--compare", default="")
     ap.add_argument("--timeout", type=int, default=300)
     a = ap.parse_args()
     t0 = time.monotonic()
@@ -233,6 +237,17 @@ def main():
         cases.append(Case("harness", "nested-boot", False, message=f"harness exit code {rc}",
                           output="\n".join(run.tail)))
 
+    if a.scenarios and not a.tests:
+        cok, verdicts, csecs = conformance.run_conformance(a, a.verbose)
+        for name, v in verdicts:
+            cases.append(Case("conformance", name, v in ("match", "deviation"), message=v,
+                              output=f"see {os.path.join(a.build, 'conformance', 'report.md')}"))
+        matched = sum(v == "match" for _, v in verdicts)
+        devs = sum(v == "deviation" for _, v in verdicts)
+        METRICS.append(f"conformance: {len(verdicts)} scenarios, {matched} match, {devs} listed deviations, "
+                       f"{len(verdicts) - matched - devs} failing ({csecs:.0f} s)")
+        if not cok and all(v in ("match", "deviation") for _, v in verdicts):
+            cases.append(Case("conformance", "run", False, message="the conformance run did not complete"))
     for g in guests:
         METRICS.extend(f"{l[len('METRIC '):]}" for l in g.lines if l.startswith("METRIC "))
     if METRICS:
