@@ -35,8 +35,11 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
             // No console ring without start_info: Xen's console is all we have.
             let msg: &[u8] = match e {
                 StartInfoError::Null => b"unikernel: start_info pointer is null; not started by Xen's PV loader?\n",
-                StartInfoError::BadMagic(_) => {
-                    b"unikernel: start_info magic is not xen-3.0-x86_64; not a 64-bit PV start_info\n"
+                StartInfoError::BadMagic(m) => {
+                    xen::console::emergency_write(b"unikernel: start_info magic is '");
+                    let end = m.iter().position(|&b| b == 0).unwrap_or(m.len());
+                    xen::console::emergency_write(&m[..end]);
+                    b"', not xen-3.0-x86_64: not a 64-bit PV start_info\n"
                 }
             };
             xen::console::emergency_write(msg);

@@ -14,7 +14,6 @@
 //! with new L1 tables (allocated from the free frames, mapped read-only as
 //! Xen requires), so the heap covers all of the domain's memory.
 use core::sync::atomic::{AtomicU64, Ordering};
-use core::alloc::GlobalAlloc;
 use linked_list_allocator::LockedHeap;
 
 use crate::xen::mmu::{self, MmuUpdate, PROT_RO, PROT_RW, PROT_TABLE, PTE_ADDR_MASK, PTE_PRESENT};

@@ -73,7 +73,7 @@ macro_rules! entries {
     ($($n:literal => $f:ident),* $(,)?) => {
         extern "C" { $(fn $f();)* }
         fn entry_points() -> [(u8, u64); 22] {
-            [$(($n, $f as usize as u64)),*]
+            [$(($n, $f as *const () as u64)),*]
         }
     };
 }

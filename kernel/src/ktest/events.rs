@@ -60,6 +60,14 @@ fn masked_then_unmasked() -> TestResult {
     crate::check!(wait_count(base + 1, 1000), "the pending event did not arrive on unmask");
     crate::time::sleep_ns(5_000_000);
     crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
+    // Cleared while masked: nothing is delivered on unmask.
+    evtchn::mask(a);
+    crate::check_ok!(evtchn::send(b));
+    crate::check!(crate::xen::shared_info::is_pending(a));
+    evtchn::clear(a);
+    evtchn::unmask(a);
+    crate::time::sleep_ns(5_000_000);
+    crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
     let _ = evtchn::close(b);
     let _ = evtchn::close(a);
     Ok(())

@@ -72,13 +72,17 @@ macro_rules! check {
 /// Fails unless the two values are equal (Debug output of both shown).
 #[macro_export]
 macro_rules! check_eq {
-    ($got:expr, $want:expr) => {{
-        let (g, w) = (&$got, &$want);
-        if g != w {
-            return Err($crate::ktest::Failure { file: file!(), line: line!(),
-                msg: alloc::format!("{} != {}\n    expected: {:?}\n    received: {:?}", stringify!($got), stringify!($want), w, g) });
+    ($got:expr, $want:expr) => {
+        // `match` keeps temporaries of both expressions alive for the comparison.
+        match (&$got, &$want) {
+            (g, w) => {
+                if g != w {
+                    return Err($crate::ktest::Failure { file: file!(), line: line!(),
+                        msg: alloc::format!("{} != {}\n    expected: {:?}\n    received: {:?}", stringify!($got), stringify!($want), w, g) });
+                }
+            }
         }
-    }};
+    };
 }
 
 /// Fails unless two byte strings are equal; shows both in hex and printable form.

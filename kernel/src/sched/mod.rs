@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::irq::{self, IrqLock};
-pub use sleep_mutex::{SleepGuard, SleepMutex};
+pub use sleep_mutex::SleepMutex;
 pub use stack::Stack;
 pub use wait_queue::WaitQueue;
 
@@ -54,6 +54,8 @@ struct Thread {
     state: State,
     /// Saved stack pointer while not running.
     rsp: u64,
+    /// Owned for the thread's lifetime; freed (guard page remapped) when the record is reaped.
+    #[allow(dead_code)]
     stack: Option<Stack>,
     entry: Option<Box<dyn FnOnce() + Send>>,
     /// Woken by wake() while still running (before it blocked): do not block.
@@ -125,7 +127,7 @@ pub fn spawn_with_stack(name: &str, stack_size: usize, f: impl FnOnce() + Send +
         // rbp, then the return address (thread_trampoline). r12 carries the
         // thread id to thread_start.
         let top = stack.top();
-        let frame: [u64; 7] = [0, 0, 0, id.0 as u64, 0, 0, thread_trampoline as usize as u64];
+        let frame: [u64; 7] = [0, 0, 0, id.0 as u64, 0, 0, thread_trampoline as *const () as u64];
         let rsp = top - 8 * frame.len() as u64;
         // SAFETY: [rsp, top) lies in the new stack, which nothing else uses yet.
         unsafe { core::ptr::copy_nonoverlapping(frame.as_ptr(), rsp as *mut u64, frame.len()) };
@@ -344,7 +346,3 @@ pub fn threads() -> Vec<(ThreadId, String, State, u64)> {
     with(|s| s.threads.values().map(|t| (t.id, t.name.clone(), t.state, t.switches)).collect())
 }
 
-/// Number of threads that have not exited.
-pub fn live_threads() -> usize {
-    with(|s| s.threads.values().filter(|t| t.state != State::Exited).count())
-}

@@ -89,8 +89,4 @@ impl WaitQueue {
         n
     }
 
-    /// Number of waiting threads.
-    pub fn waiters(&self) -> usize {
-        self.list.lock().len()
-    }
 }

@@ -152,10 +152,6 @@ impl Console {
         n
     }
 
-    /// The console's event channel.
-    pub fn port(&self) -> u32 {
-        self.port
-    }
 }
 
 /// Writes through `HYPERVISOR_console_io` (works for dom0 and on debug Xen;

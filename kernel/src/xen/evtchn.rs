@@ -201,8 +201,8 @@ pub fn init_callbacks() -> Result<(), XenError> {
         fn failsafe_callback();
     }
     for (ty, addr) in [
-        (xen_sys::CALLBACKTYPE_EVENT, hypervisor_callback as usize as u64),
-        (xen_sys::CALLBACKTYPE_FAILSAFE, failsafe_callback as usize as u64),
+        (xen_sys::CALLBACKTYPE_EVENT, hypervisor_callback as *const () as u64),
+        (xen_sys::CALLBACKTYPE_FAILSAFE, failsafe_callback as *const () as u64),
     ] {
         let mut cb = x::callback_register { type_: ty as u16, flags: xen_sys::CALLBACKF_MASK_EVENTS, address: addr };
         // SAFETY: CALLBACKOP_register reads a callback_register on our stack.

@@ -7,7 +7,6 @@ use xen_sys as x;
 pub enum ShutdownReason {
     Poweroff,
     Reboot,
-    Suspend,
     Crash,
 }
 
@@ -16,7 +15,6 @@ impl ShutdownReason {
         match self {
             ShutdownReason::Poweroff => x::SHUTDOWN_poweroff,
             ShutdownReason::Reboot => x::SHUTDOWN_reboot,
-            ShutdownReason::Suspend => x::SHUTDOWN_suspend,
             ShutdownReason::Crash => x::SHUTDOWN_crash,
         }
     }
@@ -39,11 +37,6 @@ pub fn shutdown_forever(reason: ShutdownReason) -> ! {
     }
 }
 
-/// Gives up the CPU to other domains' vCPUs.
-pub fn yield_cpu() {
-    // SAFETY: SCHEDOP_yield takes no argument.
-    unsafe { hypercall2(x::__HYPERVISOR_sched_op, x::SCHEDOP_yield as u64, 0) };
-}
 
 /// Blocks the vCPU until an event is pending. Xen clears the upcall mask
 /// (enables event delivery) as part of this operation; the caller must have

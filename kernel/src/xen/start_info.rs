@@ -37,10 +37,6 @@ impl StartInfo {
         Ok(Self(si))
     }
 
-    /// The raw structure.
-    pub fn raw(&self) -> &'static x::start_info {
-        self.0
-    }
 
     /// The magic string, e.g. `xen-3.0-x86_64`.
     pub fn magic(&self) -> &'static str {
@@ -114,10 +110,6 @@ impl StartInfo {
         cstr(&self.0.cmd_line)
     }
 
-    /// Whether this domain is the initial domain (dom0).
-    pub fn is_initdomain(&self) -> bool {
-        self.0.flags & x::SIF_INITDOMAIN != 0
-    }
 }
 
 /// The NUL-terminated prefix of a C char array, or "" if it is not UTF-8.

@@ -497,10 +497,6 @@ impl Watch {
         out
     }
 
-    /// Drops every queued event.
-    pub fn drain(&self) {
-        self.sink.events.lock().clear();
-    }
 }
 
 impl Drop for Watch {
