@@ -13,6 +13,8 @@ PYTHON     ?= python3
 ARGS       ?=
 CFG        ?= xen-config/unikernel.cfg
 
+
+.PHONY: kernel-min
 .PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools
 
 deps:
@@ -22,7 +24,15 @@ kernel: deps
 	@mkdir -p $(BUILD)
 	$(CARGO) build -p unikernel --release --target $(KTARGET) $(BUILD_STD)
 	@cp target/$(KTARGET)/release/unikernel $(KERNEL_ELF)
-	@echo "kernel: $(KERNEL_ELF) $$(stat -c %s $(KERNEL_ELF)) bytes (loaded: $$(size -A $(KERNEL_ELF) | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}') bytes, text+rodata+data+bss)"
+	@strip -o $(BUILD)/unikernel.stripped.elf $(KERNEL_ELF)
+	@echo "kernel: $(KERNEL_ELF) $$(stat -c %s $(KERNEL_ELF)) bytes, stripped $$(stat -c %s $(BUILD)/unikernel.stripped.elf) bytes (loaded: $$(size -A $(KERNEL_ELF) | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}') bytes, text+rodata+data+bss)"
+
+# The kernel without the in-guest tests and the conformance runner, for size.
+kernel-min: deps
+	$(CARGO) build -p unikernel --release --target $(KTARGET) $(BUILD_STD) --no-default-features --target-dir target/min
+	@cp target/min/$(KTARGET)/release/unikernel $(BUILD)/unikernel-min.elf
+	@strip -o $(BUILD)/unikernel-min.stripped.elf $(BUILD)/unikernel-min.elf
+	@echo "kernel-min: $(BUILD)/unikernel-min.elf stripped $$(stat -c %s $(BUILD)/unikernel-min.stripped.elf) bytes (loaded: $$(size -A $(BUILD)/unikernel-min.elf | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}') bytes)"
 
 bindings:
 	kernel/libs/xen-sys/regenerate.sh

@@ -120,8 +120,9 @@ fn read_pte(table_mfn: u64, idx: usize) -> u64 {
     unsafe { core::ptr::read_volatile(va.add(idx)) }
 }
 
-/// Machine frame of the L1 table covering `va`, if there is one.
-fn l1_table_of(l4_mfn: u64, va: u64) -> Option<u64> {
+/// Machine frame of the L2 table covering `va`, if there is one. (Crossing
+/// a 1 GiB boundary would need a new L2; guests here are far smaller.)
+fn l2_table_of(l4_mfn: u64, va: u64) -> Option<u64> {
     let l4e = read_pte(l4_mfn, pt_index(va, 4));
     if l4e & PTE_PRESENT == 0 {
         return None;
@@ -130,7 +131,12 @@ fn l1_table_of(l4_mfn: u64, va: u64) -> Option<u64> {
     if l3e & PTE_PRESENT == 0 {
         return None;
     }
-    let l2e = read_pte((l3e & PTE_ADDR_MASK) >> 12, pt_index(va, 2));
+    Some((l3e & PTE_ADDR_MASK) >> 12)
+}
+
+/// Machine frame of the L1 table covering `va`, if there is one.
+fn l1_table_of(l4_mfn: u64, va: u64) -> Option<u64> {
+    let l2e = read_pte(l2_table_of(l4_mfn, va)?, pt_index(va, 2));
     if l2e & PTE_PRESENT == 0 {
         return None;
     }
@@ -236,16 +242,7 @@ pub fn init(si: &StartInfo) -> Layout {
 /// Turns free frame `pfn` into the L1 table for `va`: zero it, map it
 /// read-only, hook it into the L2 table. Returns its machine frame.
 fn new_l1_table(l4_mfn: u64, va: u64, pfn: u64) -> Option<u64> {
-    let l4e = read_pte(l4_mfn, pt_index(va, 4));
-    if l4e & PTE_PRESENT == 0 {
-        return None;
-    }
-    let l3e = read_pte((l4e & PTE_ADDR_MASK) >> 12, pt_index(va, 3));
-    if l3e & PTE_PRESENT == 0 {
-        // Crossing a 1 GiB boundary would need a new L2; guests here are far smaller.
-        return None;
-    }
-    let l2_mfn = (l3e & PTE_ADDR_MASK) >> 12;
+    let l2_mfn = l2_table_of(l4_mfn, va)?;
     let table_va = pfn_to_va(pfn);
     let mfn = pfn_to_mfn(pfn);
     // SAFETY: `pfn` is a free frame inside the bootstrap mapping (mapped
