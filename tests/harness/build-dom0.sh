@@ -61,7 +61,7 @@ ln -s ../run "$stage/var/run"
 
 cp /bin/busybox "$stage/bin/busybox"
 xenbin=/usr/lib/xen-4.17/bin
-bins=("$xenbin/xl" "$xenbin/xenstored" "$xenbin/xenconsoled" "$xenbin/xenconsole" "$xenbin/xen-init-dom0" "$xenbin/libxl-save-helper" /usr/bin/xenstore)
+bins=("$xenbin/xl" "$xenbin/xenstored" "$xenbin/oxenstored" "$xenbin/xenconsoled" "$xenbin/xenconsole" "$xenbin/xen-init-dom0" "$xenbin/libxl-save-helper" /usr/bin/xenstore)
 for b in "${bins[@]}"; do
     [ -x "$b" ] || { echo "build-dom0: $b is missing (is xen-utils-4.17 installed? run make deps)" >&2; exit 1; }
 done
@@ -80,6 +80,7 @@ for l in $libs; do
     install -D -m 0755 "$(readlink -f "$l")" "$stage$l"
 done
 cp /etc/xen/xl.conf "$stage/etc/xen/xl.conf"
+cp /etc/xen/oxenstored.conf "$stage/etc/xen/oxenstored.conf"
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
     f=$(find "$root/lib/modules/$kver" -name "$m.ko*" | head -n1)
     [ -n "$f" ] || { echo "build-dom0: module $m not found in $kver" >&2; exit 1; }

@@ -22,7 +22,15 @@ for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs; do
 done
 mount -t xenfs xenfs /proc/xen || echo "HARNESS: error cannot mount xenfs"
 
-xenstored --pid-file=/run/xenstored.pid || echo "HARNESS: error xenstored failed"
+# harness.xenstored=oxenstored on dom0's command line selects the OCaml
+# xenstored (it offers ring reconnection); the C one is the default.
+case " $(cat /proc/cmdline) " in
+    *" harness.xenstored=oxenstored "*)
+        oxenstored --pid-file=/run/xenstored.pid >/dev/null 2>&1 || echo "HARNESS: error oxenstored failed"
+        echo "HARNESS: xenstored is oxenstored" ;;
+    *)
+        xenstored --pid-file=/run/xenstored.pid || echo "HARNESS: error xenstored failed" ;;
+esac
 xen-init-dom0 >/dev/null 2>&1 || echo "HARNESS: error xen-init-dom0 failed"
 xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console || echo "HARNESS: error xenconsoled failed"
 echo "HARNESS: dom0 ready"

@@ -118,13 +118,14 @@ class Run:
     STAGE_TIMEOUTS = {"xen-boot": 180, "dom0-setup": 90, "guest-create": 90, "shutdown": 60}
 
     def __init__(self, kernel, dom0, logs, guests, job, verbose=False, log_name="run", quiet_guests=False,
-                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024):
+                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024, xenstored="xenstored"):
         self.kernel, self.dom0, self.logs = kernel, dom0, logs
         self.guests = {g.name: g for g in guests}
         self.order = [g.name for g in guests]
         self.job = job
         self.extra_files = list(extra_files)
         self.dom0_mem, self.machine_mem = dom0_mem, machine_mem
+        self.xenstored = xenstored
         self.verbose = verbose
         self.quiet_guests = quiet_guests
         self.on_guest_line = on_guest_line
@@ -161,7 +162,7 @@ class Run:
     def qemu_cmd(self, initrd):
         xen_cmdline = (f"console=com1 com1=115200,8n1 dom0_mem={self.dom0_mem}M,max:{self.dom0_mem}M dom0_max_vcpus=1 "
                        "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2")
-        dom0_cmdline = "console=hvc0 quiet loglevel=3 panic=-1"
+        dom0_cmdline = f"console=hvc0 quiet loglevel=3 panic=-1 harness.xenstored={self.xenstored}"
         # One CPU by default: measured under TCG, a second CPU makes wake-ups
         # across CPUs (guest -> dom0's xenstored -> guest) intermittently take
         # 10-30 ms, so xenstore round trips vary 20x; with one CPU they are
