@@ -3,7 +3,7 @@
 //! device, against the real xenstored. The probes reproduce
 //! docs/xenbus-linux-observed.md (A2-A15, B1-B5, C1-C9, D1-D8, E1-E6,
 //! F1-F12, G1-G14, I1-I6) where our node behaves as Linux does, and the
-//! documented deviations (kernel/libs/xenbus-node/ABI.md section 9)
+//! documented deviations (docs/xenbus-abi.md section 9)
 //! elsewhere.
 //!
 //! Ordering without sleeps: the kernel has one connection to xenstored, which
@@ -603,7 +603,7 @@ fn two_messages_in_one_write_answers_first() -> TestResult {
     let fd = open_xb(&p)?;
     setup_write("data/xb/probe", b"hello")?;
     // B2: the whole count is returned; only the first message is answered,
-    // the bytes after it are dropped (ABI.md 3).
+    // the bytes after it are dropped (xenbus-abi.md 3).
     let both = cat(&[&msg(XS_READ, 0xb2000001, 0, &z("data/xb/probe")), &msg(XS_READ, 0xb2000002, 0, &z("data/xb/probe"))]);
     check_eq!(p.write(fd, &both), Ok(both.len()));
     let r = recv(&p, fd)?;
@@ -1398,7 +1398,7 @@ fn long_event_over_4096_delivered() -> TestResult {
     let p = Program::new();
     let fd = open_xb(&p)?;
     // A long watch path and a long token: the event for a child has a len
-    // over 4096; it is delivered whole (ABI.md 6), as Linux does.
+    // over 4096; it is delivered whole (xenbus-abi.md 6), as Linux does.
     let base = format!("data/xb/lp/{}", "p".repeat(1900 - 11));
     check_eq!(base.len(), 1900);
     let token = vec![b'k'; 2100];
@@ -1578,7 +1578,7 @@ fn transaction_end_tx0_enoent() -> TestResult {
     send(&p, fd, &msg(XS_TX_END, 0x66000004, 0, b"T\0"))?;
     let a = recv(&p, fd)?;
     let b = recv(&p, fd)?;
-    // The local answer may overtake the START reply (ABI.md 7).
+    // The local answer may overtake the START reply (xenbus-abi.md 7).
     let (start, end) = if u32_at(&a, 0) == XS_TX_START { (a, b) } else { (b, a) };
     check_bytes!(end, err(0x66000004, 0, "ENOENT"));
     let t = tx_id_of(&start, 0x66000003)?;
