@@ -113,6 +113,13 @@ run_guest() {
         t_action=$(cut -d' ' -f1 /proc/uptime)
         case "$GUEST_ACTION" in
             debugkeys) xl debug-keys q >/dev/null 2>&1 || echo "HARNESS: error xl debug-keys failed" ;;
+            save)  # Suspend is not supported: xl save must fail and leave
+                   # the guest running and manageable.
+                   xl save "$name" /tmp/$name.save >/tmp/save-$name.out 2>&1
+                   echo "HARNESS: guest $name save rc=$?"
+                   sed 's/^/HARNESS:   save: /' /tmp/save-$name.out
+                   sleep 1
+                   xl shutdown "$name" >/dev/null 2>&1 || echo "HARNESS: error xl shutdown $name failed" ;;
             *) xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed" ;;
         esac
     fi

@@ -34,6 +34,9 @@ GUEST_CHECKS = [
     # `xl shutdown` and `xl reboot` of a waiting guest: clean end, within 5 s.
     ("xl-shutdown", "idle=60", "poweroff", [r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"], 60, False),
     ("xl-reboot", "idle=60", "reboot", [r"control/shutdown: 'reboot' requested", r"unikernel: reboot"], 60, False),
+    # `xl save`: suspend is not supported; the save fails, the guest keeps
+    # running and still powers off on `xl shutdown` afterwards.
+    ("xl-save", "idle=60", "poweroff", [r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"], 60, False),
     # VIRQ_DEBUG (raised by `xl debug-keys q` in dom0) dumps threads and event channels.
     ("debug-virq", "idle=4", "poweroff", [r"--- debug: threads ---", r"thread +\d+ control", r"--- debug: event channels ---",
                                           r"port +\d+ Ok\(Virq\(0\)\)", r"upcalls=\d+"], 60, False),
@@ -155,6 +158,13 @@ def guest_cases(run_rc, run, checks, guests):
                 problems.append("xl's reason for refusing the image was not shown")
             else:
                 METRICS.append("bad-image: xl said: " + why[0])
+        if name == "xl-save":
+            rcs = [l for l in run.dom0_lines if f"guest {name} save rc=" in l]
+            if not rcs or rcs[0].endswith("rc=0"):
+                problems.append("xl save did not fail as documented: " + (rcs[0] if rcs else "no result"))
+            else:
+                why = [l.split("save: ", 1)[1] for l in run.dom0_lines if "HARNESS:   save: " in l and "error" in l]
+                METRICS.append(f"xl-save: refused ({rcs[0].split()[-1]}); " + (why[0] if why else ""))
         if name == "silent":
             if not any(f"guest {name} timeout after" in l for l in run.dom0_lines):
                 problems.append("the harness did not report the timeout")
@@ -206,7 +216,7 @@ def main():
     guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args, ramdisk=True,
                                                   kernel="/guest/bogus.elf" if name == "bad-image" else None),
                            timeout, ramdisk=xenrun.boot_module(),
-                           action={"xl-shutdown": "shutdown", "xl-reboot": "reboot", "debug-virq": "debugkeys"}.get(name))
+                           action={"xl-shutdown": "shutdown", "xl-reboot": "reboot", "debug-virq": "debugkeys", "xl-save": "save"}.get(name))
               for name, args, _e, _p, timeout, _pt in checks]
     # dom0 destroys a guest past its timeout (and says so); the host-side
     # stage timeout is the backstop, a little later.

@@ -7,10 +7,16 @@
 //! is consumed exactly once), flushes the console and asks Xen to shut the
 //! domain down with the matching reason.
 //!
-//! Suspend is not supported: `control/feature-suspend` is left unset, and a
-//! "suspend" request is refused by not acknowledging it, which is how libxl
-//! learns that a PV guest will not suspend (its request times out and is
-//! cancelled; the guest keeps running). `xl save` therefore fails cleanly.
+//! Suspend is not supported, and refused in ways the toolstack reports:
+//! `control/feature-suspend` is not advertised, and the guest does not
+//! publish the p2m frame list that a save needs (shared_info's
+//! `pfn_to_mfn_frame_list_list`), so `xl save` fails at once ("Bad mfn 0
+//! for p2m frame list list", then "domain did not respond to suspend
+//! request"), libxl resumes the domain and the guest keeps running and stays
+//! manageable (the harness's `xl-save` check: save fails, `xl shutdown`
+//! afterwards powers it off). A "suspend" written to `control/shutdown` by
+//! other means is logged and left unacknowledged, so a toolstack waiting for
+//! the acknowledgement times out and cancels it.
 use crate::xen::sched::ShutdownReason;
 use crate::xenstore::{self, XsError};
 
