@@ -15,6 +15,9 @@
 //! share the request ring through the core under STATE.
 //!
 //! # Concurrency
+//! `PAGE` (an `IrqLock`) holds the mapped ring page; when both are held,
+//! `STATE` is taken first (order: STATE, then PAGE; never the reverse). `EVENT` (atomic) records that
+//! the event channel fired since the reader last looked.
 //! `STATE` (an `IrqLock`) protects the core, the sink tables and the
 //! connection state. It is held only while the ring is pumped or a table
 //! changes, never across a wait; it is taken before any inbox lock (lock
