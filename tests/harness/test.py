@@ -13,6 +13,7 @@ case of its own.
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +59,8 @@ GUEST_CHECKS = [
 ]
 
 METRICS = []
+# Host tests take about 15 s warm and 2 min cold; a hang stops at this.
+HOST_TEST_TIMEOUT = 900
 TEST_LINE = re.compile(r"^TEST (\S+) \.\.\. (ok|FAIL|TIMEOUT|SKIP)(?: \(([\d.]+) ms\))?")
 
 
@@ -70,10 +73,20 @@ def run_host_tests(cargo):
     """Runs the host unit tests; returns Case objects parsed from libtest's output."""
     xenrun.log("host tests: cargo test --workspace --exclude unikernel")
     t0 = time.monotonic()
-    p = subprocess.run([cargo, "test", "--workspace", "--exclude", "unikernel", "--no-fail-fast"],
-                       capture_output=True, text=True)
+    # Its own process group, so that a hanging test binary is killed with cargo.
+    proc = subprocess.Popen([cargo, "test", "--workspace", "--exclude", "unikernel", "--no-fail-fast"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=HOST_TEST_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        xenrun.log(f"host tests: TIMEOUT after {HOST_TEST_TIMEOUT} s (a host test hangs); last output:")
+        print("\n".join((stdout + stderr).splitlines()[-15:]))
+        return [Case("host", "cargo-test", False, message=f"stage 'host tests' timed out after {HOST_TEST_TIMEOUT} s",
+                     output=(stdout + stderr)[-4000:])]
     cases, crate = [], "host"
-    for line in (p.stdout + "\n" + p.stderr).splitlines():
+    for line in (stdout + "\n" + stderr).splitlines():
         m = re.match(r"\s*Running (?:unittests )?(\S+) \(.*deps/([A-Za-z0-9_]+)-[0-9a-f]+\)", line)
         if m:
             crate = m.group(2)
@@ -88,11 +101,11 @@ def run_host_tests(cargo):
     failed = [c for c in cases if not c.ok]
     xenrun.log(f"host tests: {len(cases) - len(failed)} passed, {len(failed)} failed "
                f"({time.monotonic() - t0:.1f} s)")
-    if p.returncode != 0:
+    if proc.returncode != 0:
         if not failed:
-            cases.append(Case("host", "cargo-test", False, message="cargo test failed", output=p.stderr[-4000:]))
-        print(p.stdout[-6000:])
-        print(p.stderr[-4000:])
+            cases.append(Case("host", "cargo-test", False, message="cargo test failed", output=stderr[-4000:]))
+        print(stdout[-6000:])
+        print(stderr[-4000:])
     return cases
 
 
