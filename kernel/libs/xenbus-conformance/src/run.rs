@@ -876,18 +876,25 @@ impl<'a, F: FileApi> Ctx<'a, F> {
         self.api.write(h, msg).map_err(|e| format!("helper write: {}", errno_name(e)))?;
         self.helper_saw_event = false;
         loop {
-            let mut m = Vec::new();
-            match self.read_msg(h, deadline, &mut m) {
-                ReadEnd::Done => {}
-                ReadEnd::Timeout => return Err(String::from("TIMEOUT")),
-                ReadEnd::Errno(e) => return Err(format!("helper read: {}", errno_name(e))),
-            }
-            if u32_at(&m, 0) == names::WATCH_EVENT {
-                self.helper_saw_event = true;
-            } else if u32_at(&m, 4) == req {
+            let m = self.helper_next(h, deadline)?;
+            if u32_at(&m, 0) != names::WATCH_EVENT && u32_at(&m, 4) == req {
                 return Ok((u32_at(&m, 0), m.get(16..).unwrap_or(&[]).to_vec()));
             }
         }
+    }
+
+    /// Reads the next message on a helper descriptor, noting watch events.
+    fn helper_next(&mut self, h: i32, deadline: u64) -> Result<Vec<u8>, String> {
+        let mut m = Vec::new();
+        match self.read_msg(h, deadline, &mut m) {
+            ReadEnd::Done => {}
+            ReadEnd::Timeout => return Err(String::from("TIMEOUT")),
+            ReadEnd::Errno(e) => return Err(format!("helper read: {}", errno_name(e))),
+        }
+        if u32_at(&m, 0) == names::WATCH_EVENT {
+            self.helper_saw_event = true;
+        }
+        Ok(m)
     }
 
     /// Removes `data/conf/<name>` on a helper descriptor; errors ignored.
@@ -942,15 +949,7 @@ impl<'a, F: FileApi> Ctx<'a, F> {
             }
             // Wait for the next event (unless one came while reading).
             while !self.helper_saw_event {
-                let mut m = Vec::new();
-                match self.read_msg(h, deadline, &mut m) {
-                    ReadEnd::Done => {}
-                    ReadEnd::Timeout => return Err(String::from("TIMEOUT")),
-                    ReadEnd::Errno(e) => return Err(format!("helper read: {}", errno_name(e))),
-                }
-                if u32_at(&m, 0) == names::WATCH_EVENT {
-                    self.helper_saw_event = true;
-                }
+                self.helper_next(h, deadline)?;
             }
         }
     }
