@@ -74,11 +74,9 @@ fn read_file(p: &Program, path: &str) -> Result<Vec<u8>, vfs::Errno> {
 /// Runs the scenarios of `dir`; returns how many ran.
 pub fn run_dir(dir: &str) -> usize {
     let mut names: Vec<String> = match crate::fs::readdir(dir) {
-        Ok(entries) => entries
-            .into_iter()
-            .filter_map(|e| String::from_utf8(e.name).ok())
-            .filter(|n| n.ends_with(".scn"))
-            .collect(),
+        Ok(entries) => {
+            entries.into_iter().filter_map(|e| String::from_utf8(e.name).ok()).filter(|n| n.ends_with(".scn")).collect()
+        }
         Err(e) => {
             crate::error!("conformance: cannot list {}: {}", dir, e);
             Vec::new()

@@ -90,8 +90,14 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     );
     kprintln!("  cmdline: '{}'", cmdline);
     if let Some(t) = xen::shared_info::time_snapshot() {
-        kprintln!("  time: tsc_timestamp={} system_time={} mul={} shift={} tsc_now={}", t.tsc_timestamp, t.system_time,
-                  t.tsc_to_system_mul, t.tsc_shift, arch::rdtsc());
+        kprintln!(
+            "  time: tsc_timestamp={} system_time={} mul={} shift={} tsc_now={}",
+            t.tsc_timestamp,
+            t.system_time,
+            t.tsc_to_system_mul,
+            t.tsc_shift,
+            arch::rdtsc()
+        );
     }
 
     if let Err(e) = arch::traps::init() {
@@ -148,8 +154,13 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
             let domid = xenstore::read_string(0, "domid").unwrap_or_default();
             let name = xenstore::read_string(0, "name").unwrap_or_default();
             let vm = xenstore::read_string(0, "vm").unwrap_or_default();
-            info!("xenstore: domid {} name '{}' vm {} (reconnection {})", domid, name, vm,
-                  if xenstore::supports_reconnection() { "offered" } else { "not offered" });
+            info!(
+                "xenstore: domid {} name '{}' vm {} (reconnection {})",
+                domid,
+                name,
+                vm,
+                if xenstore::supports_reconnection() { "offered" } else { "not offered" }
+            );
             if let Err(e) = xenstore::shutdown::init() {
                 warn!("xenstore: shutdown protocol not available: {}", e);
             }
@@ -166,7 +177,9 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         unsafe { core::slice::from_raw_parts(va as *const u8, len as usize) }
     });
     match fs::init(module) {
-        Ok(Some(u)) => info!("vfs: boot module unpacked: {} directories, {} files, {} skipped", u.dirs, u.files, u.skipped),
+        Ok(Some(u)) => {
+            info!("vfs: boot module unpacked: {} directories, {} files, {} skipped", u.dirs, u.files, u.skipped)
+        }
         Ok(None) => {}
         Err(e) => warn!("vfs: {}", e),
     }
@@ -218,9 +231,12 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         info!("idling for {} s (blocked in Xen)", secs);
         let t0 = time::now_ns();
         time::sleep_ns(secs * 1_000_000_000);
-        info!("idle done after {} ms, {} idle blocks, {} upcalls", (time::now_ns() - t0) / 1_000_000,
-              sched::IDLE_BLOCKS.load(core::sync::atomic::Ordering::Relaxed),
-              xen::evtchn::UPCALLS.load(core::sync::atomic::Ordering::Relaxed));
+        info!(
+            "idle done after {} ms, {} idle blocks, {} upcalls",
+            (time::now_ns() - t0) / 1_000_000,
+            sched::IDLE_BLOCKS.load(core::sync::atomic::Ordering::Relaxed),
+            xen::evtchn::UPCALLS.load(core::sync::atomic::Ordering::Relaxed)
+        );
     }
     kprintln!("unikernel: poweroff");
     xen::console::flush();

@@ -45,7 +45,11 @@ impl core::fmt::Display for XenError {
 
 /// Turns a raw hypercall return value into a result.
 pub fn check(ret: i64) -> Result<i64, XenError> {
-    if ret < 0 { Err(XenError(ret)) } else { Ok(ret) }
+    if ret < 0 {
+        Err(XenError(ret))
+    } else {
+        Ok(ret)
+    }
 }
 
 fn entry(nr: u32) -> usize {

@@ -137,7 +137,14 @@ pub fn crash(what: &str, frame: Option<&TrapFrame>, fault_addr: Option<u64>, rbp
     console::force_unlock();
     crate::kprintln!("\n*** CRASH: {} ***", what);
     if let Some(f) = frame {
-        crate::kprintln!("    RIP {:#018x}  RSP {:#018x}  RFLAGS {:#x}  CS {:#x}  SS {:#x}", f.rip, f.rsp, f.rflags, f.cs & 0xffff, f.ss & 0xffff);
+        crate::kprintln!(
+            "    RIP {:#018x}  RSP {:#018x}  RFLAGS {:#x}  CS {:#x}  SS {:#x}",
+            f.rip,
+            f.rsp,
+            f.rflags,
+            f.cs & 0xffff,
+            f.ss & 0xffff
+        );
         crate::kprintln!("    RAX {:#018x}  RBX {:#018x}  RCX {:#018x}  RDX {:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
         crate::kprintln!("    RSI {:#018x}  RDI {:#018x}  RBP {:#018x}  R8  {:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
         crate::kprintln!("    R9  {:#018x}  R10 {:#018x}  R11 {:#018x}  R12 {:#018x}", f.r9, f.r10, f.r11, f.r12);
@@ -178,6 +185,10 @@ fn frame_pointer_ok(fp: u64) -> bool {
     let lo = crate::mm::KERNEL_BASE;
     let hi = crate::mm::pfn_to_va(crate::mm::nr_pages());
     let guard = crate::sym_addr!(boot_stack_guard);
-    fp % 8 == 0 && fp >= lo && fp.saturating_add(16) <= hi && !(guard..guard + 4096).contains(&fp)
-        && crate::mm::is_va_mapped(fp) && crate::mm::is_va_mapped(fp + 8)
+    fp % 8 == 0
+        && fp >= lo
+        && fp.saturating_add(16) <= hi
+        && !(guard..guard + 4096).contains(&fp)
+        && crate::mm::is_va_mapped(fp)
+        && crate::mm::is_va_mapped(fp + 8)
 }

@@ -242,7 +242,7 @@ impl Program {
                 }
                 let mask = match self.device(p.fd) {
                     Err(_) => POLLNVAL,
-                    Ok(None) => (POLLIN | POLLRDNORM | POLLOUT | 0x100 /* POLLWRNORM */) & p.events,
+                    Ok(None) => (POLLIN | POLLRDNORM | POLLOUT | 0x100/* POLLWRNORM */) & p.events,
                     Ok(Some((Device::Xenbus(x), _))) => {
                         gens.push((x.clone(), x.generation()));
                         (x.poll() as u16) & (p.events | POLLNVAL)

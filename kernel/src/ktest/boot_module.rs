@@ -22,6 +22,5 @@ fn boot_module_files() -> TestResult {
     Ok(())
 }
 
-pub static TESTS: &[Test] = &[
-    Test { suite: "vfs", name: "boot_module_files", func: boot_module_files, timeout_ms: 2_000, default: true },
-];
+pub static TESTS: &[Test] =
+    &[Test { suite: "vfs", name: "boot_module_files", func: boot_module_files, timeout_ms: 2_000, default: true }];

@@ -131,7 +131,19 @@ fn console_input() -> TestResult {
 pub static TESTS: &[Test] = &[
     Test { suite: "events", name: "console_input", func: console_input, timeout_ms: 15_000, default: true },
     Test { suite: "events", name: "one_upcall_per_send", func: one_upcall_per_send, timeout_ms: 10_000, default: true },
-    Test { suite: "events", name: "masked_then_unmasked", func: masked_then_unmasked, timeout_ms: 5_000, default: true },
+    Test {
+        suite: "events",
+        name: "masked_then_unmasked",
+        func: masked_then_unmasked,
+        timeout_ms: 5_000,
+        default: true,
+    },
     Test { suite: "events", name: "status_of_loop", func: status_of_loop, timeout_ms: 5_000, default: true },
-    Test { suite: "events", name: "upcall_round_trip_cost", func: upcall_round_trip_cost, timeout_ms: 30_000, default: true },
+    Test {
+        suite: "events",
+        name: "upcall_round_trip_cost",
+        func: upcall_round_trip_cost,
+        timeout_ms: 30_000,
+        default: true,
+    },
 ];

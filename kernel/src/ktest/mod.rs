@@ -77,8 +77,17 @@ macro_rules! check_eq {
         match (&$got, &$want) {
             (g, w) => {
                 if g != w {
-                    return Err($crate::ktest::Failure { file: file!(), line: line!(),
-                        msg: alloc::format!("{} != {}\n    expected: {:?}\n    received: {:?}", stringify!($got), stringify!($want), w, g) });
+                    return Err($crate::ktest::Failure {
+                        file: file!(),
+                        line: line!(),
+                        msg: alloc::format!(
+                            "{} != {}\n    expected: {:?}\n    received: {:?}",
+                            stringify!($got),
+                            stringify!($want),
+                            w,
+                            g
+                        ),
+                    });
                 }
             }
         }
@@ -91,9 +100,16 @@ macro_rules! check_bytes {
     ($got:expr, $want:expr) => {{
         let (g, w): (&[u8], &[u8]) = (&$got[..], &$want[..]);
         if g != w {
-            return Err($crate::ktest::Failure { file: file!(), line: line!(),
-                msg: alloc::format!("bytes differ ({})\n    expected: {}\n    received: {}", stringify!($got),
-                    $crate::ktest::hexdump(w), $crate::ktest::hexdump(g)) });
+            return Err($crate::ktest::Failure {
+                file: file!(),
+                line: line!(),
+                msg: alloc::format!(
+                    "bytes differ ({})\n    expected: {}\n    received: {}",
+                    stringify!($got),
+                    $crate::ktest::hexdump(w),
+                    $crate::ktest::hexdump(g)
+                ),
+            });
         }
     }};
 }
@@ -104,8 +120,13 @@ macro_rules! check_ok {
     ($e:expr) => {
         match $e {
             Ok(v) => v,
-            Err(err) => return Err($crate::ktest::Failure { file: file!(), line: line!(),
-                msg: alloc::format!("{} failed: {:?}", stringify!($e), err) }),
+            Err(err) => {
+                return Err($crate::ktest::Failure {
+                    file: file!(),
+                    line: line!(),
+                    msg: alloc::format!("{} failed: {:?}", stringify!($e), err),
+                })
+            }
         }
     };
 }
@@ -175,9 +196,19 @@ pub fn run_selection(sel: &str) -> usize {
         }
     }
     crate::kprintln!("{} passed, {} failed", passed, failed);
-    let verdict = if tests.is_empty() { "ERROR" } else if failed == 0 { "SUCCESS" } else { "FAILURE" };
+    let verdict = if tests.is_empty() {
+        "ERROR"
+    } else if failed == 0 {
+        "SUCCESS"
+    } else {
+        "FAILURE"
+    };
     crate::kprintln!("Test result: {}", verdict);
-    if tests.is_empty() { 1 } else { failed }
+    if tests.is_empty() {
+        1
+    } else {
+        failed
+    }
 }
 
 enum Outcome {
@@ -209,8 +240,13 @@ fn run_one(t: &'static Test) -> Outcome {
     let us = (crate::time::now_ns() - t0) / 1000;
     let ms = format!("{}.{:03} ms", us / 1000, us % 1000);
     if !finished {
-        crate::kprintln!("TEST {}::{} ... TIMEOUT ({})\n    no result within {} ms; the test thread is abandoned",
-            t.suite, t.name, ms, t.timeout_ms);
+        crate::kprintln!(
+            "TEST {}::{} ... TIMEOUT ({})\n    no result within {} ms; the test thread is abandoned",
+            t.suite,
+            t.name,
+            ms,
+            t.timeout_ms
+        );
         return Outcome::Timeout;
     }
     let r = slot.result.lock().take();

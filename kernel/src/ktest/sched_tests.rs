@@ -124,7 +124,19 @@ fn guard_page_is_unmapped() -> TestResult {
 pub static TESTS: &[Test] = &[
     Test { suite: "sched", name: "spawn_join", func: spawn_join, timeout_ms: 5_000, default: true },
     Test { suite: "sched", name: "token_ring_1000", func: token_ring_1000, timeout_ms: 60_000, default: true },
-    Test { suite: "sched", name: "wait_timeout_vs_event", func: wait_timeout_vs_event, timeout_ms: 10_000, default: true },
+    Test {
+        suite: "sched",
+        name: "wait_timeout_vs_event",
+        func: wait_timeout_vs_event,
+        timeout_ms: 10_000,
+        default: true,
+    },
     Test { suite: "sched", name: "switch_cost", func: switch_cost, timeout_ms: 30_000, default: true },
-    Test { suite: "sched", name: "guard_page_is_unmapped", func: guard_page_is_unmapped, timeout_ms: 2_000, default: true },
+    Test {
+        suite: "sched",
+        name: "guard_page_is_unmapped",
+        func: guard_page_is_unmapped,
+        timeout_ms: 2_000,
+        default: true,
+    },
 ];

@@ -5,7 +5,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::{Test, TestResult};
-use crate::fs::{self, Errno, PollFd, Program, F_GETFL, F_SETFL, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, POLLIN, POLLOUT};
+use crate::fs::{
+    self, Errno, PollFd, Program, F_GETFL, F_SETFL, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY,
+    O_RDWR, O_TRUNC, O_WRONLY, POLLIN, POLLOUT,
+};
 use crate::{check, check_bytes, check_eq, check_ok};
 
 const SEEK_SET: u32 = 0;
@@ -343,7 +346,15 @@ fn paths_dot_dotdot_slashes() -> TestResult {
     check_eq!(p.write(fd, b"dots"), Ok(4));
     check_ok!(p.close(fd));
     let ino = check_ok!(fs::stat("/tmp/vp/f")).ino;
-    for path in ["/tmp/vp/f", "//tmp//vp//f", "/tmp/./vp/./f", "/tmp/vp/../vp/f", "/../../tmp/vp/f", "/tmp/../tmp/vp/../vp/./f", "tmp/vp/f"] {
+    for path in [
+        "/tmp/vp/f",
+        "//tmp//vp//f",
+        "/tmp/./vp/./f",
+        "/tmp/vp/../vp/f",
+        "/../../tmp/vp/f",
+        "/tmp/../tmp/vp/../vp/./f",
+        "tmp/vp/f",
+    ] {
         let s = check_ok!(fs::stat(path));
         check!(s.ino == ino, "{} resolves to another inode", path);
     }

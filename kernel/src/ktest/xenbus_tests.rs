@@ -21,7 +21,10 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 use super::{dom0, metric, Failure, Test, TestResult};
 use crate::arch::irq::IrqLock;
-use crate::fs::{self, Errno, Fd, PollFd, Program, F_GETFL, F_SETFL, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLNVAL, POLLOUT, POLLRDNORM};
+use crate::fs::{
+    self, Errno, Fd, PollFd, Program, F_GETFL, F_SETFL, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLNVAL,
+    POLLOUT, POLLRDNORM,
+};
 use crate::time::{now_ns, sleep_ns};
 use crate::{check, check_bytes, check_eq, check_ok};
 
@@ -163,7 +166,10 @@ fn read_exact(p: &Program, fd: Fd, n: usize, ms: u64) -> R<Vec<u8>> {
         let mut set = [PollFd { fd, events: POLLIN, revents: 0 }];
         let r = check_ok!(p.poll(&mut set, left as i64));
         if r == 0 {
-            return Err(fail(line!(), format!("fd {}: {} of {} bytes within {} ms: {}", fd, got, n, ms, super::hexdump(&out[..got]))));
+            return Err(fail(
+                line!(),
+                format!("fd {}: {} of {} bytes within {} ms: {}", fd, got, n, ms, super::hexdump(&out[..got])),
+            ));
         }
         let k = check_ok!(p.read(fd, &mut out[got..]));
         check!(k > 0, "read returned 0 with data queued");
@@ -218,7 +224,10 @@ fn quiet(p: &Program, fd: Fd, ms: i64) -> R<()> {
     if n != 0 {
         let mut buf = vec![0u8; 256];
         let k = p.read(fd, &mut buf).unwrap_or(0);
-        return Err(fail(line!(), format!("fd {} unexpectedly readable (revents {:#x}): {}", fd, set[0].revents, super::hexdump(&buf[..k]))));
+        return Err(fail(
+            line!(),
+            format!("fd {} unexpectedly readable (revents {:#x}): {}", fd, set[0].revents, super::hexdump(&buf[..k])),
+        ));
     }
     check_eq!(set[0].revents, 0);
     Ok(())
@@ -516,7 +525,11 @@ fn directory_and_get_perms_forwarded() -> TestResult {
     setup_write("data/xb/dir/a", b"1")?;
     setup_write("data/xb/dir/b", b"2")?;
     let r = rpc(&p, fd, &msg(XS_DIRECTORY, 0xd1, 0, &z("data/xb/dir")))?;
-    check!(r == msg(XS_DIRECTORY, 0xd1, 0, b"a\0b\0") || r == msg(XS_DIRECTORY, 0xd1, 0, b"b\0a\0"), "{}", super::hexdump(&r));
+    check!(
+        r == msg(XS_DIRECTORY, 0xd1, 0, b"a\0b\0") || r == msg(XS_DIRECTORY, 0xd1, 0, b"b\0a\0"),
+        "{}",
+        super::hexdump(&r)
+    );
     // Type 22 DIRECTORY_PART: "<generation>\0a\0b\0\0".
     // Without its offset argument, xenstored rejects it.
     let r = rpc(&p, fd, &msg(XS_DIRECTORY_PART, 0xd2, 0, b"data/xb/dir\0"))?;
@@ -604,7 +617,8 @@ fn two_messages_in_one_write_answers_first() -> TestResult {
     setup_write("data/xb/probe", b"hello")?;
     // B2: the whole count is returned; only the first message is answered,
     // the bytes after it are dropped (xenbus-abi.md 3).
-    let both = cat(&[&msg(XS_READ, 0xb2000001, 0, &z("data/xb/probe")), &msg(XS_READ, 0xb2000002, 0, &z("data/xb/probe"))]);
+    let both =
+        cat(&[&msg(XS_READ, 0xb2000001, 0, &z("data/xb/probe")), &msg(XS_READ, 0xb2000002, 0, &z("data/xb/probe"))]);
     check_eq!(p.write(fd, &both), Ok(both.len()));
     let r = recv(&p, fd)?;
     check_bytes!(r, msg(XS_READ, 0xb2000001, 0, b"hello"));
@@ -1119,7 +1133,8 @@ fn poll_many_fds_wakes_on_reply() -> TestResult {
         send(&p, fd, &msg(XS_READ, 0xe7000010 + i as u32, 0, b"domid\0"))?;
     }
     barrier()?;
-    let mut set: Vec<PollFd> = fds.iter().map(|&fd| PollFd { fd, events: POLLIN | POLLRDNORM | POLLOUT, revents: 0 }).collect();
+    let mut set: Vec<PollFd> =
+        fds.iter().map(|&fd| PollFd { fd, events: POLLIN | POLLRDNORM | POLLOUT, revents: 0 }).collect();
     check_eq!(p.poll(&mut set, 0), Ok(3));
     for s in &set {
         check_eq!(s.revents, 0x41);
@@ -1349,11 +1364,15 @@ fn watch_absolute_path_and_subtree() -> TestResult {
     watch(&p, fd, 0xf1000002, "data/xb/f10", b"rel")?;
     watch(&p, fd, 0xf1000003, "data/xb/f10/sub", b"sub")?;
     setup_write("data/xb/f10/sub/leaf", b"x")?;
-    recv_any_order(&p, fd, &[
-        event(&format!("{}/sub/leaf", abs), b"abs"),
-        event("data/xb/f10/sub/leaf", b"rel"),
-        event("data/xb/f10/sub/leaf", b"sub"),
-    ])?;
+    recv_any_order(
+        &p,
+        fd,
+        &[
+            event(&format!("{}/sub/leaf", abs), b"abs"),
+            event("data/xb/f10/sub/leaf", b"rel"),
+            event("data/xb/f10/sub/leaf", b"sub"),
+        ],
+    )?;
     barrier()?;
     quiet(&p, fd, 0)?;
     // Removing an ancestor fires every watcher below it with its own path.
@@ -1657,7 +1676,10 @@ fn transaction_conflict_eagain() -> TestResult {
     let t = tx_start(&p, fd, 0x6c000001)?;
     check_bytes!(rpc(&p, fd, &msg(XS_READ, 0x6c000002, t, &z("data/xb/conflict")))?, msg(XS_READ, 0x6c000002, t, b"1"));
     check_ok!(dom0::write("data/xb/conflict", "5"));
-    check_bytes!(rpc(&p, fd, &msg(XS_WRITE, 0x6c000003, t, &pv("data/xb/conflict", b"2")))?, ok(XS_WRITE, 0x6c000003, t));
+    check_bytes!(
+        rpc(&p, fd, &msg(XS_WRITE, 0x6c000003, t, &pv("data/xb/conflict", b"2")))?,
+        ok(XS_WRITE, 0x6c000003, t)
+    );
     check_bytes!(rpc(&p, fd, &msg(XS_TX_END, 0x6c000004, t, b"T\0"))?, err(0x6c000004, t, "EAGAIN"));
     // Any reply to END ends it.
     check_bytes!(rpc(&p, fd, &msg(XS_TX_END, 0x6c000005, t, b"F\0"))?, err(0x6c000005, t, "ENOENT"));
@@ -1666,7 +1688,10 @@ fn transaction_conflict_eagain() -> TestResult {
     // The retry commits.
     let t = tx_start(&p, fd, 0x6c000006)?;
     check_bytes!(rpc(&p, fd, &msg(XS_READ, 0x6c000007, t, &z("data/xb/conflict")))?, msg(XS_READ, 0x6c000007, t, b"5"));
-    check_bytes!(rpc(&p, fd, &msg(XS_WRITE, 0x6c000008, t, &pv("data/xb/conflict", b"6")))?, ok(XS_WRITE, 0x6c000008, t));
+    check_bytes!(
+        rpc(&p, fd, &msg(XS_WRITE, 0x6c000008, t, &pv("data/xb/conflict", b"6")))?,
+        ok(XS_WRITE, 0x6c000008, t)
+    );
     check_bytes!(rpc(&p, fd, &msg(XS_TX_END, 0x6c000009, t, b"T\0"))?, ok(XS_TX_END, 0x6c000009, t));
     let v = check_ok!(dom0::read("data/xb/conflict"));
     check_eq!(v.as_str(), "6");
@@ -1899,7 +1924,10 @@ fn close_with_requests_in_flight() -> TestResult {
     let fd = open_xb(&p)?;
     let ids = fill_tx_quota(&p, fd, 0x1d000100)?;
     for (i, t) in ids.iter().enumerate() {
-        check_bytes!(rpc(&p, fd, &msg(XS_TX_END, 0x1d000200 + i as u32, *t, b"F\0"))?, ok(XS_TX_END, 0x1d000200 + i as u32, *t));
+        check_bytes!(
+            rpc(&p, fd, &msg(XS_TX_END, 0x1d000200 + i as u32, *t, b"F\0"))?,
+            ok(XS_TX_END, 0x1d000200 + i as u32, *t)
+        );
     }
     Ok(())
 }
@@ -1913,15 +1941,24 @@ fn close_with_end_in_flight() -> TestResult {
         let fd = open_xb(&p)?;
         let t1 = tx_start(&p, fd, 0x1f000001)?;
         let t2 = tx_start(&p, fd, 0x1f000002)?;
-        check_bytes!(rpc(&p, fd, &msg(XS_WRITE, 0x1f000003, t1, &pv("data/xb/endfly", b"committed")))?, ok(XS_WRITE, 0x1f000003, t1));
-        check_bytes!(rpc(&p, fd, &msg(XS_WRITE, 0x1f000004, t2, &pv("data/xb/endfly2", b"aborted")))?, ok(XS_WRITE, 0x1f000004, t2));
+        check_bytes!(
+            rpc(&p, fd, &msg(XS_WRITE, 0x1f000003, t1, &pv("data/xb/endfly", b"committed")))?,
+            ok(XS_WRITE, 0x1f000003, t1)
+        );
+        check_bytes!(
+            rpc(&p, fd, &msg(XS_WRITE, 0x1f000004, t2, &pv("data/xb/endfly2", b"aborted")))?,
+            ok(XS_WRITE, 0x1f000004, t2)
+        );
         send(&p, fd, &msg(XS_TX_END, 0x1f000005, t1, b"T\0"))?;
         check_ok!(p.close(fd));
     }
     barrier()?;
     let p = Program::new();
     let fd = open_xb(&p)?;
-    check_bytes!(rpc(&p, fd, &msg(XS_READ, 0x1f000006, 0, &z("data/xb/endfly")))?, msg(XS_READ, 0x1f000006, 0, b"committed"));
+    check_bytes!(
+        rpc(&p, fd, &msg(XS_READ, 0x1f000006, 0, &z("data/xb/endfly")))?,
+        msg(XS_READ, 0x1f000006, 0, b"committed")
+    );
     check_bytes!(rpc(&p, fd, &msg(XS_READ, 0x1f000007, 0, &z("data/xb/endfly2")))?, err(0x1f000007, 0, "ENOENT"));
     let ids = fill_tx_quota(&p, fd, 0x1f000100)?;
     end_all(&p, fd, &ids, 0x1f000200)?;
@@ -1941,7 +1978,10 @@ fn drop_program_closes_descriptors() -> TestResult {
     let fd = open_xb(&p)?;
     let ids = fill_tx_quota(&p, fd, 0x1e000100)?;
     for (i, t) in ids.iter().enumerate() {
-        check_bytes!(rpc(&p, fd, &msg(XS_TX_END, 0x1e000020 + i as u32, *t, b"F\0"))?, ok(XS_TX_END, 0x1e000020 + i as u32, *t));
+        check_bytes!(
+            rpc(&p, fd, &msg(XS_TX_END, 0x1e000020 + i as u32, *t, b"F\0"))?,
+            ok(XS_TX_END, 0x1e000020 + i as u32, *t)
+        );
     }
     Ok(())
 }

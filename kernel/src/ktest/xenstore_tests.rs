@@ -75,7 +75,11 @@ fn errors_are_typed() -> TestResult {
     // A value over xenstored's per-node quota (2048 bytes by default).
     let big = alloc::vec![b'x'; 3000];
     let r = xs::write(0, "data/t/big", &big);
-    crate::check!(r == Err(XsError::Xs(XsErrno::ENOSPC)) || r == Err(XsError::Xs(XsErrno::E2BIG)), "big write: {:?}", r);
+    crate::check!(
+        r == Err(XsError::Xs(XsErrno::ENOSPC)) || r == Err(XsError::Xs(XsErrno::E2BIG)),
+        "big write: {:?}",
+        r
+    );
     // A payload over the protocol maximum never reaches the ring.
     let huge = alloc::vec![b'y'; 5000];
     crate::check_eq!(xs::write(0, "data/t/huge", &huge), Err(XsError::Invalid));
@@ -88,7 +92,11 @@ fn errors_are_typed() -> TestResult {
 }
 
 fn directory_and_perms() -> TestResult {
-    crate::check_ok!(xs::rm(0, "data/t/dir").or_else(|e| if e == XsError::Xs(XsErrno::ENOENT) { Ok(()) } else { Err(e) }));
+    crate::check_ok!(xs::rm(0, "data/t/dir").or_else(|e| if e == XsError::Xs(XsErrno::ENOENT) {
+        Ok(())
+    } else {
+        Err(e)
+    }));
     for i in 0..5 {
         crate::check_ok!(xs::write(0, &format!("data/t/dir/n{}", i), b"v"));
     }
@@ -242,14 +250,50 @@ fn reconnect_or_typed_refusal() -> TestResult {
 }
 
 pub static TESTS: &[Test] = &[
-    Test { suite: "xenstore", name: "reconnect_or_typed_refusal", func: reconnect_or_typed_refusal, timeout_ms: 20_000, default: true },
+    Test {
+        suite: "xenstore",
+        name: "reconnect_or_typed_refusal",
+        func: reconnect_or_typed_refusal,
+        timeout_ms: 20_000,
+        default: true,
+    },
     Test { suite: "xenstore", name: "identity", func: identity, timeout_ms: 10_000, default: true },
-    Test { suite: "xenstore", name: "guest_write_dom0_reads", func: guest_write_dom0_reads, timeout_ms: 20_000, default: true },
-    Test { suite: "xenstore", name: "dom0_write_fires_watch", func: dom0_write_fires_watch, timeout_ms: 20_000, default: true },
-    Test { suite: "xenstore", name: "transaction_conflict_and_retry", func: transaction_conflict_and_retry, timeout_ms: 30_000, default: true },
+    Test {
+        suite: "xenstore",
+        name: "guest_write_dom0_reads",
+        func: guest_write_dom0_reads,
+        timeout_ms: 20_000,
+        default: true,
+    },
+    Test {
+        suite: "xenstore",
+        name: "dom0_write_fires_watch",
+        func: dom0_write_fires_watch,
+        timeout_ms: 20_000,
+        default: true,
+    },
+    Test {
+        suite: "xenstore",
+        name: "transaction_conflict_and_retry",
+        func: transaction_conflict_and_retry,
+        timeout_ms: 30_000,
+        default: true,
+    },
     Test { suite: "xenstore", name: "errors_are_typed", func: errors_are_typed, timeout_ms: 10_000, default: true },
-    Test { suite: "xenstore", name: "directory_and_perms", func: directory_and_perms, timeout_ms: 10_000, default: true },
-    Test { suite: "xenstore", name: "directory_many_entries", func: directory_many_entries, timeout_ms: 60_000, default: true },
+    Test {
+        suite: "xenstore",
+        name: "directory_and_perms",
+        func: directory_and_perms,
+        timeout_ms: 10_000,
+        default: true,
+    },
+    Test {
+        suite: "xenstore",
+        name: "directory_many_entries",
+        func: directory_many_entries,
+        timeout_ms: 60_000,
+        default: true,
+    },
     Test { suite: "xenstore", name: "quota_queueing", func: quota_queueing, timeout_ms: 30_000, default: true },
     Test { suite: "xenstore", name: "ops_per_second", func: ops_per_second, timeout_ms: 60_000, default: true },
 ];

@@ -99,7 +99,8 @@ pub fn init() {
     });
     let mut threads = BTreeMap::new();
     threads.insert(ThreadId(0), main);
-    *SCHED.lock() = Some(Sched { threads, run_queue: VecDeque::new(), current: ThreadId(0), next_id: 1, zombies: Vec::new() });
+    *SCHED.lock() =
+        Some(Sched { threads, run_queue: VecDeque::new(), current: ThreadId(0), next_id: 1, zombies: Vec::new() });
 }
 
 fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
@@ -345,4 +346,3 @@ pub fn join(tid: ThreadId) {
 pub fn threads() -> Vec<(ThreadId, String, State, u64)> {
     with(|s| s.threads.values().map(|t| (t.id, t.name.clone(), t.state, t.switches)).collect())
 }
-

@@ -33,9 +33,8 @@ impl<T> SleepMutex<T> {
     ///
     /// # Yields
     pub fn lock(&self) -> SleepGuard<'_, T> {
-        self.waiters.wait_until(|| {
-            self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
-        });
+        self.waiters
+            .wait_until(|| self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok());
         SleepGuard { m: self }
     }
 }

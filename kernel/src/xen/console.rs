@@ -151,7 +151,6 @@ impl Console {
         let _ = evtchn_op::send(self.port);
         n
     }
-
 }
 
 /// Writes through `HYPERVISOR_console_io` (works for dom0 and on debug Xen;

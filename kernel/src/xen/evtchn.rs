@@ -206,7 +206,9 @@ pub fn init_callbacks() -> Result<(), XenError> {
     ] {
         let mut cb = x::callback_register { type_: ty as u16, flags: xen_sys::CALLBACKF_MASK_EVENTS, address: addr };
         // SAFETY: CALLBACKOP_register reads a callback_register on our stack.
-        check(unsafe { hypercall2(x::__HYPERVISOR_callback_op, x::CALLBACKOP_register as u64, &mut cb as *mut _ as u64) })?;
+        check(unsafe {
+            hypercall2(x::__HYPERVISOR_callback_op, x::CALLBACKOP_register as u64, &mut cb as *mut _ as u64)
+        })?;
     }
     Ok(())
 }

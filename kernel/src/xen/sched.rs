@@ -37,7 +37,6 @@ pub fn shutdown_forever(reason: ShutdownReason) -> ! {
     }
 }
 
-
 /// Blocks the vCPU until an event is pending. Xen clears the upcall mask
 /// (enables event delivery) as part of this operation; the caller must have
 /// checked for work with events masked just before, so no wake-up is lost.

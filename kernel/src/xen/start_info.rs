@@ -37,7 +37,6 @@ impl StartInfo {
         Ok(Self(si))
     }
 
-
     /// The magic string, e.g. `xen-3.0-x86_64`.
     pub fn magic(&self) -> &'static str {
         cstr(&self.0.magic)
@@ -109,7 +108,6 @@ impl StartInfo {
     pub fn cmdline(&self) -> &'static str {
         cstr(&self.0.cmd_line)
     }
-
 }
 
 /// The NUL-terminated prefix of a C char array, or "" if it is not UTF-8.

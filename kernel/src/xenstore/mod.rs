@@ -244,9 +244,8 @@ fn service() {
                         Some(Err(_)) => None,
                         None => None,
                     };
-                    let msg = bytes.unwrap_or_else(|| {
-                        xs_wire::build_message(MsgType::ERROR, 0, 0, XsErrno::EAGAIN.payload())
-                    });
+                    let msg = bytes
+                        .unwrap_or_else(|| xs_wire::build_message(MsgType::ERROR, 0, 0, XsErrno::EAGAIN.payload()));
                     inbox.lock().push_reply(cookie, msg);
                     wakes.push(wq);
                 }
@@ -499,7 +498,6 @@ impl Watch {
         );
         out
     }
-
 }
 
 impl Drop for Watch {
@@ -558,7 +556,12 @@ pub fn node_abandon(cookie: u64, was_transaction_start: bool) {
 
 /// Registers a watch for an open of the xenbus node (kernel-unique token);
 /// its events are pushed into `inbox` under `node_watch_id`.
-pub fn node_watch(node_watch_id: u64, path: &[u8], inbox: &Arc<IrqLock<Inbox>>, wq: &Arc<WaitQueue>) -> Result<(), XsErrno> {
+pub fn node_watch(
+    node_watch_id: u64,
+    path: &[u8],
+    inbox: &Arc<IrqLock<Inbox>>,
+    wq: &Arc<WaitQueue>,
+) -> Result<(), XsErrno> {
     let token = alloc::format!("xb{}", node_watch_id);
     let (wid, rid) = {
         let mut g = STATE.lock();

@@ -39,7 +39,13 @@ impl Scanner {
     /// found; it must clear the pending bit before handling the port. At
     /// most `budget` ports are visited. Returns the selector bits of words
     /// that may still hold pending ports (0 when the scan found none left).
-    pub fn scan(&mut self, mut sel: u64, mut word: impl FnMut(u32) -> u64, mut visit: impl FnMut(u32), budget: u32) -> u64 {
+    pub fn scan(
+        &mut self,
+        mut sel: u64,
+        mut word: impl FnMut(u32) -> u64,
+        mut visit: impl FnMut(u32),
+        budget: u32,
+    ) -> u64 {
         let mut left = budget;
         while sel != 0 {
             match self.find(&mut sel, &mut word) {
@@ -170,18 +176,22 @@ mod tests {
         }
         let cell = core::cell::RefCell::new(&mut pending);
         let mut visits = 0;
-        let left = s.scan(sel, |w| cell.borrow()[w as usize], |p| {
-            visits += 1;
-            let mut pb = cell.borrow_mut();
-            pb[(p / 64) as usize] &= !(1u64 << (p % 64));
-            served.insert(p);
-            if p == 3 {
-                pb[0] |= 1 << 3; // busy port fires again, every time
-            }
-        }, 20);
+        let left = s.scan(
+            sel,
+            |w| cell.borrow()[w as usize],
+            |p| {
+                visits += 1;
+                let mut pb = cell.borrow_mut();
+                pb[(p / 64) as usize] &= !(1u64 << (p % 64));
+                served.insert(p);
+                if p == 3 {
+                    pb[0] |= 1 << 3; // busy port fires again, every time
+                }
+            },
+            20,
+        );
         assert!(served.contains(&70) && served.contains(&130) && served.contains(&700));
         assert_eq!(visits, 20, "the budget bounds a scan");
         assert_ne!(left, 0, "port 3 is still pending");
     }
-
 }

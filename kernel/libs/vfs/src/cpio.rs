@@ -127,8 +127,19 @@ pub struct Unpacked {
 }
 
 const FIELDS: [&str; 13] = [
-    "ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor", "devminor", "rdevmajor",
-    "rdevminor", "namesize", "check",
+    "ino",
+    "mode",
+    "uid",
+    "gid",
+    "nlink",
+    "mtime",
+    "filesize",
+    "devmajor",
+    "devminor",
+    "rdevmajor",
+    "rdevminor",
+    "namesize",
+    "check",
 ];
 
 fn hex8(b: &[u8]) -> Option<u32> {
@@ -151,10 +162,8 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
     let mut off = 0usize;
     let err = |offset, reason| CpioError { offset, reason };
     loop {
-        let header = off
-            .checked_add(HEADER_LEN)
-            .and_then(|end| archive.get(off..end))
-            .ok_or(err(off, CpioReason::Truncated))?;
+        let header =
+            off.checked_add(HEADER_LEN).and_then(|end| archive.get(off..end)).ok_or(err(off, CpioReason::Truncated))?;
         let crc = match header.split_first_chunk::<6>() {
             Some((m, _)) if m == MAGIC_NEWC => false,
             Some((m, _)) if m == MAGIC_CRC => true,

@@ -142,11 +142,7 @@ impl<S> FdTable<S> {
 
     /// The open descriptors, in increasing order.
     pub fn fds(&self) -> impl Iterator<Item = Fd> + '_ {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_some())
-            .filter_map(|(i, _)| Fd::try_from(i).ok())
+        self.slots.iter().enumerate().filter(|(_, s)| s.is_some()).filter_map(|(i, _)| Fd::try_from(i).ok())
     }
 
     fn lowest_free(&self) -> Option<usize> {

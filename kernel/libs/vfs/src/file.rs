@@ -147,12 +147,7 @@ impl Tree {
     /// `O_WRONLY`; `EISDIR` for a directory. A regular file reads from the
     /// offset, advances it, and returns 0 at end of file. A special node is
     /// handed back as [`Io::Special`].
-    pub fn read<'t, S>(
-        &self,
-        table: &'t mut FdTable<S>,
-        fd: Fd,
-        buf: &mut [u8],
-    ) -> Result<Io<'t, S>, Errno> {
+    pub fn read<'t, S>(&self, table: &'t mut FdTable<S>, fd: Fd, buf: &mut [u8]) -> Result<Io<'t, S>, Errno> {
         let f = table.get_mut(fd)?;
         if !f.access.readable() {
             return Err(Errno::EBADF);
@@ -175,12 +170,7 @@ impl Tree {
     /// the end of file with `O_APPEND`), extended as needed, and the offset
     /// moves past the data. A special node is handed back as
     /// [`Io::Special`].
-    pub fn write<'t, S>(
-        &mut self,
-        table: &'t mut FdTable<S>,
-        fd: Fd,
-        data: &[u8],
-    ) -> Result<Io<'t, S>, Errno> {
+    pub fn write<'t, S>(&mut self, table: &'t mut FdTable<S>, fd: Fd, data: &[u8]) -> Result<Io<'t, S>, Errno> {
         let f = table.get_mut(fd)?;
         if !f.access.writable() {
             return Err(Errno::EBADF);

@@ -197,11 +197,7 @@ impl Tree {
     /// Errors: `EEXIST` when one of the leaf nodes already exists, `ENOTDIR`
     /// when one of the directories exists as a non-directory, `ENOSPC` when
     /// the limits are reached.
-    pub fn add_standard_layout(
-        &mut self,
-        xenbus: SpecialId,
-        capabilities: Option<SpecialId>,
-    ) -> Result<(), Errno> {
+    pub fn add_standard_layout(&mut self, xenbus: SpecialId, capabilities: Option<SpecialId>) -> Result<(), Errno> {
         let proc_ = self.mkdir_all("/proc", 0o555)?;
         self.mark_mount_point(proc_)?;
         let proc_xen = self.mkdir_all("/proc/xen", 0o555)?;
@@ -411,14 +407,7 @@ impl Tree {
             Node::Special(id) => (0, Some(*id)),
         };
         let size = if i.nlink == 0 && matches!(i.node, Node::Dir(_)) { 0 } else { size };
-        Ok(Stat {
-            ino,
-            mode: i.ftype.mode_bits() | i.perm,
-            nlink: i.nlink,
-            size,
-            file_type: i.ftype,
-            special,
-        })
+        Ok(Stat { ino, mode: i.ftype.mode_bits() | i.perm, nlink: i.nlink, size, file_type: i.ftype, special })
     }
 
     /// Whether `ino` is an existing directory.
@@ -529,12 +518,7 @@ impl Tree {
     ///
     /// Errors: `EINVAL` for another type; otherwise those of
     /// [`Tree::create_file`].
-    pub fn create_special<'p>(
-        &mut self,
-        path: impl Into<Path<'p>>,
-        mode: u32,
-        id: SpecialId,
-    ) -> Result<Ino, Errno> {
+    pub fn create_special<'p>(&mut self, path: impl Into<Path<'p>>, mode: u32, id: SpecialId) -> Result<Ino, Errno> {
         let ftype = match mode & S_IFMT {
             S_IFCHR => FileType::CharDevice,
             S_IFREG => FileType::Regular,

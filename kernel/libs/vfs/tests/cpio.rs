@@ -94,10 +94,7 @@ fn crc_format() {
     let mut t = Tree::new();
     cpio::unpack(&mut t, &good).unwrap();
     let bad = b.raw(b"f", S_IFREG | 0o644, 1, b"hello", 1).finish();
-    assert_eq!(
-        cpio::parse(&bad),
-        Err(CpioError { offset: 0, reason: CpioReason::BadChecksum })
-    );
+    assert_eq!(cpio::parse(&bad), Err(CpioError { offset: 0, reason: CpioReason::BadChecksum }));
 }
 
 #[test]
@@ -187,10 +184,7 @@ fn huge_sizes() {
         let base = 112 + 6 + 8 * field;
         a[base..base + 8].copy_from_slice(value.as_bytes());
         let e = cpio::parse(&a).unwrap_err();
-        assert!(
-            matches!(e.reason, CpioReason::Truncated | CpioReason::NameNotTerminated),
-            "{field} {value}: {e}"
-        );
+        assert!(matches!(e.reason, CpioReason::Truncated | CpioReason::NameNotTerminated), "{field} {value}: {e}");
         assert_eq!(e.offset, 112);
     }
 }

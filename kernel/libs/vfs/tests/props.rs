@@ -7,13 +7,7 @@ use vfs::path::normalize;
 use vfs::{cpio, Errno, FdTable, Io, Path, SpecialId, Tree};
 
 fn component() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just(".".to_string()),
-        Just("..".to_string()),
-        Just("".to_string()),
-        "[ab]{1,2}",
-        Just("x".repeat(256)),
-    ]
+    prop_oneof![Just(".".to_string()), Just("..".to_string()), Just("".to_string()), "[ab]{1,2}", Just("x".repeat(256)),]
 }
 
 fn path_str() -> impl Strategy<Value = String> {

@@ -100,7 +100,11 @@ fn split_line(line: &str) -> (String, String, String) {
                 } else if c == '"' {
                     in_str = true;
                 } else if body.get(i..).is_some_and(|r| r.starts_with(" -> ")) {
-                    return (key, String::from(body.get(..i).unwrap_or("")), String::from(body.get(i + 4..).unwrap_or("")));
+                    return (
+                        key,
+                        String::from(body.get(..i).unwrap_or("")),
+                        String::from(body.get(i + 4..).unwrap_or("")),
+                    );
                 }
             }
             return (key, String::from(body), String::new());
@@ -132,9 +136,12 @@ pub fn compare(ours: &str, linux: &str) -> Vec<Diff> {
         }
         match b.iter().find(|(kb, _, _)| kb == k) {
             Some((_, _, ob)) if ob == obs => {}
-            Some((_, _, ob)) => {
-                diffs.push(Diff { key: k.clone(), step: step.clone(), ours: Some(obs.clone()), linux: Some(ob.clone()) })
-            }
+            Some((_, _, ob)) => diffs.push(Diff {
+                key: k.clone(),
+                step: step.clone(),
+                ours: Some(obs.clone()),
+                linux: Some(ob.clone()),
+            }),
             None => diffs.push(Diff { key: k.clone(), step: step.clone(), ours: Some(obs.clone()), linux: None }),
         }
     }
@@ -231,7 +238,9 @@ pub fn judge(name: &str, ours: Option<&str>, linux: Option<&str>) -> Judgement {
             let failed: Vec<Diff> = o
                 .lines()
                 .map(split_line)
-                .filter(|(_, _, obs)| obs.ends_with("FAILED") || obs.ends_with("MISMATCH") || obs.starts_with("TIMEOUT"))
+                .filter(|(_, _, obs)| {
+                    obs.ends_with("FAILED") || obs.ends_with("MISMATCH") || obs.starts_with("TIMEOUT")
+                })
                 .map(|(k, step, obs)| Diff { key: k, step, ours: Some(obs.clone()), linux: Some(obs) })
                 .collect();
             return mk(Verdict::ExpectFailed, Some(String::from("expectations failed on both hosts")), failed);
@@ -388,10 +397,15 @@ pub fn report(js: &[Judgement]) -> Report {
             md.push_str(&format!("{reason}\n\n"));
         }
         for d in &j.diffs {
-            let title = if d.step.is_empty() { d.key.clone() } else { format!("{} `{}`", d.key, d.step.replace('`', "'")) };
+            let title =
+                if d.step.is_empty() { d.key.clone() } else { format!("{} `{}`", d.key, d.step.replace('`', "'")) };
             md.push_str(&format!("- {title}\n"));
             let show = |who: &str, v: &Option<String>| match v {
-                Some(v) => format!("  - {who}: `{}`\n    printable: `{}`\n", v.replace('`', "'"), printable(v).replace('`', "'")),
+                Some(v) => format!(
+                    "  - {who}: `{}`\n    printable: `{}`\n",
+                    v.replace('`', "'"),
+                    printable(v).replace('`', "'")
+                ),
                 None => format!("  - {who}: (no such line)\n"),
             };
             md.push_str(&show("ours ", &d.ours));

@@ -54,7 +54,13 @@ pub struct RunConfig {
 impl RunConfig {
     /// Defaults: 3 s read guard, 10 s for dom0 steps, cleaning on.
     pub fn new(host: &str, device: &str) -> Self {
-        Self { host: String::from(host), device: String::from(device), guard_ms: 3000, dom0_timeout_ms: 10_000, clean: true }
+        Self {
+            host: String::from(host),
+            device: String::from(device),
+            guard_ms: 3000,
+            dom0_timeout_ms: 10_000,
+            clean: true,
+        }
     }
 }
 
@@ -403,7 +409,8 @@ fn match_msg(p: &MsgSpec, msg: &[u8], vars: &mut Vars, lets: &Lets) -> bool {
                     }
                 } else {
                     let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-                    let val = rest.get(..n).and_then(|d| core::str::from_utf8(d).ok()).and_then(|s| s.parse::<u32>().ok());
+                    let val =
+                        rest.get(..n).and_then(|d| core::str::from_utf8(d).ok()).and_then(|s| s.parse::<u32>().ok());
                     match val {
                         Some(val) if n > 0 => {
                             vars.insert(v, val);
@@ -420,7 +427,13 @@ fn match_msg(p: &MsgSpec, msg: &[u8], vars: &mut Vars, lets: &Lets) -> bool {
 
 /// Matches messages to patterns (in order, or any order), returning the
 /// new bindings and, for each pattern, the index of its message.
-fn match_all(pats: &[MsgSpec], msgs: &[Vec<u8>], unordered: bool, vars: &Vars, lets: &Lets) -> Option<(Vars, Vec<usize>)> {
+fn match_all(
+    pats: &[MsgSpec],
+    msgs: &[Vec<u8>],
+    unordered: bool,
+    vars: &Vars,
+    lets: &Lets,
+) -> Option<(Vars, Vec<usize>)> {
     if pats.len() != msgs.len() {
         return None;
     }
@@ -433,7 +446,15 @@ fn match_all(pats: &[MsgSpec], msgs: &[Vec<u8>], unordered: bool, vars: &Vars, l
         }
         return Some((v, (0..msgs.len()).collect()));
     }
-    fn go(k: usize, pats: &[MsgSpec], msgs: &[Vec<u8>], used: &mut Vec<bool>, order: &mut Vec<usize>, vars: &Vars, lets: &Lets) -> Option<Vars> {
+    fn go(
+        k: usize,
+        pats: &[MsgSpec],
+        msgs: &[Vec<u8>],
+        used: &mut Vec<bool>,
+        order: &mut Vec<usize>,
+        vars: &Vars,
+        lets: &Lets,
+    ) -> Option<Vars> {
         let Some(p) = pats.get(k) else { return Some(vars.clone()) };
         for (i, m) in msgs.iter().enumerate() {
             if used.get(i).copied().unwrap_or(true) {
@@ -602,7 +623,10 @@ impl<'a, F: FileApi> Ctx<'a, F> {
                 let p = path.clone().unwrap_or_else(|| self.cfg.device.clone());
                 let obs = match self.api.open(&p, *flags) {
                     Ok(real) => {
-                        self.fds.insert(fd.clone(), Fd { real, nonblock: flags & O_NONBLOCK != 0, stream: Stream::default() });
+                        self.fds.insert(
+                            fd.clone(),
+                            Fd { real, nonblock: flags & O_NONBLOCK != 0, stream: Stream::default() },
+                        );
                         String::from("ok")
                     }
                     Err(e) => self.set_last_errno(e),
@@ -927,7 +951,8 @@ impl<'a, F: FileApi> Ctx<'a, F> {
         }
         let mut req = b"data/harness/req\0".to_vec();
         req.extend_from_slice(format!("{seq} {line}").as_bytes());
-        let (ty, body) = self.helper_call(h, &msg_bytes(names::WRITE, HELPER_REQ + 2, 0, &req), HELPER_REQ + 2, deadline)?;
+        let (ty, body) =
+            self.helper_call(h, &msg_bytes(names::WRITE, HELPER_REQ + 2, 0, &req), HELPER_REQ + 2, deadline)?;
         if ty != names::WRITE {
             return Err(format!("helper write request: {}", String::from_utf8_lossy(&body).trim_end_matches('\0')));
         }
@@ -936,7 +961,8 @@ impl<'a, F: FileApi> Ctx<'a, F> {
             // Check the answer now and after every event on data/harness/rsp.
             n = n.wrapping_add(1);
             let rid = HELPER_REQ + n;
-            let (ty, body) = self.helper_call(h, &msg_bytes(names::READ, rid, 0, b"data/harness/rsp\0"), rid, deadline)?;
+            let (ty, body) =
+                self.helper_call(h, &msg_bytes(names::READ, rid, 0, b"data/harness/rsp\0"), rid, deadline)?;
             if ty == names::READ {
                 let text = String::from_utf8_lossy(&body).into_owned();
                 let mut it = text.splitn(3, ' ');

@@ -366,10 +366,9 @@ fn eval_term(t: &Term, vars: &Vars, lets: &Lets, out: &mut Vec<u8>, depth: usize
             let end = b.unwrap_or(whole.len());
             match whole.get(start..end) {
                 Some(s) => push_checked(out, s),
-                None => Err(EvalError::Other(alloc::format!(
-                    "slice [{start}..{end}] is outside the {} bytes",
-                    whole.len()
-                ))),
+                None => {
+                    Err(EvalError::Other(alloc::format!("slice [{start}..{end}] is outside the {} bytes", whole.len())))
+                }
             }
         }
     }
@@ -477,7 +476,9 @@ impl<'a> P<'a> {
             }
             Some(Tok::Word(w)) => {
                 if let Some(n) = parse_u64(w) {
-                    return u32::try_from(n).map(Field::Num).map_err(|_| alloc::format!("{what} {n} does not fit 32 bits"));
+                    return u32::try_from(n)
+                        .map(Field::Num)
+                        .map_err(|_| alloc::format!("{what} {n} does not fit 32 bits"));
                 }
                 if is_type {
                     if let Some(n) = names::type_number(w) {
@@ -485,7 +486,10 @@ impl<'a> P<'a> {
                     }
                     return Err(alloc::format!("unknown message type '{w}'"));
                 }
-                Err(alloc::format!("expected {what} (a number, $var{}) but found '{w}'", if pattern { " or _" } else { "" }))
+                Err(alloc::format!(
+                    "expected {what} (a number, $var{}) but found '{w}'",
+                    if pattern { " or _" } else { "" }
+                ))
             }
             Some(t) => Err(alloc::format!("expected {what} but found {}", t.describe())),
             None => Err(alloc::format!("expected {what} at the end of the line")),
@@ -567,7 +571,10 @@ impl<'a> P<'a> {
                 } else if w == "rep" && self.peek() == Some(&Tok::LParen) {
                     self.pos += 1;
                     let n = self.number("the repeat count")?;
-                    let n = usize::try_from(n).ok().filter(|&n| n <= MAX_BYTES).ok_or_else(|| alloc::format!("repeat count {n} is too large"))?;
+                    let n = usize::try_from(n)
+                        .ok()
+                        .filter(|&n| n <= MAX_BYTES)
+                        .ok_or_else(|| alloc::format!("repeat count {n} is too large"))?;
                     self.expect_tok(&Tok::Comma)?;
                     let inner = self.terms(lets, false)?;
                     if inner.is_empty() {
@@ -631,7 +638,12 @@ impl<'a> P<'a> {
                 loop {
                     match self.next() {
                         Some(Tok::Word(w)) if w == "msg" => pats.push(self.msg(true, lets)?),
-                        Some(t) => return Err(alloc::format!("expected msg(...) in unordered {{}} but found {}", t.describe())),
+                        Some(t) => {
+                            return Err(alloc::format!(
+                                "expected msg(...) in unordered {{}} but found {}",
+                                t.describe()
+                            ))
+                        }
                         None => return Err(String::from("unordered { is not closed")),
                     }
                     match self.next() {
@@ -793,7 +805,9 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
         let lineno = i + 1;
         let trimmed = raw.trim_end();
         let (cont, body) = match trimmed.strip_suffix('\\') {
-            Some(b) if !strip_comment(trimmed).is_empty() && strip_comment(trimmed).ends_with('\\') => (true, b.trim_end()),
+            Some(b) if !strip_comment(trimmed).is_empty() && strip_comment(trimmed).ends_with('\\') => {
+                (true, b.trim_end())
+            }
             _ => (false, trimmed),
         };
         match pending.take() {
@@ -823,9 +837,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
         let err = |message: String| ParseError { line, message };
         let t = raw.trim();
         // Header lines: free text to the end of the line.
-        let header = [("deviation:", 0), ("skip-on:", 1), ("about:", 2)]
-            .into_iter()
-            .find(|(k, _)| t.starts_with(k));
+        let header = [("deviation:", 0), ("skip-on:", 1), ("about:", 2)].into_iter().find(|(k, _)| t.starts_with(k));
         if let Some((key, which)) = header {
             if !sc.steps.is_empty() {
                 return Err(err(alloc::format!("'{key}' must come before the first step")));
@@ -1010,7 +1022,11 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
                                 flags |= O_NONBLOCK;
                                 None
                             }
-                            _ => return Err(alloc::format!("unknown open flag '{w}' (RDONLY WRONLY RDWR NONBLOCK path=)")),
+                            _ => {
+                                return Err(alloc::format!(
+                                    "unknown open flag '{w}' (RDONLY WRONLY RDWR NONBLOCK path=)"
+                                ))
+                            }
                         };
                         if let Some(a) = acc {
                             if access.is_some() {
@@ -1068,7 +1084,10 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
                 }
                 _ => {
                     let n = p.number("a byte count, msg(...) or unordered {...}")?;
-                    let count = usize::try_from(n).ok().filter(|&c| c <= MAX_BYTES).ok_or_else(|| alloc::format!("read count {n} is too large"))?;
+                    let count = usize::try_from(n)
+                        .ok()
+                        .filter(|&c| c <= MAX_BYTES)
+                        .ok_or_else(|| alloc::format!("read count {n} is too large"))?;
                     let mut nonblock = false;
                     if let Some(Tok::Word(w)) = p.peek() {
                         if w == "nonblock" {
@@ -1097,7 +1116,10 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
                             -1
                         } else {
                             let n = parse_u64(w).ok_or_else(|| alloc::format!("bad timeout '{w}'"))?;
-                            i32::try_from(n).ok().filter(|&n| n <= 600_000).ok_or_else(|| String::from("timeout longer than 10 minutes"))?
+                            i32::try_from(n)
+                                .ok()
+                                .filter(|&n| n <= 600_000)
+                                .ok_or_else(|| String::from("timeout longer than 10 minutes"))?
                         };
                     }
                     Tok::Word(w) if is_ident(w) => {
@@ -1166,7 +1188,11 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
                     }
                     other => return Err(alloc::format!("unknown expectation '{other}'")),
                 },
-                _ => return Err(String::from("expect what? (a count, errno, bytes, msg, unordered, revents, timeout, ok)")),
+                _ => {
+                    return Err(String::from(
+                        "expect what? (a count, errno, bytes, msg, unordered, revents, timeout, ok)",
+                    ))
+                }
             };
             Ok(StepKind::Expect(e))
         }

@@ -100,7 +100,10 @@ fn framing_round_trip_with_console_prefix() {
 
 #[test]
 fn printable_decodes_fields_and_runs() {
-    assert_eq!(printable("23: 10000000 01020000 <$tx1> 07000000 454e4f454e5400 ok"), "23: u32:16 u32:513 <$tx1> u32:7 \"ENOENT\\0\" ok");
+    assert_eq!(
+        printable("23: 10000000 01020000 <$tx1> 07000000 454e4f454e5400 ok"),
+        "23: u32:16 u32:513 <$tx1> u32:7 \"ENOENT\\0\" ok"
+    );
     assert_eq!(printable("(61*3)0a"), "\"aaa\\n\"");
     assert_eq!(printable("<$tx1>00"), "<$tx1>\"\\0\"");
 }

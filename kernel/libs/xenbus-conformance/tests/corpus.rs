@@ -77,7 +77,11 @@ fn transcripts_do_not_depend_on_domain_or_transaction_ids() {
     for ((name, x, _, _), (_, y, _, _)) in ta.iter().zip(&tb) {
         let d = compare(x, y);
         assert!(d.is_empty(), "{name}: {d:#?}");
-        assert_eq!(judge(name, Some(x), Some(y)).verdict, if x.contains("deviation:") { Verdict::Deviation } else { Verdict::Match }, "{name}");
+        assert_eq!(
+            judge(name, Some(x), Some(y)).verdict,
+            if x.contains("deviation:") { Verdict::Deviation } else { Verdict::Match },
+            "{name}"
+        );
     }
 }
 
@@ -159,7 +163,11 @@ fn paths_stay_under_the_scenarios_own_directory() {
             let mut rest = line;
             while let Some(p) = rest.find("data/conf/") {
                 let tail = &rest[p + "data/conf/".len()..];
-                assert!(tail.starts_with(&format!("{name}/")) || tail.starts_with(&format!("{name}\\")), "{name}:{}: {line}", i + 1);
+                assert!(
+                    tail.starts_with(&format!("{name}/")) || tail.starts_with(&format!("{name}\\")),
+                    "{name}:{}: {line}",
+                    i + 1
+                );
                 rest = tail;
             }
         }
@@ -180,7 +188,13 @@ fn the_failing_example_fails_against_a_linux_like_transcript() {
         let linux: String = ours
             .transcript
             .lines()
-            .map(|l| if l.contains(" read A msg(") { format!("{} -> TIMEOUT", l.split(" -> ").next().unwrap()) } else { l.to_string() })
+            .map(|l| {
+                if l.contains(" read A msg(") {
+                    format!("{} -> TIMEOUT", l.split(" -> ").next().unwrap())
+                } else {
+                    l.to_string()
+                }
+            })
             .map(|l| if l.starts_with("end") { "end failed=1".to_string() } else { l })
             .collect::<Vec<_>>()
             .join("\n");

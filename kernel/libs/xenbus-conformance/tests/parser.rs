@@ -1,7 +1,9 @@
 //! The scenario parser: every step kind, byte expressions, and errors with
 //! line numbers.
 
-use xenbus_conformance::{eval, parse, Dom0Op, Expect, Field, Lets, StepKind, Vars, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY};
+use xenbus_conformance::{
+    eval, parse, Dom0Op, Expect, Field, Lets, StepKind, Vars, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
+};
 
 fn kinds(text: &str) -> Vec<StepKind> {
     parse("t", text).unwrap_or_else(|e| panic!("{e}")).steps.into_iter().map(|s| s.kind).collect()
@@ -106,7 +108,9 @@ fn continuation_lines() {
 
 #[test]
 fn msg_fields_len_and_types() {
-    let k = kinds("open A\nwrite A msg(XS_TRANSACTION_END, 0x10, 0xdead, \"T\\0\", len=9)\nwrite A msg(0x80000002, 1, 2)\n");
+    let k = kinds(
+        "open A\nwrite A msg(XS_TRANSACTION_END, 0x10, 0xdead, \"T\\0\", len=9)\nwrite A msg(0x80000002, 1, 2)\n",
+    );
     let StepKind::Write { bytes, .. } = &k[1] else { panic!() };
     let b = eval(bytes, &Vars::new(), &Lets::new()).unwrap();
     assert_eq!(b, [7, 0, 0, 0, 0x10, 0, 0, 0, 0xad, 0xde, 0, 0, 9, 0, 0, 0, b'T', 0]);
@@ -125,7 +129,10 @@ fn variables_bind_before_use() {
     let b = eval(bytes, &vars, &Lets::new()).unwrap();
     assert_eq!(&b[8..12], &17u32.to_le_bytes());
     assert_eq!(&b[16..], b"p\x0017");
-    assert_eq!(err("open A\nwrite A msg(READ, 2, $tx9, \"p\\0\")\n"), (2, "$tx9 is used before any step binds it".into()));
+    assert_eq!(
+        err("open A\nwrite A msg(READ, 2, $tx9, \"p\\0\")\n"),
+        (2, "$tx9 is used before any step binds it".into())
+    );
 }
 
 #[test]

@@ -176,7 +176,10 @@ fn unordered_accepts_either_order_and_prints_pattern_order() {
     // In order only: the reversed stream is a mismatch.
     let mut f = Fake::default();
     f.answers = VecDeque::from([Ok([ev, ok].concat())]);
-    let (t, fails) = run(&mut f, "open A\nwrite A \"w\"\nread A msg(WATCH, 5, 0, \"OK\\0\")\nread A msg(WATCH_EVENT, 0, 0, \"p\\0t\\0\")\n");
+    let (t, fails) = run(
+        &mut f,
+        "open A\nwrite A \"w\"\nread A msg(WATCH, 5, 0, \"OK\\0\")\nread A msg(WATCH_EVENT, 0, 0, \"p\\0t\\0\")\n",
+    );
     assert_eq!(fails, 2);
     assert!(t.contains("MISMATCH"), "{t}");
 }

@@ -162,9 +162,8 @@ impl XenbusFile {
             self.forget_transaction(p.tx_id);
         }
         let payload_len = msg.len().saturating_sub(HEADER_LEN);
-        let hdr = MsgHeader::from_bytes(&msg).filter(|h| {
-            msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX
-        });
+        let hdr = MsgHeader::from_bytes(&msg)
+            .filter(|h| msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX);
         match hdr {
             Some(mut h) => {
                 if p.kind == Kind::Start && h.ty != MsgType::ERROR.0 {
@@ -192,16 +191,13 @@ impl XenbusFile {
 
     fn apply_event(&mut self, watch_id: u64, path: &[u8]) {
         let Some(w) = self.watches.iter().find(|w| w.id == watch_id) else { return };
-        let size = HEADER_LEN
-            .saturating_add(path.len())
-            .saturating_add(w.token.len())
-            .saturating_add(2);
+        let size = HEADER_LEN.saturating_add(path.len()).saturating_add(w.token.len()).saturating_add(2);
         if self.queue.bytes().saturating_add(size) > QUEUE_LIMIT {
             self.dropped_events = self.dropped_events.saturating_add(1);
             return;
         }
-        let queued = message(MsgType::WATCH_EVENT.0, 0, 0, &[path, b"\0", &w.token, b"\0"])
-            .and_then(|m| self.queue.push(m));
+        let queued =
+            message(MsgType::WATCH_EVENT.0, 0, 0, &[path, b"\0", &w.token, b"\0"]).and_then(|m| self.queue.push(m));
         if queued.is_err() {
             self.dropped_events = self.dropped_events.saturating_add(1);
         }
@@ -277,12 +273,7 @@ impl XenbusFile {
     }
 
     /// Handles one complete message.
-    fn handle<B: Backend + ?Sized>(
-        &mut self,
-        backend: &mut B,
-        hdr: MsgHeader,
-        msg: &[u8],
-    ) -> Result<(), Errno> {
+    fn handle<B: Backend + ?Sized>(&mut self, backend: &mut B, hdr: MsgHeader, msg: &[u8]) -> Result<(), Errno> {
         if self.queue.bytes() >= QUEUE_LIMIT || self.pending.len() >= MAX_IN_FLIGHT {
             return Err(Errno::ENOBUFS);
         }
@@ -583,9 +574,21 @@ mod unit {
     #[test]
     fn errno_mapping_matches_numbers() {
         for e in [
-            XsErrno::EINVAL, XsErrno::EACCES, XsErrno::EEXIST, XsErrno::EISDIR, XsErrno::ENOENT,
-            XsErrno::ENOMEM, XsErrno::ENOSPC, XsErrno::EIO, XsErrno::ENOTEMPTY, XsErrno::ENOSYS,
-            XsErrno::EROFS, XsErrno::EBUSY, XsErrno::EAGAIN, XsErrno::EISCONN, XsErrno::E2BIG,
+            XsErrno::EINVAL,
+            XsErrno::EACCES,
+            XsErrno::EEXIST,
+            XsErrno::EISDIR,
+            XsErrno::ENOENT,
+            XsErrno::ENOMEM,
+            XsErrno::ENOSPC,
+            XsErrno::EIO,
+            XsErrno::ENOTEMPTY,
+            XsErrno::ENOSYS,
+            XsErrno::EROFS,
+            XsErrno::EBUSY,
+            XsErrno::EAGAIN,
+            XsErrno::EISCONN,
+            XsErrno::E2BIG,
             XsErrno::EPERM,
         ] {
             assert_eq!(errno_of(e).code(), e.errno());

@@ -290,9 +290,8 @@ impl Backend for SimConn {
             Ok((ty, body)) => (ty, body),
             Err(e) => (MsgType::ERROR.0, e.payload().to_vec()),
         };
-        let mut reply = MsgHeader { ty, req_id: wire_req, tx_id: hdr.tx_id, len: body.len() as u32 }
-            .to_bytes()
-            .to_vec();
+        let mut reply =
+            MsgHeader { ty, req_id: wire_req, tx_id: hdr.tx_id, len: body.len() as u32 }.to_bytes().to_vec();
         reply.extend_from_slice(&body);
         let h = Held { route: self.route, cookie, msg: reply };
         if st.hold {
@@ -549,10 +548,7 @@ impl State {
                 };
                 let tx = self.txs.remove(&tx_id).ok_or(XsErrno::ENOENT)?;
                 if commit {
-                    let conflict = tx
-                        .touched
-                        .iter()
-                        .any(|p| self.changed.get(p).is_some_and(|g| *g > tx.start_gen));
+                    let conflict = tx.touched.iter().any(|p| self.changed.get(p).is_some_and(|g| *g > tx.start_gen));
                     if conflict {
                         return Err(XsErrno::EAGAIN);
                     }
@@ -681,8 +677,7 @@ fn apply_to(store: &mut Store, op: &Op, touch: &mut dyn FnMut(&str, ())) {
             }
         }
         Op::Rm(p) => {
-            let doomed: Vec<String> =
-                store.keys().filter(|k| *k == p || is_under(k, p)).cloned().collect();
+            let doomed: Vec<String> = store.keys().filter(|k| *k == p || is_under(k, p)).cloned().collect();
             if doomed.is_empty() {
                 return;
             }

@@ -173,19 +173,13 @@ fn corrupt_indices_are_errors() {
     for (prod, cons) in bad {
         let page = MemPage::new();
         page.set_indices(cons, prod, 0, 0);
-        assert_eq!(
-            write_some(&page, b"hello"),
-            Err(RingError::Corrupt { ring: RingKind::Request, prod, cons })
-        );
+        assert_eq!(write_some(&page, b"hello"), Err(RingError::Corrupt { ring: RingKind::Request, prod, cons }));
         assert_eq!(page.req_prod(), prod, "nothing published");
 
         let page = MemPage::new();
         page.set_indices(0, 0, cons, prod);
         let mut out = [0u8; 64];
-        assert_eq!(
-            read_some(&page, &mut out),
-            Err(RingError::Corrupt { ring: RingKind::Response, prod, cons })
-        );
+        assert_eq!(read_some(&page, &mut out), Err(RingError::Corrupt { ring: RingKind::Response, prod, cons }));
         assert_eq!(page.rsp_cons(), cons, "nothing consumed");
         let mut reader = MessageReader::new();
         assert!(matches!(reader.read_from(&page), Err(RingError::Corrupt { .. })));

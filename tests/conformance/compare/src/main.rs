@@ -42,5 +42,9 @@ fn main() -> ExitCode {
         failed.len(),
         out
     );
-    if failed.is_empty() && !js.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed.is_empty() && !js.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -104,10 +104,9 @@ fn main() {
         }
     }
     let mut names: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "scn"))
-            .collect(),
+        Ok(rd) => {
+            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "scn")).collect()
+        }
         Err(e) => {
             eprintln!("xbconform: cannot read {}: {e}", dir.display());
             std::process::exit(2);

@@ -26,8 +26,7 @@ fn last_errno() -> i32 {
 
 /// poll(2) over `(fd, events, revents)` triples; fills `revents`.
 pub fn poll_fds(set: &mut [(i32, u16, u16)], timeout_ms: i32) -> Result<usize, i32> {
-    let mut v: Vec<PollFd> =
-        set.iter().map(|&(fd, ev, _)| PollFd { fd, events: ev as c_short, revents: 0 }).collect();
+    let mut v: Vec<PollFd> = set.iter().map(|&(fd, ev, _)| PollFd { fd, events: ev as c_short, revents: 0 }).collect();
     // SAFETY: `v` is a live, properly aligned array of `v.len()` pollfd
     // structures that poll() may write to for the duration of the call.
     let r = unsafe { poll(v.as_mut_ptr(), v.len() as c_ulong, timeout_ms) };
@@ -39,7 +38,6 @@ pub fn poll_fds(set: &mut [(i32, u16, u16)], timeout_ms: i32) -> Result<usize, i
     }
     Ok(r as usize)
 }
-
 
 /// Sets or clears O_NONBLOCK on `fd`.
 pub fn set_nonblock(fd: i32, on: bool) -> Result<(), i32> {

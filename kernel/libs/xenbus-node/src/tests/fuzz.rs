@@ -89,7 +89,11 @@ fn random_request(rng: &mut Rng, tx_ids: &[u32], req: u32) -> Vec<u8> {
     let payload = match ty {
         4 | 5 => {
             let tok = rng.some_bytes(4);
-            if rng.below(10) == 0 { rng.some_bytes(12) } else { pt(path.as_bytes(), &tok) }
+            if rng.below(10) == 0 {
+                rng.some_bytes(12)
+            } else {
+                pt(path.as_bytes(), &tok)
+            }
         }
         6 => b"\0".to_vec(),
         7 => rng.pick(&[&b"T\0"[..], b"F\0", b"F\0", b"T"]).to_vec(),
@@ -172,7 +176,10 @@ fn walk(seed: u64, steps: usize) {
                     Err(Errno::EINVAL) if n > WRITE_BUF_SIZE - before => {
                         assert_eq!(slot.open.file.buffered_len(), 0)
                     }
-                    Err(e) => assert!(matches!(e, Errno::E2BIG | Errno::EINVAL | Errno::ENOBUFS | Errno::ENOSPC | Errno::EACCES), "{e:?}"),
+                    Err(e) => assert!(
+                        matches!(e, Errno::E2BIG | Errno::EINVAL | Errno::ENOBUFS | Errno::ENOSPC | Errno::EACCES),
+                        "{e:?}"
+                    ),
                 }
             }
             // Reads of random sizes, including 0.

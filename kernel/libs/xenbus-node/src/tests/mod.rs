@@ -107,10 +107,7 @@ pub(crate) fn parse_stream(mut b: &[u8]) -> Vec<(MsgHeader, Vec<u8>)> {
 /// Bytes from the hex notation of the observation notes ("0b000000 4f4b00").
 pub(crate) fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|c| c.is_ascii_hexdigit()).collect();
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-        .collect()
+    digits.chunks(2).map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap()).collect()
 }
 
 pub(crate) const READ: u32 = 2;

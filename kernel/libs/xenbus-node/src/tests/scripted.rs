@@ -71,8 +71,8 @@ fn malformed_replies_become_eio_and_unknown_cookies_are_dropped() {
     let bad: [Vec<u8>; 5] = [
         vec![],
         vec![1, 2, 3],
-        header(READ, 0, 0, 5),                    // says 5, has 0
-        [header(READ, 0, 0, 1), vec![1, 2]].concat(), // says 1, has 2
+        header(READ, 0, 0, 5),                              // says 5, has 0
+        [header(READ, 0, 0, 1), vec![1, 2]].concat(),       // says 1, has 2
         [header(READ, 0, 0, 4097), vec![0; 4097]].concat(), // over PAYLOAD_MAX
     ];
     for (i, m) in bad.into_iter().enumerate() {

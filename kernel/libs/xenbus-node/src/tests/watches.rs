@@ -77,10 +77,10 @@ fn f6_unwatch_of_nothing_still_ok() {
 fn f7_malformed_watch_and_unwatch_queue_einval_messages() {
     let mut o = fresh();
     let cases: [(u32, &[u8]); 5] = [
-        (WATCH, b"data/w1"),          // no NUL: 23 bytes
+        (WATCH, b"data/w1"),                        // no NUL: 23 bytes
         (WATCH, b"data/w1\0tok1\0"[..11].as_ref()), // no NUL after the token: 27
-        (WATCH, b""),                 // len 0: 16
-        (UNWATCH, b"data/w1\0tok"),   // UNWATCH without the token NUL
+        (WATCH, b""),                               // len 0: 16
+        (UNWATCH, b"data/w1\0tok"),                 // UNWATCH without the token NUL
         (UNWATCH, b"data/w1"),
     ];
     for (i, (ty, payload)) in cases.into_iter().enumerate() {
@@ -147,11 +147,7 @@ fn f10_absolute_subtree_and_removal_events() {
     evs.sort();
     assert_eq!(
         evs,
-        vec![
-            b"/local/domain/1/data/w1\0abs\0".to_vec(),
-            b"data/w1\0sub\0".to_vec(),
-            b"data/w1/deep\0deep\0".to_vec(),
-        ]
+        vec![b"/local/domain/1/data/w1\0abs\0".to_vec(), b"data/w1\0sub\0".to_vec(), b"data/w1/deep\0deep\0".to_vec(),]
     );
 }
 

@@ -123,9 +123,8 @@ fn replies_out_of_order() {
     }
     c.take_completed();
     xs.hold = true;
-    let ids: Vec<RequestId> = (0..10)
-        .map(|i| c.submit_request(&ops::read(0, format!("/k/{i}").as_bytes()).unwrap()).unwrap())
-        .collect();
+    let ids: Vec<RequestId> =
+        (0..10).map(|i| c.submit_request(&ops::read(0, format!("/k/{i}").as_bytes()).unwrap()).unwrap()).collect();
     drive(&mut c, &mut xs);
     assert_eq!(xs.held.len(), 10);
     assert!(c.take_completed().is_empty());
@@ -522,10 +521,8 @@ fn transactions_retry_on_conflict() {
 
     // The retry budget runs out; a reset counts as retryable.
     let mut r = TransactionRetry::new(2);
-    let eagain = Ok(Reply::new(
-        MsgHeader { ty: MsgType::ERROR.0, ..MsgHeader::default() },
-        XsErrno::EAGAIN.payload().to_vec(),
-    ));
+    let eagain =
+        Ok(Reply::new(MsgHeader { ty: MsgType::ERROR.0, ..MsgHeader::default() }, XsErrno::EAGAIN.payload().to_vec()));
     assert_eq!(r.on_end(&Err(ClientError::Reconnected)), TxDecision::Retry);
     assert_eq!(r.on_end(&eagain), TxDecision::Fail(ClientError::Xs(XsErrno::EAGAIN)));
 }

@@ -334,10 +334,9 @@ impl Xenstored {
                     }
                 }
             }
-            MsgType::GET_PERMS => store
-                .get(&path)
-                .map(|n| n.1.iter().flat_map(|p| p.bytes().chain([0])).collect())
-                .ok_or(XsErrno::ENOENT),
+            MsgType::GET_PERMS => {
+                store.get(&path).map(|n| n.1.iter().flat_map(|p| p.bytes().chain([0])).collect()).ok_or(XsErrno::ENOENT)
+            }
             MsgType::SET_PERMS => {
                 let perms: Vec<String> = split_strings(rest).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
                 let valid = !perms.is_empty()
