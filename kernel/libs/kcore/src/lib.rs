@@ -5,7 +5,9 @@
 
 extern crate alloc;
 
+pub mod budget;
 pub mod evtchn_scan;
+pub mod lockdep;
 pub mod time;
 pub mod timer_queue;
 pub mod wait_list;

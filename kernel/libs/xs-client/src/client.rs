@@ -20,147 +20,52 @@
 //! - After a ring reconnection xenstored has forgotten every request, watch
 //!   and transaction of the connection ([`ClientCore::reset`]).
 //!
+//! - Every index the other side writes is validated on every access, on the
+//!   submit path as on the reader's. A broken ring or an oversized header is
+//!   fatal to the connection: the core *fails* ([`ClientCore::fail`]), so
+//!   every request queued or in flight completes with
+//!   [`ClientError::ConnectionLost`] (each gets exactly one answer) and new
+//!   submissions fail at once, until a ring reconnection
+//!   ([`ClientCore::reset`]).
+//! - Memory: the local queue is bounded ([`Config::max_queued`]), and a
+//!   request may carry a budget [`Charge`] sized by [`charge_for`]: the
+//!   request's bytes until they are on the ring, then a reservation for the
+//!   largest reply, which the reply takes over (shrunk to its size) and
+//!   carries to whoever reads it. If the reply's buffer still cannot be
+//!   allocated, its payload is skipped on the ring and the request completes
+//!   with [`ClientError::NoMemory`].
+//! - Copies: a request is written from the caller's buffer straight into the
+//!   ring when nothing is queued ahead of it and the quota allows
+//!   ([`ClientCore::submit_with`] given the page); only what does not fit is
+//!   staged, once. A reply is read from the ring into its final buffer.
+//!
 //! Nothing here blocks or spawns: the kernel's reader calls
 //! [`ClientCore::pump_in`] when the event channel fires, its writers call
-//! [`ClientCore::submit`] then [`ClientCore::pump_out`], and each waits on its
-//! own queue until [`ClientCore::take_completed`] names its [`RequestId`].
+//! [`ClientCore::submit_with`] (or `submit` then [`ClientCore::pump_out`]),
+//! and each waits on its own queue until [`ClientCore::take_completed`] names
+//! its [`RequestId`].
 
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::format;
 use alloc::vec::Vec;
-use core::fmt;
 
-use xs_ring::{write_some, Message, MessageReader, RingError, SharedPage};
-use xs_wire::{build_message, parse_path_token, MsgHeader, MsgType, XsErrno, HEADER_LEN, PAYLOAD_MAX};
+use kcore::budget::Charge;
+use xs_ring::{request_space, write_some, MessageReader, Received, RingError, SharedPage};
+use xs_wire::{parse_path_token, MsgHeader, MsgType, HEADER_LEN, PAYLOAD_MAX};
 
-use crate::ops::Request;
+use crate::types::{push_string, ClientError, Completion, Reply, Request, RequestId, WatchEvent, WatchId};
 
-/// Opaque handle of one submitted request. Never reused by a [`ClientCore`];
-/// it is not the wire `req_id`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(u64);
+/// Accounting size of a queued request beyond its message bytes.
+pub const QUEUED_OVERHEAD: usize = 96;
+/// Accounting size of a reply beyond its message bytes.
+pub const REPLY_OVERHEAD: usize = 64;
+/// What a request reserves for its reply until the reply arrives.
+pub const REPLY_RESERVE: usize = HEADER_LEN + PAYLOAD_MAX + REPLY_OVERHEAD;
 
-/// Handle of one registered watch. Never reused by a [`ClientCore`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WatchId(u64);
-
-impl WatchId {
-    /// The number behind the handle (for logs and for the kernel's tables).
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-/// Errors of the client layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ClientError {
-    /// A payload longer than [`PAYLOAD_MAX`] (xenstored would drop the
-    /// connection).
-    PayloadTooLarge {
-        /// The offending length.
-        len: usize,
-    },
-    /// An argument cannot be encoded: a NUL inside a path or token, or a
-    /// number that does not parse.
-    InvalidArgument,
-    /// A caller-built message whose header does not describe it (too short,
-    /// or `len` differs from the bytes that follow the header).
-    BadMessage,
-    /// The ring was reset before the reply came; xenstored forgot the
-    /// request (and any transaction). Retry from the start.
-    Reconnected,
-    /// xenstored answered with `XS_ERROR`.
-    Xs(XsErrno),
-    /// A reply whose payload does not have the documented shape.
-    BadReply,
-}
-
-impl From<XsErrno> for ClientError {
-    fn from(e: XsErrno) -> Self {
-        ClientError::Xs(e)
-    }
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::PayloadTooLarge { len } => write!(f, "xenstore payload too large: {len}"),
-            ClientError::InvalidArgument => f.write_str("invalid xenstore argument"),
-            ClientError::BadMessage => f.write_str("malformed xenstore message"),
-            ClientError::Reconnected => f.write_str("xenstore connection was reset"),
-            ClientError::Xs(e) => f.write_str(e.name()),
-            ClientError::BadReply => f.write_str("malformed xenstore reply"),
-        }
-    }
-}
-
-/// A reply from xenstored, with the header as received (except that the
-/// `req_id` of a [`ClientCore::submit_raw`] request is the caller's).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reply {
-    header: MsgHeader,
-    payload: Vec<u8>,
-}
-
-impl Reply {
-    /// Builds a reply from its parts (`header.len` is set to the payload
-    /// length).
-    pub fn new(mut header: MsgHeader, payload: Vec<u8>) -> Self {
-        header.len = payload.len() as u32;
-        Self { header, payload }
-    }
-
-    /// The header.
-    pub fn header(&self) -> &MsgHeader {
-        &self.header
-    }
-
-    /// The message type (`XS_ERROR` for a failure).
-    pub fn msg_type(&self) -> MsgType {
-        MsgType(self.header.ty)
-    }
-
-    /// The payload bytes.
-    pub fn payload(&self) -> &[u8] {
-        &self.payload
-    }
-
-    /// The payload on success, or the error xenstored named in `XS_ERROR`.
-    pub fn result(&self) -> Result<&[u8], XsErrno> {
-        if self.msg_type() == MsgType::ERROR {
-            Err(XsErrno::from_payload(&self.payload))
-        } else {
-            Ok(&self.payload)
-        }
-    }
-
-    /// Header and payload as they would appear on the wire (what the xenbus
-    /// device hands to a reader).
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(HEADER_LEN + self.payload.len());
-        v.extend_from_slice(&self.header.to_bytes());
-        v.extend_from_slice(&self.payload);
-        v
-    }
-
-    /// The payload, consuming the reply.
-    pub fn into_payload(self) -> Vec<u8> {
-        self.payload
-    }
-}
-
-/// What [`ClientCore::take_reply`] hands back: the reply, or
-/// [`ClientError::Reconnected`].
-pub type Completion = Result<Reply, ClientError>;
-
-/// One watch event, as delivered to the watch's owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WatchEvent {
-    /// The path that changed (relative if the watch path was relative).
-    pub path: Vec<u8>,
-    /// The token the owner gave to [`ClientCore::register_watch`] (not the
-    /// token used on the wire).
-    pub token: Vec<u8>,
+/// Bytes to charge for a request with a `payload_len`-byte payload: its
+/// message while queued plus the reservation for its reply.
+pub const fn charge_for(payload_len: usize) -> usize {
+    HEADER_LEN + payload_len + QUEUED_OVERHEAD + REPLY_RESERVE
 }
 
 /// Tunables.
@@ -169,14 +74,22 @@ pub struct Config {
     /// Most requests written to the ring and not yet answered (xenstored's
     /// default per-domain quota is 20). Values below 1 are taken as 1.
     pub max_in_flight: usize,
-    /// Most undelivered events kept per watch; beyond it the oldest is
-    /// dropped and counted. Values below 1 are taken as 1.
+    /// Most undelivered events kept per watch between two drains by the
+    /// kernel; beyond it the oldest is dropped and counted. Values below 1
+    /// are taken as 1.
     pub max_queued_events: usize,
+    /// Most requests waiting locally (quota or ring space); one more is
+    /// refused with [`ClientError::Busy`]. Values below 1 are taken as 1.
+    pub max_queued: usize,
+    /// Most messages one [`ClientCore::pump_in`] call reads, so the events
+    /// it collects stay bounded between drains. Values below 1 are taken
+    /// as 1.
+    pub max_batch: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { max_in_flight: 20, max_queued_events: 1024 }
+        Self { max_in_flight: 20, max_queued_events: 1024, max_queued: 4096, max_batch: 16 }
     }
 }
 
@@ -192,6 +105,10 @@ pub struct Stats {
     pub unknown_watch_events: u64,
     /// Events dropped because a watch's queue was full.
     pub overflowed_events: u64,
+    /// Messages whose payload was skipped for lack of memory.
+    pub dropped_for_memory: u64,
+    /// Requests refused because the local queue was full.
+    pub refused_busy: u64,
 }
 
 /// Why a request was sent, which decides what happens to its reply.
@@ -205,16 +122,16 @@ enum Purpose {
     Watch(WatchId),
 }
 
-/// A request not yet written to the ring.
+/// A request not yet written to the ring: its whole message, whose
+/// `req_id` is filled in when it is started.
 #[derive(Debug)]
 struct Queued {
     id: RequestId,
-    ty: u32,
-    tx_id: u32,
-    payload: Vec<u8>,
+    msg: Vec<u8>,
     purpose: Purpose,
     /// Nobody will take the reply: drop it on completion.
     discard: bool,
+    charge: Charge,
 }
 
 /// A request written (or being written) to the ring, keyed by wire `req_id`.
@@ -223,6 +140,28 @@ struct InFlight {
     id: RequestId,
     purpose: Purpose,
     discard: bool,
+    /// The request's charge; shrunk to the reply reservation once written.
+    charge: Charge,
+}
+
+/// A request to submit: built by [`crate::ops`], or a complete message
+/// built by the caller (the xenbus node forwards programs' messages).
+#[derive(Clone, Copy, Debug)]
+pub enum Outgoing<'a> {
+    /// A typed request.
+    Request(&'a Request),
+    /// A complete message (header and payload); its `req_id` is replaced on
+    /// the wire and put back in the reply.
+    Raw(&'a [u8]),
+}
+
+/// What [`ClientCore::submit_with`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// The request's handle.
+    pub id: RequestId,
+    /// Bytes went onto the ring: signal the server.
+    pub notify: bool,
 }
 
 /// A registered watch.
@@ -246,6 +185,8 @@ pub struct ClientCore {
     /// The message being written to the ring, and how much of it is written.
     out: Vec<u8>,
     out_pos: usize,
+    /// The in-flight entry (wire `req_id`) of the message in `out`.
+    out_wire: Option<u32>,
     reader: MessageReader,
     completed: BTreeMap<RequestId, Completion>,
     newly_completed: Vec<RequestId>,
@@ -253,22 +194,14 @@ pub struct ClientCore {
     by_token: BTreeMap<Vec<u8>, WatchId>,
     woken_watches: BTreeSet<WatchId>,
     stats: Stats,
+    /// Set by [`ClientCore::fail`]: every submission fails with it.
+    dead: Option<ClientError>,
 }
 
 impl Default for ClientCore {
     fn default() -> Self {
         Self::new(Config::default())
     }
-}
-
-/// Appends `s` and a NUL, refusing strings that contain a NUL.
-pub(crate) fn push_string(buf: &mut Vec<u8>, s: &[u8]) -> Result<(), ClientError> {
-    if s.contains(&0) {
-        return Err(ClientError::InvalidArgument);
-    }
-    buf.extend_from_slice(s);
-    buf.push(0);
-    Ok(())
 }
 
 impl ClientCore {
@@ -278,6 +211,8 @@ impl ClientCore {
             config: Config {
                 max_in_flight: config.max_in_flight.max(1),
                 max_queued_events: config.max_queued_events.max(1),
+                max_queued: config.max_queued.max(1),
+                max_batch: config.max_batch.max(1),
             },
             next_request: 1,
             next_watch: 1,
@@ -286,6 +221,7 @@ impl ClientCore {
             in_flight: BTreeMap::new(),
             out: Vec::new(),
             out_pos: 0,
+            out_wire: None,
             reader: MessageReader::new(),
             completed: BTreeMap::new(),
             newly_completed: Vec::new(),
@@ -293,6 +229,7 @@ impl ClientCore {
             by_token: BTreeMap::new(),
             woken_watches: BTreeSet::new(),
             stats: Stats::default(),
+            dead: None,
         }
     }
 
@@ -322,25 +259,29 @@ impl ClientCore {
         self.out_pos < self.out.len() || !self.queue.is_empty()
     }
 
+    /// The error every submission gets since [`Self::fail`], if any.
+    pub fn failure(&self) -> Option<ClientError> {
+        self.dead
+    }
+
+    /// Fault injection (tests, `make fuzz`): behave as if no reply buffer
+    /// could be allocated (see [`MessageReader::set_fail_allocations`]).
+    pub fn set_fail_allocations(&mut self, on: bool) {
+        self.reader.set_fail_allocations(on);
+    }
+
     fn alloc_request_id(&mut self) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request = self.next_request.wrapping_add(1);
         id
     }
 
-    fn enqueue(&mut self, ty: u32, tx_id: u32, payload: Vec<u8>, purpose: Purpose, discard: bool) -> RequestId {
-        let id = self.alloc_request_id();
-        self.queue.push_back(Queued { id, ty, tx_id, payload, purpose, discard });
-        id
-    }
-
-    /// Queues a request. Fails only if the payload is longer than
-    /// [`PAYLOAD_MAX`]; the quota never makes it fail.
+    /// Queues a request. Fails if the payload is longer than
+    /// [`PAYLOAD_MAX`], the queue is full, or the connection has failed;
+    /// the quota never makes it fail.
     pub fn submit(&mut self, ty: MsgType, tx_id: u32, payload: &[u8]) -> Result<RequestId, ClientError> {
-        if payload.len() > PAYLOAD_MAX {
-            return Err(ClientError::PayloadTooLarge { len: payload.len() });
-        }
-        Ok(self.enqueue(ty.0, tx_id, payload.to_vec(), Purpose::Plain, false))
+        let hdr = MsgHeader { ty: ty.0, req_id: 0, tx_id, len: 0 };
+        self.submit_inner::<dyn SharedPage>(hdr, payload, Purpose::Plain, false, Charge::none(), None).map(|s| s.id)
     }
 
     /// Queues a request built by [`crate::ops`].
@@ -352,16 +293,121 @@ impl ClientCore {
     /// header's `req_id` is replaced by one of ours on the wire and put back
     /// in the reply; type and `tx_id` are sent as given.
     pub fn submit_raw(&mut self, msg: &[u8]) -> Result<RequestId, ClientError> {
-        let header = MsgHeader::from_bytes(msg).ok_or(ClientError::BadMessage)?;
-        let payload = msg.get(HEADER_LEN..).unwrap_or_default();
-        if header.len as usize > PAYLOAD_MAX {
-            return Err(ClientError::PayloadTooLarge { len: header.len as usize });
+        self.submit_with::<dyn SharedPage>(Outgoing::Raw(msg), Charge::none(), None).map(|s| s.id)
+    }
+
+    /// Submits a request carrying `charge` (see [`charge_for`]). With `page`,
+    /// the request goes straight onto the ring when nothing is queued ahead
+    /// of it and the quota allows, so its bytes are copied once; whatever
+    /// does not fit is staged. Without `page` it is queued for
+    /// [`Self::pump_out`]. A ring error found on the way fails the
+    /// connection and is returned as [`ClientError::Ring`] (the request is
+    /// not accepted).
+    pub fn submit_with<P: SharedPage + ?Sized>(
+        &mut self,
+        out: Outgoing<'_>,
+        charge: Charge,
+        page: Option<&P>,
+    ) -> Result<Submitted, ClientError> {
+        match out {
+            Outgoing::Request(req) => {
+                let hdr = MsgHeader { ty: req.ty.0, req_id: 0, tx_id: req.tx_id, len: 0 };
+                self.submit_inner(hdr, &req.payload, Purpose::Plain, false, charge, page)
+            }
+            Outgoing::Raw(msg) => {
+                let header = MsgHeader::from_bytes(msg).ok_or(ClientError::BadMessage)?;
+                let payload = msg.get(HEADER_LEN..).unwrap_or_default();
+                if header.len as usize > PAYLOAD_MAX {
+                    return Err(ClientError::PayloadTooLarge { len: header.len as usize });
+                }
+                if header.len as usize != payload.len() {
+                    return Err(ClientError::BadMessage);
+                }
+                let purpose = Purpose::Raw { user_req_id: header.req_id };
+                self.submit_inner(header, payload, purpose, false, charge, page)
+            }
         }
-        if header.len as usize != payload.len() {
-            return Err(ClientError::BadMessage);
+    }
+
+    fn submit_inner<P: SharedPage + ?Sized>(
+        &mut self,
+        mut header: MsgHeader,
+        payload: &[u8],
+        purpose: Purpose,
+        discard: bool,
+        mut charge: Charge,
+        page: Option<&P>,
+    ) -> Result<Submitted, ClientError> {
+        if let Some(e) = self.dead {
+            return Err(e);
         }
-        let purpose = Purpose::Raw { user_req_id: header.req_id };
-        Ok(self.enqueue(header.ty, header.tx_id, payload.to_vec(), purpose, false))
+        if payload.len() > PAYLOAD_MAX {
+            return Err(ClientError::PayloadTooLarge { len: payload.len() });
+        }
+        header.len = payload.len() as u32;
+        let direct = page.is_some()
+            && self.queue.is_empty()
+            && self.out_pos >= self.out.len()
+            && self.in_flight.len() < self.config.max_in_flight;
+        if let (true, Some(page)) = (direct, page) {
+            let total = HEADER_LEN + payload.len();
+            let space = match request_space(page) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.fail(ClientError::ConnectionLost);
+                    return Err(ClientError::Ring(e));
+                }
+            };
+            // What will not fit is staged: reserve that before anything
+            // goes onto the ring, so the message is never left half sent.
+            let mut rest = Vec::new();
+            if total > space && rest.try_reserve_exact(total - space).is_err() {
+                return Err(ClientError::Busy);
+            }
+            let id = self.alloc_request_id();
+            let wire = self.alloc_wire_id();
+            header.req_id = wire;
+            let hdr = header.to_bytes();
+            let r = write_some(page, &hdr).and_then(|a| {
+                let b = if a.written == hdr.len() { write_some(page, payload)? } else { Default::default() };
+                Ok((a, b))
+            });
+            let (a, b) = match r {
+                Ok(x) => x,
+                Err(e) => {
+                    self.fail(ClientError::ConnectionLost);
+                    return Err(ClientError::Ring(e));
+                }
+            };
+            let written = a.written + b.written;
+            if written < total {
+                if written < HEADER_LEN {
+                    rest.extend_from_slice(hdr.get(written..).unwrap_or_default());
+                    rest.extend_from_slice(payload);
+                } else {
+                    rest.extend_from_slice(payload.get(written - HEADER_LEN..).unwrap_or_default());
+                }
+                self.out = rest;
+                self.out_pos = 0;
+                self.out_wire = Some(wire);
+            } else {
+                charge.shrink_to(REPLY_RESERVE);
+            }
+            self.in_flight.insert(wire, InFlight { id, purpose, discard, charge });
+            return Ok(Submitted { id, notify: a.notify || b.notify });
+        }
+        if self.queue.len() >= self.config.max_queued {
+            self.stats.refused_busy = self.stats.refused_busy.wrapping_add(1);
+            return Err(ClientError::Busy);
+        }
+        let mut msg = Vec::new();
+        msg.try_reserve_exact(HEADER_LEN + payload.len()).map_err(|_| ClientError::Busy)?;
+        self.queue.try_reserve(1).map_err(|_| ClientError::Busy)?;
+        msg.extend_from_slice(&header.to_bytes());
+        msg.extend_from_slice(payload);
+        let id = self.alloc_request_id();
+        self.queue.push_back(Queued { id, msg, purpose, discard, charge });
+        Ok(Submitted { id, notify: false })
     }
 
     /// Says that nobody will take the reply of `id`: it is dropped now if it
@@ -398,33 +444,57 @@ impl ClientCore {
         if self.in_flight.len() >= self.config.max_in_flight {
             return false;
         }
-        let Some(q) = self.queue.pop_front() else {
+        let Some(mut q) = self.queue.pop_front() else {
             return false;
         };
         let wire = self.alloc_wire_id();
-        self.out = build_message(MsgType(q.ty), wire, q.tx_id, &q.payload);
+        if let Some(h) = q.msg.get_mut(4..8) {
+            h.copy_from_slice(&wire.to_le_bytes());
+        }
+        self.out = q.msg;
         self.out_pos = 0;
-        self.in_flight.insert(wire, InFlight { id: q.id, purpose: q.purpose, discard: q.discard });
+        self.out_wire = Some(wire);
+        self.in_flight.insert(wire, InFlight { id: q.id, purpose: q.purpose, discard: q.discard, charge: q.charge });
         true
+    }
+
+    /// The message in `out` is completely on the ring: its queued bytes are
+    /// no longer needed, only the reply reservation.
+    fn out_done(&mut self) {
+        if let Some(f) = self.out_wire.take().and_then(|w| self.in_flight.get_mut(&w)) {
+            f.charge.shrink_to(REPLY_RESERVE);
+        }
+        self.out = Vec::new();
+        self.out_pos = 0;
     }
 
     /// Writes pending requests into the request queue of `page` as far as
     /// ring space and the in-flight quota allow. Returns whether the server
     /// must be signalled. Call it after submitting, after [`Self::pump_in`]
     /// completed something (quota freed), and whenever the server signals
-    /// (ring space freed).
+    /// (ring space freed). A ring error fails the connection.
     pub fn pump_out<P: SharedPage + ?Sized>(&mut self, page: &P) -> Result<bool, RingError> {
+        if self.dead.is_some() {
+            return Ok(false);
+        }
         let mut notify = false;
         loop {
             if self.out_pos >= self.out.len() {
-                self.out.clear();
-                self.out_pos = 0;
+                if self.out_wire.is_some() {
+                    self.out_done();
+                }
                 if !self.start_next() {
                     return Ok(notify);
                 }
             }
             let rest = self.out.get(self.out_pos..).unwrap_or_default();
-            let w = write_some(page, rest)?;
+            let w = match write_some(page, rest) {
+                Ok(w) => w,
+                Err(e) => {
+                    self.fail(ClientError::ConnectionLost);
+                    return Err(e);
+                }
+            };
             notify |= w.notify;
             self.out_pos = self.out_pos.saturating_add(w.written);
             if w.written == 0 {
@@ -433,20 +503,31 @@ impl ClientCore {
         }
     }
 
-    /// Reads every complete message from the response queue of `page` and
-    /// routes it ([`Self::handle_message`]). Returns whether the server must
-    /// be signalled. An error means the byte stream is broken: the caller
-    /// should reconnect the ring and then call [`Self::reset`].
-    pub fn pump_in<P: SharedPage + ?Sized>(&mut self, page: &P) -> Result<bool, RingError> {
+    /// Reads complete messages from the response queue of `page` (at most
+    /// [`Config::max_batch`]) and routes each ([`Self::handle`]). Returns
+    /// whether the server must be signalled and whether more may be waiting
+    /// (call again after taking what was routed). An error means the byte
+    /// stream is broken: the connection has failed.
+    pub fn pump_in<P: SharedPage + ?Sized>(&mut self, page: &P) -> Result<(bool, bool), RingError> {
+        if self.dead.is_some() {
+            return Ok((false, false));
+        }
         let mut notify = false;
-        loop {
-            let (msg, n) = self.reader.read_from(page)?;
+        for _ in 0..self.config.max_batch {
+            let (msg, n) = match self.reader.read_from(page) {
+                Ok(x) => x,
+                Err(e) => {
+                    self.fail(ClientError::ConnectionLost);
+                    return Err(e);
+                }
+            };
             notify |= n;
             match msg {
-                Some(m) => self.handle_message(m),
-                None => return Ok(notify),
+                Some(m) => self.handle(m),
+                None => return Ok((notify, false)),
             }
         }
+        Ok((notify, true))
     }
 
     fn complete(&mut self, id: RequestId, discard: bool, result: Completion) {
@@ -457,29 +538,81 @@ impl ClientCore {
         self.newly_completed.push(id);
     }
 
+    /// Fails the connection: every request queued or in flight completes
+    /// with `err` (in submission order), partly written or read messages are
+    /// discarded, and every later submission fails with `err` until
+    /// [`Self::reset`]. Watches stay registered (a reconnection registers
+    /// them again).
+    pub fn fail(&mut self, err: ClientError) {
+        self.dead = Some(err);
+        self.fail_outstanding(err);
+    }
+
+    fn fail_outstanding(&mut self, err: ClientError) {
+        self.reader.reset();
+        self.out = Vec::new();
+        self.out_pos = 0;
+        self.out_wire = None;
+        let in_flight = core::mem::take(&mut self.in_flight);
+        let queue = core::mem::take(&mut self.queue);
+        let mut failed: Vec<(RequestId, bool)> = in_flight.into_values().map(|f| (f.id, f.discard)).collect();
+        failed.extend(queue.into_iter().map(|q| (q.id, q.discard)));
+        failed.sort_unstable_by_key(|f| f.0);
+        for (id, discard) in failed {
+            self.complete(id, discard, Err(err));
+        }
+    }
+
     /// Routes one complete incoming message: a watch event to its watch, a
     /// reply to its request. Anything else is dropped and counted.
-    pub fn handle_message(&mut self, msg: Message) {
-        let Message { mut header, payload } = msg;
-        if header.ty == MsgType::WATCH_EVENT.0 {
-            self.route_event(&payload);
+    pub fn handle(&mut self, received: Received) {
+        let msg = match received {
+            Received::Message(m) => m,
+            Received::Dropped(header) => {
+                self.stats.dropped_for_memory = self.stats.dropped_for_memory.wrapping_add(1);
+                if header.ty != MsgType::WATCH_EVENT.0 {
+                    if let Some(f) = self.in_flight.remove(&header.req_id) {
+                        if let Purpose::Watch(wid) = f.purpose {
+                            // Whether xenstored took the watch is unknown; it
+                            // is kept, and dropped at unregistration.
+                            let _ = wid;
+                        }
+                        self.complete(f.id, f.discard, Err(ClientError::NoMemory));
+                    } else {
+                        self.stats.unmatched_replies = self.stats.unmatched_replies.wrapping_add(1);
+                    }
+                }
+                return;
+            }
+        };
+        if msg.header.ty == MsgType::WATCH_EVENT.0 {
+            self.route_event(msg.payload());
             return;
         }
-        let Some(f) = self.in_flight.remove(&header.req_id) else {
+        let Some(mut f) = self.in_flight.remove(&msg.header.req_id) else {
             self.stats.unmatched_replies = self.stats.unmatched_replies.wrapping_add(1);
             return;
         };
+        if self.out_wire == Some(msg.header.req_id) {
+            // xenstored answered a request we had not finished writing: the
+            // stream is out of step; finish writing it anyway (the bytes are
+            // promised), but forget its entry.
+            self.out_wire = None;
+        }
+        let is_error = msg.header.ty == MsgType::ERROR.0;
+        f.charge.shrink_to(msg.bytes().len().saturating_add(REPLY_OVERHEAD));
+        let mut reply = Reply::from_message(msg, f.charge);
         match f.purpose {
             Purpose::Plain => {}
-            Purpose::Raw { user_req_id } => header.req_id = user_req_id,
+            Purpose::Raw { user_req_id } => reply.set_req_id(user_req_id),
             Purpose::Watch(wid) => {
-                if header.ty == MsgType::ERROR.0 {
+                if is_error {
                     // xenstored refused the watch: no events will come.
                     self.drop_watch(wid);
                 }
             }
         }
-        self.complete(f.id, f.discard, Ok(Reply::new(header, payload)));
+        self.complete(f.id, f.discard, Ok(reply));
     }
 
     fn route_event(&mut self, payload: &[u8]) {
@@ -570,6 +703,21 @@ impl ClientCore {
     /// answer; if that is an error the watch is removed again. xenstored
     /// fires every new watch once right away, so expect an initial event.
     pub fn register_watch(&mut self, path: &[u8], token: &[u8]) -> Result<(WatchId, RequestId), ClientError> {
+        self.register_watch_with::<dyn SharedPage>(path, token, Charge::none(), None).map(|(w, s)| (w, s.id))
+    }
+
+    /// [`Self::register_watch`] with a charge, sent directly when `page` is
+    /// given (see [`Self::submit_with`]).
+    pub fn register_watch_with<P: SharedPage + ?Sized>(
+        &mut self,
+        path: &[u8],
+        token: &[u8],
+        charge: Charge,
+        page: Option<&P>,
+    ) -> Result<(WatchId, Submitted), ClientError> {
+        if let Some(e) = self.dead {
+            return Err(e);
+        }
         let wid = WatchId(self.next_watch);
         let wire_token = format!("xsc{}", wid.0).into_bytes();
         let payload = Self::watch_payload(path, &wire_token)?;
@@ -579,8 +727,14 @@ impl ClientCore {
             wid,
             Watch { path: path.to_vec(), user_token: token.to_vec(), wire_token, events: VecDeque::new() },
         );
-        let rid = self.enqueue(MsgType::WATCH.0, 0, payload, Purpose::Watch(wid), false);
-        Ok((wid, rid))
+        let hdr = MsgHeader { ty: MsgType::WATCH.0, req_id: 0, tx_id: 0, len: 0 };
+        match self.submit_inner::<P>(hdr, &payload, Purpose::Watch(wid), false, charge, page) {
+            Ok(s) => Ok((wid, s)),
+            Err(e) => {
+                self.drop_watch(wid);
+                Err(e)
+            }
+        }
     }
 
     fn drop_watch(&mut self, wid: WatchId) -> Option<Watch> {
@@ -596,10 +750,23 @@ impl ClientCore {
     /// Returns `None`, and does nothing, if `wid` is not registered (for
     /// instance when unregistering twice).
     pub fn unregister_watch(&mut self, wid: WatchId) -> Option<RequestId> {
+        self.unregister_watch_with::<dyn SharedPage>(wid, Charge::none(), None).map(|s| s.id)
+    }
+
+    /// [`Self::unregister_watch`] with a charge, sent directly when `page`
+    /// is given. `None` also when the connection has failed (the watch is
+    /// gone locally either way).
+    pub fn unregister_watch_with<P: SharedPage + ?Sized>(
+        &mut self,
+        wid: WatchId,
+        charge: Charge,
+        page: Option<&P>,
+    ) -> Option<Submitted> {
         let w = self.drop_watch(wid)?;
         // Both strings were accepted when the watch was registered.
         let payload = Self::watch_payload(&w.path, &w.wire_token).ok()?;
-        Some(self.enqueue(MsgType::UNWATCH.0, 0, payload, Purpose::Plain, false))
+        let hdr = MsgHeader { ty: MsgType::UNWATCH.0, req_id: 0, tx_id: 0, len: 0 };
+        self.submit_inner(hdr, &payload, Purpose::Plain, false, charge, page).ok()
     }
 
     /// Forgets all connection state after the kernel has completed the ring
@@ -614,25 +781,20 @@ impl ClientCore {
     /// registration request was cut short is re-registered too. Events
     /// already queued stay deliverable.
     pub fn reset(&mut self) {
-        self.reader.reset();
-        self.out.clear();
-        self.out_pos = 0;
-        let in_flight = core::mem::take(&mut self.in_flight);
-        let queue = core::mem::take(&mut self.queue);
-        let mut failed: Vec<(RequestId, bool)> = in_flight.into_values().map(|f| (f.id, f.discard)).collect();
-        failed.extend(queue.into_iter().map(|q| (q.id, q.discard)));
-        // Report in submission order.
-        failed.sort_unstable_by_key(|f| f.0);
-        for (id, discard) in failed {
-            self.complete(id, discard, Err(ClientError::Reconnected));
-        }
+        self.dead = None;
+        self.fail_outstanding(ClientError::Reconnected);
         let again: Vec<(WatchId, Vec<u8>)> = self
             .watches
             .iter()
             .filter_map(|(wid, w)| Some((*wid, Self::watch_payload(&w.path, &w.wire_token).ok()?)))
             .collect();
         for (wid, payload) in again {
-            self.enqueue(MsgType::WATCH.0, 0, payload, Purpose::Watch(wid), true);
+            let hdr = MsgHeader { ty: MsgType::WATCH.0, req_id: 0, tx_id: 0, len: 0 };
+            // The local queue was just emptied, so this cannot be refused
+            // for space; a watch that could not be queued is dropped.
+            if self.submit_inner::<dyn SharedPage>(hdr, &payload, Purpose::Watch(wid), true, Charge::none(), None).is_err() {
+                self.drop_watch(wid);
+            }
         }
     }
 }

@@ -9,6 +9,13 @@
 //!   events by token, and starts over after a ring reconnection.
 //! - [`ops`] builds the payloads of the typed operations and parses their
 //!   replies, including directory paging and the transaction retry rule.
+//! - [`Mailbox`] is where replies and watch events are delivered for one
+//!   subscriber (an open of the xenbus node, a kernel watch): the kernel's
+//!   reader thread pushes, the subscriber takes, and the bounds and
+//!   coalescing rules for events live there.
+//!
+//! Module graph (no cycles): `types` is the leaf; `ops`, `mailbox` and
+//! `client` use it, and nothing uses `client` but the crate root.
 //!
 //! The kernel owns the locking: it wraps one `ClientCore` in its lock, calls
 //! `pump_in` from its reader thread, `submit` + `pump_out` from requesters,
@@ -19,9 +26,15 @@
 extern crate alloc;
 
 mod client;
+mod mailbox;
 pub mod ops;
+mod types;
 
-pub use client::{ClientCore, ClientError, Completion, Config, Reply, RequestId, Stats, WatchEvent, WatchId};
+pub use client::{
+    charge_for, ClientCore, Config, Outgoing, Stats, Submitted, QUEUED_OVERHEAD, REPLY_OVERHEAD, REPLY_RESERVE,
+};
+pub use mailbox::{Delivery, EventPush, Mailbox, MailboxStats, EVENT_OVERHEAD};
+pub use types::{ClientError, Completion, Reply, Request, RequestId, WatchEvent, WatchId};
 
 #[cfg(test)]
 mod tests;

@@ -24,18 +24,8 @@ use alloc::vec::Vec;
 
 use xs_wire::{split_strings, MsgType, XsErrno, PAYLOAD_MAX};
 
-use crate::client::{push_string, ClientError, Completion, Reply};
-
-/// A request ready for [`crate::ClientCore::submit_request`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    /// Message type.
-    pub ty: MsgType,
-    /// Transaction id, 0 outside a transaction.
-    pub tx_id: u32,
-    /// Payload bytes (at most [`PAYLOAD_MAX`]).
-    pub payload: Vec<u8>,
-}
+pub use crate::types::Request;
+use crate::types::{push_string, ClientError, Completion, Reply};
 
 fn finish(ty: MsgType, tx_id: u32, payload: Vec<u8>) -> Result<Request, ClientError> {
     if payload.len() > PAYLOAD_MAX {

@@ -94,6 +94,13 @@ fn used(ring: RingKind, prod: u32, cons: u32) -> Result<u32, RingError> {
     Ok(used)
 }
 
+/// Free bytes in the request queue now (the server may free more at any
+/// time, never less), or `Corrupt` when its indices are impossible.
+pub fn request_space<P: SharedPage + ?Sized>(page: &P) -> Result<usize, RingError> {
+    let used = used(RingKind::Request, page.req_prod(), page.req_cons())?;
+    Ok(RING_SIZE_U32.wrapping_sub(used) as usize)
+}
+
 /// Writes as much of `data` as currently fits into the request queue and
 /// publishes it.
 ///

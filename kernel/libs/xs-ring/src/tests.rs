@@ -64,10 +64,10 @@ fn message_at_every_start_offset() {
         assert_eq!(page.server_write(&msg), msg.len());
         let mut reader = MessageReader::new();
         let (m, notify) = reader.read_from(&page).unwrap();
-        let m = m.expect("a complete message");
+        let m = m.and_then(Received::into_message).expect("a complete message");
         assert!(!notify);
         assert_eq!(m.header, MsgHeader { ty: MsgType::WRITE.0, req_id: 9, tx_id: 0, len: 300 });
-        assert_eq!(m.payload, payload, "response at offset {start}");
+        assert_eq!(m.payload(), payload, "response at offset {start}");
         assert!(reader.is_idle());
         assert_eq!(page.rsp_cons(), page.rsp_prod());
     }
@@ -132,8 +132,8 @@ fn max_payload_through_slow_consumers() {
         while fed < r.read {
             let (used, m) = reader.feed(&buf[fed..r.read]).unwrap();
             fed += used;
-            if m.is_some() {
-                done = m;
+            if let Some(m) = m {
+                done = m.into_message();
             }
         }
         pieces += 1;
@@ -142,7 +142,7 @@ fn max_payload_through_slow_consumers() {
     assert!(pieces > 800);
     assert_eq!(m.header.len as usize, PAYLOAD_MAX);
     assert_eq!(m.header.req_id, 0xdead_beef);
-    assert_eq!(m.payload, payload);
+    assert_eq!(m.payload(), payload);
     assert_eq!(off, msg.len());
 }
 
@@ -158,8 +158,8 @@ fn max_payload_through_read_from() {
         off += page.server_write(&msg[off..]);
         let (m, notify) = reader.read_from(&page).unwrap();
         notifies += notify as usize;
-        if let Some(m) = m {
-            assert_eq!(m.payload, payload);
+        if let Some(m) = m.and_then(Received::into_message) {
+            assert_eq!(m.payload(), payload);
             break;
         }
     }
@@ -215,7 +215,7 @@ fn oversized_header_is_reported_at_once() {
     assert_eq!(reader.feed(&[0u8; 100]), Err(RingError::Oversized { len: 4097 }));
     reader.reset();
     let ok = build_message(MsgType::READ, 2, 0, b"v");
-    assert_eq!(reader.feed(&ok).unwrap().1.unwrap().payload, b"v");
+    assert_eq!(reader.feed(&ok).unwrap().1.and_then(Received::into_message).unwrap().payload(), b"v");
 
     // Through the ring: reported without waiting for any payload.
     for len in [4097u32, u32::MAX, 0x8000_0000] {
@@ -239,12 +239,12 @@ fn zero_length_and_back_to_back_messages() {
     let mut reader = MessageReader::new();
     let mut got = Vec::new();
     while let (Some(m), _) = reader.read_from(&page).unwrap() {
-        got.push(m);
+        got.push(m.into_message().unwrap());
     }
     assert_eq!(got.len(), 3);
-    assert_eq!(got[0].payload, b"");
+    assert_eq!(got[0].payload(), b"");
     assert_eq!(got[1].header.req_id, 4);
-    assert_eq!(got[1].payload, b"ENOENT\0");
+    assert_eq!(got[1].payload(), b"ENOENT\0");
     assert_eq!(got[2].header.len, 0);
     assert_eq!(got[2].header.ty, MsgType::READ.0);
 
@@ -252,10 +252,36 @@ fn zero_length_and_back_to_back_messages() {
     let mut reader = MessageReader::new();
     let (used, m) = reader.feed(&stream).unwrap();
     assert_eq!(used, HEADER_LEN);
-    assert_eq!(m.unwrap().header.ty, MsgType::WATCH_EVENT.0);
+    assert_eq!(m.unwrap().header().ty, MsgType::WATCH_EVENT.0);
     let (used2, m) = reader.feed(&stream[used..]).unwrap();
     assert_eq!(used2, HEADER_LEN + 7);
-    assert_eq!(m.unwrap().payload, b"ENOENT\0");
+    assert_eq!(m.and_then(Received::into_message).unwrap().payload(), b"ENOENT\0");
+}
+
+#[test]
+fn payload_dropped_when_memory_fails_keeps_the_stream_in_sync() {
+    let mut stream = build_message(MsgType::READ, 7, 3, &pattern(2000, 1));
+    stream.extend(build_message(MsgType::ERROR, 8, 0, b""));
+    stream.extend(build_message(MsgType::WRITE, 9, 0, b"OK\0"));
+    let page = MemPage::new();
+    let mut reader = MessageReader::new();
+    reader.set_fail_allocations(true);
+    let mut got = Vec::new();
+    let mut off = 0;
+    while got.len() < 2 {
+        off += page.server_write(&stream[off..]);
+        if let (Some(r), _) = reader.read_from(&page).unwrap() {
+            got.push(r);
+        }
+    }
+    assert_eq!(got[0], Received::Dropped(MsgHeader { ty: MsgType::READ.0, req_id: 7, tx_id: 3, len: 2000 }));
+    assert_eq!(got[1], Received::Dropped(MsgHeader { ty: MsgType::ERROR.0, req_id: 8, tx_id: 0, len: 0 }));
+    reader.set_fail_allocations(false);
+    page.server_write(&stream[off..]);
+    let (r, _) = reader.read_from(&page).unwrap();
+    let m = r.and_then(Received::into_message).unwrap();
+    assert_eq!(m.bytes(), &build_message(MsgType::WRITE, 9, 0, b"OK\0")[..]);
+    assert!(reader.is_idle());
 }
 
 #[test]
@@ -268,7 +294,7 @@ fn partial_header_then_reset() {
     assert!(reader.is_idle());
     let m = build_message(MsgType::RM, 3, 4, b"OK\0");
     let (_, got) = reader.feed(&m).unwrap();
-    assert_eq!(got.unwrap().header, MsgHeader { ty: MsgType::RM.0, req_id: 3, tx_id: 4, len: 3 });
+    assert_eq!(got.unwrap().header(), MsgHeader { ty: MsgType::RM.0, req_id: 3, tx_id: 4, len: 3 });
 }
 
 #[test]
@@ -399,7 +425,7 @@ proptest! {
             while !piece.is_empty() {
                 let (used, m) = reader.feed(piece).unwrap();
                 piece = &piece[used..];
-                got.extend(m);
+                got.extend(m.and_then(Received::into_message));
             }
             off = end;
             i += 1;
@@ -408,7 +434,7 @@ proptest! {
         prop_assert_eq!(got.len(), payloads.len());
         for (i, (m, p)) in got.iter().zip(&payloads).enumerate() {
             prop_assert_eq!(m.header.req_id, i as u32);
-            prop_assert_eq!(&m.payload, p);
+            prop_assert_eq!(&m.payload(), p);
         }
     }
 

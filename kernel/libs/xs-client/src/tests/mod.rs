@@ -306,15 +306,24 @@ fn refused_watch_is_removed() {
 
 #[test]
 fn malformed_peer_input() {
-    // Oversized header: an error, no panic, until reset.
+    // Oversized header: reported once; the connection then fails: the
+    // request in flight and one still queued are answered, new ones are
+    // refused at once, and nothing touches the ring until reset.
     let (mut c, mut xs) = setup();
     let id = c.submit_request(&ops::read(0, b"/x").unwrap()).unwrap();
     c.pump_out(&xs.page).unwrap();
     xs.raw_send(&MsgHeader { ty: MsgType::READ.0, req_id: 1, tx_id: 0, len: 5000 }.to_bytes());
     assert_eq!(c.pump_in(&xs.page), Err(RingError::Oversized { len: 5000 }));
-    assert_eq!(c.pump_in(&xs.page), Err(RingError::Oversized { len: 5000 }));
+    assert_eq!(c.take_completed(), vec![id]);
+    assert_eq!(c.take_reply(id), Some(Err(ClientError::ConnectionLost)));
+    assert_eq!(c.failure(), Some(ClientError::ConnectionLost));
+    assert_eq!(c.pump_in(&xs.page), Ok((false, false)));
+    assert_eq!(c.submit_request(&ops::read(0, b"/y").unwrap()), Err(ClientError::ConnectionLost));
+    let before = xs.indices();
+    assert_eq!(c.pump_out(&xs.page), Ok(false));
+    assert_eq!(xs.indices(), before);
     c.reset();
-    assert_eq!(c.take_reply(id), Some(Err(ClientError::Reconnected)));
+    assert_eq!(c.failure(), None);
 
     // Unmatched replies, malformed and unknown events: dropped and counted.
     let (mut c, mut xs) = setup();
@@ -329,19 +338,31 @@ fn malformed_peer_input() {
     c.pump_in(&xs.page).unwrap();
     assert_eq!(
         c.stats(),
-        Stats { unmatched_replies: 3, malformed_events: 3, unknown_watch_events: 1, overflowed_events: 0 }
+        Stats { unmatched_replies: 3, malformed_events: 3, unknown_watch_events: 1, ..Stats::default() }
     );
     // The client still works.
     let r = call(&mut c, &mut xs, ops::write(0, b"/ok", b"1")).unwrap();
     assert!(ops::parse_ok(&r).is_ok());
 
-    // Corrupt indices on either ring.
+    // Corrupt indices on either ring, found by the reader, by pump_out, or
+    // on the direct submit path: each fails the connection and answers
+    // what was accepted.
     let (mut c, xs) = setup();
+    let q = c.submit_request(&ops::read(0, b"/q").unwrap()).unwrap();
     xs.page.set_indices(0, 0, 5, 5 + 2000);
     assert!(matches!(c.pump_in(&xs.page), Err(RingError::Corrupt { .. })));
+    assert_eq!(c.take_reply(q), Some(Err(ClientError::ConnectionLost)));
+    let (mut c, xs) = setup();
     xs.page.set_indices(100, 99, 0, 0);
-    c.submit_request(&ops::read(0, b"/x").unwrap()).unwrap();
+    let q = c.submit_request(&ops::read(0, b"/x").unwrap()).unwrap();
     assert!(matches!(c.pump_out(&xs.page), Err(RingError::Corrupt { .. })));
+    assert_eq!(c.take_reply(q), Some(Err(ClientError::ConnectionLost)));
+    let (mut c, xs) = setup();
+    xs.page.set_indices(5000, 0, 0, 0);
+    let req = ops::read(0, b"/x").unwrap();
+    let r = c.submit_with(Outgoing::Request(&req), kcore::budget::Charge::none(), Some(&xs.page));
+    assert!(matches!(r, Err(ClientError::Ring(RingError::Corrupt { ring: xs_ring::RingKind::Request, .. }))));
+    assert_eq!(c.failure(), Some(ClientError::ConnectionLost));
 
     // Malformed replies to typed requests.
     let hdr = |ty: MsgType| MsgHeader { ty: ty.0, ..MsgHeader::default() };
@@ -375,7 +396,7 @@ fn submit_raw_restores_the_callers_req_id() {
     assert_eq!(r.header().req_id, 0xfeed);
     let r2 = c.take_reply(id2).unwrap().unwrap();
     assert_eq!(r2.header().req_id, 0xfeed);
-    assert_eq!(r2.to_bytes(), build_message(MsgType::READ, 0xfeed, 0, b"value"));
+    assert_eq!(r2.bytes(), build_message(MsgType::READ, 0xfeed, 0, b"value"));
 
     assert_eq!(c.submit_raw(&msg[..15]), Err(ClientError::BadMessage));
     assert_eq!(c.submit_raw(&msg[..msg.len() - 1]), Err(ClientError::BadMessage));
@@ -650,5 +671,118 @@ proptest! {
                 xs.reconnect();
             }
         }
+    }
+}
+
+mod budget_and_copies {
+    use super::*;
+    use kcore::budget::{Budget, Charge};
+
+    fn budget(limit: usize) -> &'static Budget {
+        let b: &'static Budget = Box::leak(Box::new(Budget::new("xs", None)));
+        b.set_limit(limit);
+        b
+    }
+
+    #[test]
+    fn direct_submit_goes_onto_the_ring_and_the_reply_keeps_its_charge() {
+        let (mut c, mut xs) = setup();
+        let b = budget(1 << 20);
+        let req = ops::write(0, b"/d", b"direct").unwrap();
+        let charge = b.try_charge(charge_for(req.payload.len())).unwrap();
+        let s = c.submit_with(Outgoing::Request(&req), charge, Some(&xs.page)).unwrap();
+        assert!(s.notify, "bytes went onto the ring at once");
+        assert_eq!(c.queued(), 0);
+        assert_eq!(c.in_flight(), 1);
+        assert_eq!(b.used(), REPLY_RESERVE, "the request's own bytes are released once on the ring");
+        xs.step();
+        c.pump_in(&xs.page).unwrap();
+        let r = c.take_reply(s.id).unwrap().unwrap();
+        assert_eq!(b.used(), r.bytes().len() + REPLY_OVERHEAD, "shrunk to the reply's size");
+        let (bytes, charge) = r.into_parts();
+        assert_eq!(bytes, build_message(MsgType::WRITE, 1, 0, b"OK\0"));
+        drop(charge);
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn direct_submit_stages_what_does_not_fit_and_never_interleaves() {
+        let (mut c, mut xs) = setup();
+        let big = vec![b'x'; 3000];
+        let r1 = ops::write(0, b"/big", &big).unwrap();
+        let s1 = c.submit_with(Outgoing::Request(&r1), Charge::none(), Some(&xs.page)).unwrap();
+        // The ring holds 1024 bytes: the rest is staged, and a second
+        // request queues behind it rather than going onto the ring.
+        let r2 = ops::read(0, b"/big").unwrap();
+        let s2 = c.submit_with(Outgoing::Request(&r2), Charge::none(), Some(&xs.page)).unwrap();
+        assert!(!s2.notify);
+        assert_eq!(c.queued(), 1);
+        drive(&mut c, &mut xs);
+        assert!(c.take_reply(s1.id).unwrap().is_ok());
+        let got = c.take_reply(s2.id).unwrap().unwrap();
+        assert_eq!(got.payload(), &big[..]);
+    }
+
+    #[test]
+    fn raw_direct_submit_restores_the_callers_req_id() {
+        let (mut c, mut xs) = setup();
+        let msg = build_message(MsgType::READ, 0xabcdef, 0, b"/nope\0");
+        let s = c.submit_with(Outgoing::Raw(&msg), Charge::none(), Some(&xs.page)).unwrap();
+        drive(&mut c, &mut xs);
+        let r = c.take_reply(s.id).unwrap().unwrap();
+        assert_eq!(r.bytes(), &build_message(MsgType::ERROR, 0xabcdef, 0, b"ENOENT\0")[..]);
+    }
+
+    #[test]
+    fn full_local_queue_is_busy() {
+        let mut c = ClientCore::new(Config { max_queued: 3, max_in_flight: 1, ..Config::default() });
+        for _ in 0..3 {
+            c.submit_request(&ops::read(0, b"/a").unwrap()).unwrap();
+        }
+        assert_eq!(c.submit_request(&ops::read(0, b"/a").unwrap()), Err(ClientError::Busy));
+        assert_eq!(c.stats().refused_busy, 1);
+    }
+
+    #[test]
+    fn reply_without_memory_still_answers_the_request() {
+        let (mut c, mut xs) = setup();
+        call(&mut c, &mut xs, ops::write(0, b"/m", &[b'v'; 2000])).unwrap();
+        let id = c.submit_request(&ops::read(0, b"/m").unwrap()).unwrap();
+        c.set_fail_allocations(true);
+        drive(&mut c, &mut xs);
+        assert_eq!(c.take_reply(id), Some(Err(ClientError::NoMemory)));
+        assert_eq!(c.stats().dropped_for_memory, 1);
+        c.set_fail_allocations(false);
+        let r = call(&mut c, &mut xs, ops::read(0, b"/m")).unwrap();
+        assert_eq!(r.payload().len(), 2000, "the stream stayed in sync");
+    }
+
+    #[test]
+    fn failing_answers_everything_exactly_once() {
+        let (mut c, mut xs) = setup();
+        let mut ids = Vec::new();
+        for i in 0..30 {
+            ids.push(c.submit_request(&ops::read(0, format!("/n{i}").as_bytes()).unwrap()).unwrap());
+        }
+        c.pump_out(&xs.page).unwrap();
+        xs.step();
+        c.fail(ClientError::ConnectionLost);
+        let done = c.take_completed();
+        assert_eq!(done, ids, "every request, in submission order");
+        for id in ids {
+            assert_eq!(c.take_reply(id), Some(Err(ClientError::ConnectionLost)));
+        }
+        // Replies that were already on the ring are not read any more.
+        c.pump_in(&xs.page).unwrap();
+        assert!(c.take_completed().is_empty());
+    }
+
+    #[test]
+    fn errno_of_each_error() {
+        assert_eq!(ClientError::ConnectionLost.errno(), XsErrno::EIO);
+        assert_eq!(ClientError::NoMemory.errno(), XsErrno::ENOMEM);
+        assert_eq!(ClientError::Busy.errno(), XsErrno::ENOMEM);
+        assert_eq!(ClientError::Xs(XsErrno::EACCES).errno(), XsErrno::EACCES);
+        assert_eq!(ClientError::Reconnected.errno(), XsErrno::EAGAIN);
     }
 }
