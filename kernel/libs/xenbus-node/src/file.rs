@@ -32,8 +32,10 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use vfs::Errno;
 use xs_wire::{MsgHeader, MsgType, XsErrno, HEADER_LEN, PAYLOAD_MAX};
 
+use kcore::budget::Charge;
+use xs_client::{Delivery, Mailbox};
+
 use crate::backend::Backend;
-use crate::inbox::{Inbox, Incoming};
 use crate::queue::ReadQueue;
 use crate::{MAX_IN_FLIGHT, POLLIN, POLLRDNORM, QUEUE_LIMIT, WRITE_BUF_SIZE};
 
@@ -87,12 +89,26 @@ struct Watch {
     token: Vec<u8>,
 }
 
+/// Counters of one open, for the kernel's statistics and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileStats {
+    /// Watch events queued for reading.
+    pub events: u64,
+    /// Watch events merged into an identical unread event at the queue bound.
+    pub events_coalesced: u64,
+    /// Watch events dropped at the queue bound (no identical unread event)
+    /// or for lack of memory.
+    pub events_dropped: u64,
+    /// Replies dropped because their cookie was unknown or memory ran out.
+    pub replies_dropped: u64,
+}
+
 /// The state of one open file description of the `xenbus` node.
 ///
-/// Every operation takes `inbox`, a batch the kernel has just
-/// [`Inbox::take`]n from the open's shared inbox, and applies it first
-/// (see [`XenbusFile::drain`]), so replies and events become readable in
-/// arrival order. None of them blocks; `write` blocks only as long as the
+/// Before each operation the kernel calls [`XenbusFile::drain`] with the
+/// open's mailbox (under the mailbox's lock, which it releases before the
+/// operation), so replies and events become readable in arrival order.
+/// None of the operations blocks; `write` blocks only as long as the
 /// backend's `watch`/`unwatch` do.
 ///
 /// # Concurrency
@@ -111,10 +127,9 @@ pub struct XenbusFile {
     transactions: Vec<Transaction>,
     /// Watches of this open, in registration order.
     watches: Vec<Watch>,
-    /// Watch events dropped at the queue or inbox bound.
-    dropped_events: u64,
-    /// Replies dropped because their cookie was unknown or memory ran out.
-    dropped_replies: u64,
+    stats: FileStats,
+    /// Set by the first dropped event, taken by the kernel for one log line.
+    first_drop: bool,
 }
 
 impl XenbusFile {
@@ -126,81 +141,114 @@ impl XenbusFile {
     // ------------------------------------------------------------------
     // Incoming data
 
-    /// Applies every item of `inbox`, in order, leaving it empty:
+    /// Applies every item waiting in `mailbox`, in order, leaving it empty:
     ///
     /// - a reply whose cookie is in flight gets the program's `req_id` back
-    ///   and is queued (`tx_id`, `type`, `len` and payload stay as xenstored
-    ///   sent them). A non-`XS_ERROR` reply to a TRANSACTION_START records the
-    ///   transaction whose id the payload carries in decimal; if that payload
-    ///   is not a decimal `u32` (optionally NUL-terminated) the reply is still
-    ///   queued but nothing is recorded (Linux drops such a reply, which would
-    ///   leave the request unanswered). Any reply to a TRANSACTION_END forgets
-    ///   the transaction. A reply that is not one well-formed message (shorter
-    ///   than its header says, or a payload over 4096) is replaced by
-    ///   `XS_ERROR "EIO\0"` with the request's ids, so the request is still
-    ///   answered exactly once. A reply for an unknown cookie is dropped.
+    ///   (in place) and is queued (`tx_id`, `type`, `len` and payload stay as
+    ///   xenstored sent them). A non-`XS_ERROR` reply to a TRANSACTION_START
+    ///   records the transaction whose id the payload carries in decimal; if
+    ///   that payload is not a decimal `u32` (optionally NUL-terminated) the
+    ///   reply is still queued but nothing is recorded (Linux drops such a
+    ///   reply, which would leave the request unanswered). Any reply to a
+    ///   TRANSACTION_END forgets the transaction. A reply for an unknown
+    ///   cookie is dropped.
+    /// - a failure (the request will get no reply from xenstored: the
+    ///   connection failed, or no memory was left for the reply) becomes
+    ///   `XS_ERROR` with the errno's name and the request's `req_id` and
+    ///   `tx_id`, so the request is still answered exactly once.
     /// - an event for a watch of this open becomes `XS_WATCH_EVENT` with
     ///   payload `path\0token\0` and `req_id = tx_id = 0`; an event for a
     ///   watch that is gone is dropped; an event that would take the queue
-    ///   over [`QUEUE_LIMIT`] is dropped and counted.
-    pub fn drain(&mut self, inbox: &mut Inbox) {
-        self.dropped_events = self.dropped_events.saturating_add(inbox.take_dropped());
-        while let Some(item) = inbox.pop() {
+    ///   over [`QUEUE_LIMIT`] is merged into an identical unread event if
+    ///   there is one (same bytes: same path and token), else dropped; both
+    ///   are counted.
+    pub fn drain(&mut self, mailbox: &mut Mailbox) {
+        while let Some(item) = mailbox.pop() {
             match item {
-                Incoming::Reply { cookie, msg } => self.apply_reply(cookie, msg),
-                Incoming::WatchEvent { watch_id, path } => self.apply_event(watch_id, &path),
+                Delivery::Reply { cookie, reply } => {
+                    let (msg, charge) = reply.into_parts();
+                    self.apply_reply(cookie, msg, charge);
+                }
+                Delivery::Failed { cookie, error } => self.apply_failure(cookie, error),
+                Delivery::Event { watch, path, charge } => self.apply_event(watch, &path, charge),
             }
         }
     }
 
-    fn apply_reply(&mut self, cookie: u64, mut msg: Vec<u8>) {
-        let Some(p) = self.pending.remove(&cookie) else {
-            self.dropped_replies = self.dropped_replies.saturating_add(1);
-            return;
-        };
-        if p.kind == Kind::End {
-            self.forget_transaction(p.tx_id);
+    fn take_pending(&mut self, cookie: u64) -> Option<Pending> {
+        let p = self.pending.remove(&cookie);
+        match p {
+            Some(p) if p.kind == Kind::End => self.forget_transaction(p.tx_id),
+            Some(_) => {}
+            None => self.stats.replies_dropped = self.stats.replies_dropped.saturating_add(1),
         }
+        p
+    }
+
+    fn apply_reply(&mut self, cookie: u64, mut msg: Vec<u8>, charge: Charge) {
+        let Some(p) = self.take_pending(cookie) else { return };
         let payload_len = msg.len().saturating_sub(HEADER_LEN);
-        let hdr = MsgHeader::from_bytes(&msg)
-            .filter(|h| msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX);
-        match hdr {
-            Some(mut h) => {
-                if p.kind == Kind::Start && h.ty != MsgType::ERROR.0 {
-                    if let Some(id) = parse_tx_id(msg.get(HEADER_LEN..).unwrap_or(&[])) {
-                        self.record_transaction(id);
-                    }
-                }
-                h.req_id = p.req_id;
-                if let Some(head) = msg.get_mut(..HEADER_LEN) {
-                    head.copy_from_slice(&h.to_bytes());
-                }
+        let hdr = MsgHeader::from_bytes(&msg).filter(|h| {
+            msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX
+        });
+        let Some(mut h) = hdr else {
+            // Not one well-formed message (the client never hands out such
+            // a reply; a defence, not a path): answer EIO instead.
+            return self.answer_error(p, XsErrno::EIO);
+        };
+        if p.kind == Kind::Start && h.ty != MsgType::ERROR.0 {
+            if let Some(id) = parse_tx_id(msg.get(HEADER_LEN..).unwrap_or(&[])) {
+                self.record_transaction(id);
             }
-            None => match message(MsgType::ERROR.0, p.req_id, p.tx_id, &[XsErrno::EIO.payload()]) {
-                Ok(m) => msg = m,
-                Err(_) => {
-                    self.dropped_replies = self.dropped_replies.saturating_add(1);
-                    return;
-                }
-            },
         }
-        if self.queue.push(msg).is_err() {
-            self.dropped_replies = self.dropped_replies.saturating_add(1);
+        h.req_id = p.req_id;
+        if let Some(head) = msg.get_mut(..HEADER_LEN) {
+            head.copy_from_slice(&h.to_bytes());
+        }
+        if self.queue.push(msg, charge).is_err() {
+            self.stats.replies_dropped = self.stats.replies_dropped.saturating_add(1);
         }
     }
 
-    fn apply_event(&mut self, watch_id: u64, path: &[u8]) {
+    fn apply_failure(&mut self, cookie: u64, error: XsErrno) {
+        if let Some(p) = self.take_pending(cookie) {
+            self.answer_error(p, error);
+        }
+    }
+
+    fn answer_error(&mut self, p: Pending, error: XsErrno) {
+        let queued = message(MsgType::ERROR.0, p.req_id, p.tx_id, &[error.payload()])
+            .and_then(|m| self.queue.push(m, Charge::none()));
+        if queued.is_err() {
+            self.stats.replies_dropped = self.stats.replies_dropped.saturating_add(1);
+        }
+    }
+
+    fn apply_event(&mut self, watch_id: u64, path: &[u8], charge: Charge) {
         let Some(w) = self.watches.iter().find(|w| w.id == watch_id) else { return };
-        let size = HEADER_LEN.saturating_add(path.len()).saturating_add(w.token.len()).saturating_add(2);
-        if self.queue.bytes().saturating_add(size) > QUEUE_LIMIT {
-            self.dropped_events = self.dropped_events.saturating_add(1);
+        let msg = match message(MsgType::WATCH_EVENT.0, 0, 0, &[path, b"\0", &w.token, b"\0"]) {
+            Ok(m) => m,
+            Err(_) => return self.event_dropped(),
+        };
+        if self.queue.bytes().saturating_add(msg.len()) > QUEUE_LIMIT {
+            if self.queue.has_unread_copy(&msg) {
+                self.stats.events_coalesced = self.stats.events_coalesced.saturating_add(1);
+            } else {
+                self.event_dropped();
+            }
             return;
         }
-        let queued =
-            message(MsgType::WATCH_EVENT.0, 0, 0, &[path, b"\0", &w.token, b"\0"]).and_then(|m| self.queue.push(m));
-        if queued.is_err() {
-            self.dropped_events = self.dropped_events.saturating_add(1);
+        match self.queue.push(msg, charge) {
+            Ok(()) => self.stats.events = self.stats.events.saturating_add(1),
+            Err(_) => self.event_dropped(),
         }
+    }
+
+    fn event_dropped(&mut self) {
+        if self.stats.events_dropped == 0 {
+            self.first_drop = true;
+        }
+        self.stats.events_dropped = self.stats.events_dropped.saturating_add(1);
     }
 
     // ------------------------------------------------------------------
@@ -231,13 +279,11 @@ impl XenbusFile {
     /// complete message are discarded but counted. Synthetic replies echo the
     /// request's `req_id` and `tx_id`. Allocation failure gives `ENOMEM` and
     /// discards the message.
-    pub fn write<B: Backend + ?Sized>(
-        &mut self,
-        inbox: &mut Inbox,
-        backend: &mut B,
-        buf: &[u8],
-    ) -> Result<usize, Errno> {
-        self.drain(inbox);
+    ///
+    /// A message that arrives whole in one write (nothing buffered before)
+    /// is handed to the backend straight from `buf`, without being copied
+    /// into the partial-request buffer.
+    pub fn write<B: Backend + ?Sized>(&mut self, backend: &mut B, buf: &[u8]) -> Result<usize, Errno> {
         let n = buf.len();
         if n == 0 {
             return Ok(0);
@@ -245,6 +291,19 @@ impl XenbusFile {
         if n > WRITE_BUF_SIZE.saturating_sub(self.partial.len()) {
             self.partial.clear();
             return Err(Errno::EINVAL);
+        }
+        if self.partial.is_empty() {
+            if let Some(hdr) = MsgHeader::from_bytes(buf) {
+                // `len` is a u32 from the program: compare without adding to it.
+                if hdr.len as usize > WRITE_BUF_SIZE - HEADER_LEN {
+                    return Err(Errno::E2BIG);
+                }
+                let total = HEADER_LEN + hdr.len as usize;
+                if let Some(msg) = buf.get(..total) {
+                    // One message per write: whatever follows it is dropped.
+                    return self.handle(backend, hdr, msg).map(|()| n);
+                }
+            }
         }
         if self.partial.capacity() < WRITE_BUF_SIZE {
             let more = WRITE_BUF_SIZE.saturating_sub(self.partial.len());
@@ -336,7 +395,7 @@ impl XenbusFile {
         self.watches.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         backend.watch(w.id, path).map_err(errno_of)?;
         self.watches.push(w);
-        self.queue.push(ok)
+        self.queue.push(ok, Charge::none())
     }
 
     fn handle_unwatch<B: Backend + ?Sized>(
@@ -353,7 +412,7 @@ impl XenbusFile {
             let w = self.watches.remove(i);
             backend.unwatch(w.id, &w.path);
         }
-        self.queue.push(ok)
+        self.queue.push(ok, Charge::none())
     }
 
     /// `XS_RESET_WATCHES` for this open only: unwatch everything, abort every
@@ -372,7 +431,7 @@ impl XenbusFile {
     /// Queues a reply made here, echoing the request's `req_id` and `tx_id`.
     fn reply_local(&mut self, ty: MsgType, hdr: MsgHeader, payload: &[u8]) -> Result<(), Errno> {
         let m = message(ty.0, hdr.req_id, hdr.tx_id, &[payload])?;
-        self.queue.push(m)
+        self.queue.push(m, Charge::none())
     }
 
     fn owns(&self, tx_id: u32) -> bool {
@@ -399,8 +458,8 @@ impl XenbusFile {
     /// - nothing queued: `Err(EAGAIN)`, also for an empty `buf`; the kernel
     ///   returns it to `O_NONBLOCK` callers and otherwise waits on the open's
     ///   wait queue and retries (so `read(fd, buf, 0)` blocks as on Linux).
-    pub fn read(&mut self, inbox: &mut Inbox, buf: &mut [u8]) -> Result<usize, Errno> {
-        let n = self.peek(inbox, buf)?;
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let n = self.peek(buf)?;
         Ok(self.queue.consume(n))
     }
 
@@ -409,8 +468,7 @@ impl XenbusFile {
     /// then [`XenbusFile::consume`] what was copied (Linux consumes exactly
     /// the bytes that reached the program, and `EFAULT` with nothing copied
     /// leaves the queue intact).
-    pub fn peek(&mut self, inbox: &mut Inbox, buf: &mut [u8]) -> Result<usize, Errno> {
-        self.drain(inbox);
+    pub fn peek(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         if self.queue.is_empty() {
             return Err(Errno::EAGAIN);
         }
@@ -426,8 +484,7 @@ impl XenbusFile {
     /// Handles poll(): [`POLLIN`]` | `[`POLLRDNORM`] exactly when a read
     /// would return data, else 0. Never writable, error or hang-up (Linux
     /// neither): programs just write.
-    pub fn poll(&mut self, inbox: &mut Inbox) -> u32 {
-        self.drain(inbox);
+    pub fn poll(&self) -> u32 {
         if self.queue.is_empty() {
             0
         } else {
@@ -441,23 +498,23 @@ impl XenbusFile {
     /// Handles the last close of the open file description.
     ///
     /// In order: every request still in flight is [`Backend::abandon`]ed (so
-    /// the backend stops pushing their replies and aborts a transaction a
-    /// late START reply would create); then `take_inbox` is called to fetch
-    /// everything pushed before that, and it is drained, so that START replies
-    /// already delivered are recorded; then every transaction without an END
-    /// in flight is aborted and every watch is removed; queued data is
-    /// dropped. The kernel then drops the open's shared inbox (events pushed
-    /// before the unwatch calls returned may still be in it).
-    pub fn close<B, F>(mut self, backend: &mut B, take_inbox: F)
+    /// the backend stops delivering their replies and aborts a transaction a
+    /// late START reply would create); then `drain_rest` is called, which
+    /// must [`XenbusFile::drain`] everything delivered before that, so that
+    /// START replies already delivered are recorded; then every transaction
+    /// without an END in flight is aborted and every watch is removed;
+    /// queued data is dropped. The kernel then drops the open's mailbox
+    /// (events delivered before the unwatch calls returned may still be in
+    /// it).
+    pub fn close<B, F>(mut self, backend: &mut B, drain_rest: F)
     where
         B: Backend + ?Sized,
-        F: FnOnce() -> Inbox,
+        F: FnOnce(&mut XenbusFile),
     {
         for (&cookie, p) in &self.pending {
             backend.abandon(cookie, p.kind == Kind::Start);
         }
-        let mut rest = take_inbox();
-        self.drain(&mut rest);
+        drain_rest(&mut self);
         self.pending.clear();
         self.reset(backend);
         self.queue.clear();
@@ -493,15 +550,14 @@ impl XenbusFile {
         self.transactions.iter().map(|t| t.id)
     }
 
-    /// Watch events dropped at the queue or inbox bound (or for lack of
-    /// memory) since open, for the kernel's log.
-    pub fn dropped_events(&self) -> u64 {
-        self.dropped_events
+    /// The open's counters.
+    pub fn stats(&self) -> FileStats {
+        self.stats
     }
 
-    /// Replies dropped because their cookie was unknown or memory ran out.
-    pub fn dropped_replies(&self) -> u64 {
-        self.dropped_replies
+    /// True once, after the first watch event was dropped (for one log line).
+    pub fn take_first_drop(&mut self) -> bool {
+        core::mem::take(&mut self.first_drop)
     }
 }
 

@@ -14,13 +14,14 @@
 //!                                  ▲                         │
 //!                                  │                    xenstored
 //!                                  │                         │
-//!                      Inbox ◄── kernel xenstore reader thread (replies, watch events)
+//!                    Mailbox ◄── kernel xenstore reader thread (replies, watch events)
 //! ```
 //!
 //! The reader thread never calls into a `XenbusFile`; it pushes
-//! [`Incoming`] items into the file's [`Inbox`] and wakes the file's wait
-//! queue. Every operation of the file first drains the inbox batch it is given
-//! and applies the items in order (see [`XenbusFile::drain`]).
+//! [`xs_client::Delivery`] items into the open's [`Mailbox`] (a type of the
+//! client crate, one layer down) and wakes the open's wait queue. Every
+//! operation of the file first drains the mailbox batch it is given and
+//! applies the items in order (see [`XenbusFile::drain`]).
 //!
 //! # Concurrency (what the kernel must lock)
 //!
@@ -32,9 +33,9 @@
 //!   (`watch`, `unwatch`): only this open's callers wait, because the reader
 //!   thread never takes it (this is what keeps Linux's self-deadlock, spec
 //!   §6.6, out).
-//! - **The `Inbox`**, behind a small spin lock shared by the reader thread
+//! - **The `Mailbox`**, behind a small lock shared by the reader thread
 //!   (push) and the file's callers (take). It is held only to push one item or
-//!   to [`Inbox::take`] the whole batch, never across a `Backend` call.
+//!   to take the whole batch, never across a `Backend` call.
 //! - Cookie and watch ids come from one crate-wide atomic counter
 //!   ([`next_id`]), so they are unique across all opens of the kernel.
 //!
@@ -52,7 +53,6 @@ extern crate alloc;
 
 mod backend;
 mod file;
-mod inbox;
 mod queue;
 
 #[cfg(any(test, feature = "sim"))]
@@ -62,8 +62,8 @@ pub mod sim;
 mod tests;
 
 pub use backend::Backend;
-pub use file::{next_id, XenbusFile};
-pub use inbox::{Inbox, Incoming};
+pub use file::{next_id, FileStats, XenbusFile};
+pub use xs_client::{Delivery, Mailbox};
 
 /// Size of the partial-request buffer, header included (Linux:
 /// `XENSTORE_PAYLOAD_MAX`). The largest payload a program can send is
@@ -71,9 +71,11 @@ pub use inbox::{Inbox, Incoming};
 pub const WRITE_BUF_SIZE: usize = 4096;
 
 /// Bound on unread bytes in one open's read queue (a deviation: Linux's queue
-/// is unbounded). At or over it, new requests fail with `ENOBUFS` and watch
-/// events that would cross it are dropped; replies to requests already
-/// forwarded are always queued. See [`XenbusFile::write`].
+/// is unbounded). At or over it, new requests fail with `ENOBUFS`; a watch
+/// event that would cross it is merged into an identical unread event if
+/// there is one (coalesced), else dropped, and counted either way; replies
+/// to requests already forwarded are always queued. See
+/// [`XenbusFile::write`].
 pub const QUEUE_LIMIT: usize = 64 * 1024;
 
 /// Most forwarded requests one open may have in flight (reply not yet
@@ -82,10 +84,11 @@ pub const QUEUE_LIMIT: usize = 64 * 1024;
 /// about `QUEUE_LIMIT + MAX_IN_FLIGHT * 4112` bytes.
 pub const MAX_IN_FLIGHT: usize = 128;
 
-/// Bound on the bytes of watch events waiting in one [`Inbox`] (the reader
-/// thread may push while the program never calls the file). Events pushed
-/// past it are dropped and counted; replies are never dropped.
-pub const INBOX_EVENT_LIMIT: usize = QUEUE_LIMIT;
+/// Bound on the bytes of watch events waiting in one open's [`Mailbox`]
+/// (the reader thread may push while the program never calls the file).
+/// Events pushed past it are coalesced or dropped and counted; replies are
+/// never dropped.
+pub const MAILBOX_EVENT_LIMIT: usize = QUEUE_LIMIT;
 
 /// `POLLIN`: there is data to read.
 pub const POLLIN: u32 = 0x001;

@@ -8,16 +8,20 @@
 //! - `head < front.len()` whenever there is a front message: a fully consumed
 //!   message is removed at once, never left behind as a zero-byte entry;
 //! - `bytes` is the exact number of unread bytes.
+//!
+//! Each message keeps the budget charge that paid for it until it has been
+//! read completely (or the open is closed).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use kcore::budget::Charge;
 use vfs::Errno;
 
 /// Unread messages of one open.
 #[derive(Debug, Default)]
 pub(crate) struct ReadQueue {
-    msgs: VecDeque<Vec<u8>>,
+    msgs: VecDeque<(Vec<u8>, Charge)>,
     /// Bytes of the front message already read.
     head: usize,
     /// Unread bytes in total.
@@ -26,14 +30,21 @@ pub(crate) struct ReadQueue {
 
 impl ReadQueue {
     /// Appends a whole message. An empty buffer is ignored.
-    pub(crate) fn push(&mut self, msg: Vec<u8>) -> Result<(), Errno> {
+    pub(crate) fn push(&mut self, msg: Vec<u8>, charge: Charge) -> Result<(), Errno> {
         if msg.is_empty() {
             return Ok(());
         }
         self.msgs.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         self.bytes = self.bytes.saturating_add(msg.len());
-        self.msgs.push_back(msg);
+        self.msgs.push_back((msg, charge));
         Ok(())
+    }
+
+    /// Whether a message with exactly these bytes is queued and not yet
+    /// begun by a read (a partly read front message does not count).
+    pub(crate) fn has_unread_copy(&self, msg: &[u8]) -> bool {
+        let skip = usize::from(self.head > 0);
+        self.msgs.iter().skip(skip).rev().any(|(m, _)| m.as_slice() == msg)
     }
 
     /// Unread bytes.
@@ -51,7 +62,7 @@ impl ReadQueue {
     pub(crate) fn peek(&self, buf: &mut [u8]) -> usize {
         let mut copied = 0;
         let mut skip = self.head;
-        for msg in &self.msgs {
+        for (msg, _) in &self.msgs {
             let src = msg.get(skip..).unwrap_or(&[]);
             skip = 0;
             let Some(dst) = buf.get_mut(copied..) else { break };
@@ -71,7 +82,7 @@ impl ReadQueue {
     pub(crate) fn consume(&mut self, mut n: usize) -> usize {
         let mut done = 0;
         while n > 0 {
-            let Some(front) = self.msgs.front() else { break };
+            let Some((front, _)) = self.msgs.front() else { break };
             let avail = front.len().saturating_sub(self.head);
             let take = avail.min(n);
             self.head += take;

@@ -5,7 +5,7 @@
 //! [`Xenstored`] is the daemon plus the domain's one connection; each open of
 //! the node gets a [`SimConn`] from [`Xenstored::connect`], which implements
 //! [`Backend`] and pushes that open's replies and events into its own
-//! [`Inbox`] (shared with the test through `Rc<RefCell<_>>`).
+//! [`Mailbox`] (shared with the test through `Rc<RefCell<_>>`).
 //!
 //! What it answers like xenstored does: READ (value, no NUL), WRITE, MKDIR,
 //! RM, DIRECTORY, DIRECTORY_PART, GET_PERMS, SET_PERMS, GET_DOMAIN_PATH,
@@ -33,7 +33,9 @@ use vfs::Errno;
 use xs_wire::{MsgHeader, MsgType, XsErrno, HEADER_LEN};
 
 use crate::backend::Backend;
-use crate::inbox::Inbox;
+use xs_client::{Mailbox, Reply};
+
+use crate::MAILBOX_EVENT_LIMIT;
 
 /// Longest value the domain may store (C xenstored's default entry quota is
 /// about 2048 bytes).
@@ -88,7 +90,7 @@ struct State {
     txs: BTreeMap<u32, Tx>,
     next_tx: u32,
     watches: Vec<SimWatch>,
-    routes: Vec<Rc<RefCell<Inbox>>>,
+    routes: Vec<Rc<RefCell<Mailbox>>>,
     next_wire_req: u32,
     hold: bool,
     held: VecDeque<Held>,
@@ -107,12 +109,12 @@ pub struct Xenstored {
     st: Rc<RefCell<State>>,
 }
 
-/// One open's backend: routes its replies and events into its inbox.
+/// One open's backend: routes its replies and events into its mailbox.
 #[derive(Debug)]
 pub struct SimConn {
     st: Rc<RefCell<State>>,
     route: usize,
-    inbox: Rc<RefCell<Inbox>>,
+    inbox: Rc<RefCell<Mailbox>>,
 }
 
 impl Default for Xenstored {
@@ -155,9 +157,9 @@ impl Xenstored {
         Self { st: Rc::new(RefCell::new(st)) }
     }
 
-    /// A backend for a new open, with its own empty inbox.
+    /// A backend for a new open, with its own empty mailbox.
     pub fn connect(&self) -> SimConn {
-        let inbox = Rc::new(RefCell::new(Inbox::new()));
+        let inbox = Rc::new(RefCell::new(Mailbox::new(MAILBOX_EVENT_LIMIT)));
         let mut st = self.st.borrow_mut();
         st.routes.push(inbox.clone());
         SimConn { st: self.st.clone(), route: st.routes.len() - 1, inbox }
@@ -262,15 +264,21 @@ impl Xenstored {
 }
 
 impl SimConn {
-    /// The open's inbox, shared with the test (the kernel's spin-locked one).
-    pub fn inbox(&self) -> Rc<RefCell<Inbox>> {
+    /// The open's mailbox, shared with the test (the kernel's locked one).
+    pub fn mailbox(&self) -> Rc<RefCell<Mailbox>> {
         self.inbox.clone()
     }
 
-    /// Takes everything waiting in the inbox (what the kernel does under its
+    /// Applies everything waiting in the mailbox to `file` (what the kernel
+    /// does under the mailbox's lock before each file operation).
+    pub fn drain_into(&self, file: &mut crate::XenbusFile) {
+        file.drain(&mut self.inbox.borrow_mut());
+    }
+
+    /// Takes everything waiting in the mailbox (what the kernel does under its
     /// spin lock before each file operation).
-    pub fn take_inbox(&self) -> Inbox {
-        self.inbox.borrow_mut().take()
+    pub fn take_mailbox(&self) -> Mailbox {
+        core::mem::replace(&mut *self.inbox.borrow_mut(), Mailbox::new(MAILBOX_EVENT_LIMIT))
     }
 }
 
@@ -318,7 +326,7 @@ impl Backend for SimConn {
         }
         st.watches.push(SimWatch { id: watch_id, route: self.route, path: path.clone(), abs });
         // C xenstored acks, then fires the new watch once with its own path.
-        self.inbox.borrow_mut().push_event(watch_id, path.into_bytes());
+        self.inbox.borrow_mut().push_event(watch_id, path.into_bytes(), Ok(kcore::budget::Charge::none()));
         Ok(())
     }
 
@@ -405,7 +413,10 @@ impl State {
             return;
         }
         if let Some(inbox) = self.routes.get(h.route) {
-            inbox.borrow_mut().push_reply(h.cookie, h.msg);
+            match Reply::from_wire(h.msg) {
+                Some(r) => inbox.borrow_mut().push_reply(h.cookie, r),
+                None => inbox.borrow_mut().push_failed(h.cookie, XsErrno::EIO),
+            }
         }
     }
 
@@ -644,7 +655,7 @@ impl State {
         }
         for (route, id, ev) in events {
             if let Some(inbox) = self.routes.get(route) {
-                inbox.borrow_mut().push_event(id, ev.into_bytes());
+                inbox.borrow_mut().push_event(id, ev.into_bytes(), Ok(kcore::budget::Charge::none()));
             }
         }
     }

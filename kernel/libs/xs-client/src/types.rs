@@ -131,6 +131,18 @@ impl Reply {
         Reply { header: m.header, bytes: m.into_bytes(), charge: Charge::none() }
     }
 
+    /// A reply from complete wire bytes (header and exactly `len` payload
+    /// bytes, at most [`xs_wire::PAYLOAD_MAX`]); `None` if they are not one
+    /// well-formed message. For simulated peers.
+    pub fn from_wire(bytes: Vec<u8>) -> Option<Self> {
+        let header = MsgHeader::from_bytes(&bytes)?;
+        let len = header.len as usize;
+        if len > xs_wire::PAYLOAD_MAX || bytes.len() != HEADER_LEN + len {
+            return None;
+        }
+        Some(Reply { header, bytes, charge: Charge::none() })
+    }
+
     /// Wraps a message read from the ring.
     pub(crate) fn from_message(m: Message, charge: Charge) -> Self {
         Reply { header: m.header, bytes: m.into_bytes(), charge }

@@ -156,15 +156,14 @@ impl FileApi for SimHost {
         if f.flags & 3 == 1 {
             return Err(9);
         }
-        let mut batch = f.conn.take_inbox();
         let queued_before = {
-            f.file.drain(&mut batch);
+            f.conn.drain_into(&mut f.file);
             f.file.queued_bytes()
         };
         if buf.is_empty() && queued_before > 0 && !skipped {
             self.lint.push(format!("{label}: read(fd, buf, 0) with data queued spins forever on Linux"));
         }
-        let r = f.file.read(&mut batch, buf);
+        let r = f.file.read(buf);
         match r {
             Ok(n) => {
                 let data = buf[..n].to_vec();
@@ -188,8 +187,8 @@ impl FileApi for SimHost {
             return Err(9);
         }
         let outstanding_before = !f.outstanding.is_empty();
-        let mut batch = f.conn.take_inbox();
-        let r = f.file.write(&mut batch, &mut f.conn, buf);
+        f.conn.drain_into(&mut f.file);
+        let r = f.file.write(&mut f.conn, buf);
         f.acc.extend_from_slice(buf);
         if f.file.buffered_len() == 0 {
             let ty = if f.acc.len() >= 16 { Some(u32_at(&f.acc, 0)) } else { None };
@@ -213,8 +212,8 @@ impl FileApi for SimHost {
         for (fd, events, rev) in fds.iter_mut() {
             *rev = match self.fds.get_mut(fd) {
                 Some(f) => {
-                    let mut batch = f.conn.take_inbox();
-                    (f.file.poll(&mut batch) as u16) & (*events | 0x8 | 0x10)
+                    f.conn.drain_into(&mut f.file);
+                    (f.file.poll() as u16) & (*events | 0x8 | 0x10)
                 }
                 None => 0x20,
             };
@@ -236,8 +235,8 @@ impl FileApi for SimHost {
     fn close(&mut self, fd: i32) -> Result<(), i32> {
         let f = self.fds.remove(&fd).ok_or(9)?;
         let SimFd { file, mut conn, .. } = f;
-        let inbox = conn.inbox();
-        file.close(&mut conn, move || inbox.borrow_mut().take());
+        let mailbox = conn.mailbox();
+        file.close(&mut conn, move |f| f.drain(&mut mailbox.borrow_mut()));
         Ok(())
     }
 

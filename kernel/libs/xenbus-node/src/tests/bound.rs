@@ -1,7 +1,9 @@
 //! The bounded read queue (a deviation: Linux's is unbounded).
 
 use super::*;
-use crate::{Inbox, Incoming, INBOX_EVENT_LIMIT, MAX_IN_FLIGHT, QUEUE_LIMIT};
+use crate::{Mailbox, MAILBOX_EVENT_LIMIT, MAX_IN_FLIGHT, QUEUE_LIMIT};
+use kcore::budget::Charge;
+use xs_client::{EventPush, Reply};
 
 /// An open with a watch on data/f whose events are 16 + 7 + 1 + 1 + 1 = 26 bytes.
 fn watched() -> Open {
@@ -19,17 +21,45 @@ fn fire(o: &mut Open, times: usize) {
 }
 
 #[test]
-fn events_over_the_bound_are_dropped_and_counted() {
+fn identical_events_over_the_bound_are_coalesced_and_counted() {
     let mut o = watched();
     let ev = event(b"data/f", b"t").len();
     let fit = QUEUE_LIMIT / ev;
     fire(&mut o, fit + 10);
     assert_eq!(o.file.queued_bytes(), fit * ev);
-    assert_eq!(o.file.dropped_events(), 10);
+    let st = o.file.stats();
+    assert_eq!((st.events_coalesced, st.events_dropped), (10, 0));
+    assert!(!o.file.take_first_drop());
     // Everything queued is whole events.
     let m = o.msgs();
     assert_eq!(m.len(), fit);
     assert!(m.iter().all(|(h, p)| h.ty == EVENT && p == b"data/f\0t\0"));
+}
+
+#[test]
+fn distinct_events_over_the_bound_are_dropped_counted_and_flagged_once() {
+    let mut o = Open::new(&Xenstored::default());
+    o.send(&msg(WATCH, 1, 0, &pt(b"data", b"t")));
+    o.read_all();
+    let mut i = 0;
+    while o.file.stats().events_dropped == 0 {
+        o.xs.write(&format!("/local/domain/1/data/k{i:05}"), b"v");
+        o.poll();
+        i += 1;
+    }
+    assert!(o.file.queued_bytes() <= QUEUE_LIMIT);
+    let before = o.file.stats();
+    for j in 0..7 {
+        o.xs.write(&format!("/local/domain/1/data/z{j:05}"), b"v");
+        o.poll();
+    }
+    let st = o.file.stats();
+    assert_eq!(st.events_dropped - before.events_dropped, 7);
+    assert!(o.file.take_first_drop());
+    assert!(!o.file.take_first_drop(), "flagged once");
+    // A partly read front event does not absorb a new identical one.
+    let first = o.read(3).unwrap();
+    assert_eq!(first.len(), 3);
 }
 
 #[test]
@@ -94,23 +124,29 @@ fn in_flight_limit() {
 }
 
 #[test]
-fn inbox_bounds_events_but_never_replies() {
-    let mut inbox = Inbox::new();
+fn mailbox_bounds_events_but_never_replies() {
+    let mut mb = Mailbox::new(MAILBOX_EVENT_LIMIT);
     let mut pushed = 0;
-    while inbox.push_event(1, b"data/f".to_vec()) {
+    let mut i = 0u32;
+    loop {
+        let path = format!("data/f{i}").into_bytes();
+        i += 1;
+        if mb.push_event(1, path, Ok(Charge::none())) != EventPush::Queued {
+            break;
+        }
         pushed += 1;
     }
-    assert!(pushed > 0 && pushed <= INBOX_EVENT_LIMIT);
-    assert_eq!(inbox.dropped_events(), 1);
-    assert!(!inbox.push(Incoming::WatchEvent { watch_id: 1, path: vec![] }));
-    assert!(inbox.push(Incoming::Reply { cookie: 1, msg: vec![0; 16] }));
-    assert_eq!(inbox.len(), pushed + 1);
+    assert!(pushed > 0 && pushed <= MAILBOX_EVENT_LIMIT);
+    assert_eq!(mb.stats().dropped, 1);
+    assert_eq!(mb.push_event(1, b"data/f0".to_vec(), Ok(Charge::none())), EventPush::Coalesced);
+    mb.expect_reply().unwrap();
+    mb.push_reply(1, Reply::from_wire(msg(READ, 1, 0, b"")).unwrap());
+    assert_eq!(mb.len(), pushed + 1);
     // Popping frees room.
-    inbox.pop();
-    assert!(inbox.push_event(1, b"data/f".to_vec()));
-    // The file takes the drop count over.
+    mb.pop();
+    assert_eq!(mb.push_event(1, b"data/g".to_vec(), Ok(Charge::none())), EventPush::Queued);
+    // The file drains everything (its watch 1 is unknown: events dropped).
     let mut f = crate::XenbusFile::new();
-    f.drain(&mut inbox);
-    assert_eq!(f.dropped_events(), 2);
-    assert!(inbox.is_empty());
+    f.drain(&mut mb);
+    assert!(mb.is_empty());
 }

@@ -81,7 +81,7 @@ fn events_after_close_go_nowhere() {
     let xs = Xenstored::default();
     let mut o = Open::new(&xs);
     o.send(&msg(WATCH, 1, 0, &pt(b"data/z", b"t")));
-    let inbox = o.conn.inbox();
+    let inbox = o.conn.mailbox();
     o.close();
     assert_eq!(xs.unwatched().len(), 1);
     xs.write("/local/domain/1/data/z", b"1");

@@ -237,9 +237,9 @@ fn walk(seed: u64, steps: usize) {
             }
             85..=87 => {
                 // peek + partial consume, as a kernel with a faulting copy.
-                let mut batch = slot.open.conn.take_inbox();
+                slot.open.conn.drain_into(&mut slot.open.file);
                 let mut buf = vec![0u8; rng.below(50) as usize];
-                if let Ok(n) = slot.open.file.peek(&mut batch, &mut buf) {
+                if let Ok(n) = slot.open.file.peek(&mut buf) {
                     let k = rng.below(n as u64 + 1) as usize;
                     assert_eq!(slot.open.file.consume(k), k);
                     slot.stream.extend_from_slice(&buf[..k]);

@@ -1,5 +1,5 @@
 //! Host tests of the node against the simulated xenstored. Probe names (A2,
-//! B3, ...) refer to /work/shared/docs/xenbus-linux-observed.md; the hex
+//! B3, ...) refer to docs/reference/xenbus-linux-observed.md; the hex
 //! strings are the bytes the real Linux 6.1 device returned there.
 
 mod bound;
@@ -21,7 +21,7 @@ use crate::sim::{SimConn, Xenstored};
 use crate::XenbusFile;
 
 /// One open of the node, wired to a simulated xenstored the way the kernel
-/// wires it: each operation first takes the open's inbox.
+/// wires it: each operation first drains the open's mailbox.
 pub(crate) struct Open {
     pub xs: Xenstored,
     pub conn: SimConn,
@@ -34,8 +34,8 @@ impl Open {
     }
 
     pub fn write(&mut self, b: &[u8]) -> Result<usize, Errno> {
-        let mut batch = self.conn.take_inbox();
-        self.file.write(&mut batch, &mut self.conn, b)
+        self.conn.drain_into(&mut self.file);
+        self.file.write(&mut self.conn, b)
     }
 
     /// Writes one whole message and asserts write() returned its length.
@@ -44,16 +44,16 @@ impl Open {
     }
 
     pub fn read(&mut self, n: usize) -> Result<Vec<u8>, Errno> {
-        let mut batch = self.conn.take_inbox();
+        self.conn.drain_into(&mut self.file);
         let mut buf = vec![0u8; n];
-        let got = self.file.read(&mut batch, &mut buf)?;
+        let got = self.file.read(&mut buf)?;
         buf.truncate(got);
         Ok(buf)
     }
 
     pub fn poll(&mut self) -> u32 {
-        let mut batch = self.conn.take_inbox();
-        self.file.poll(&mut batch)
+        self.conn.drain_into(&mut self.file);
+        self.file.poll()
     }
 
     /// Everything readable now (empty if nothing).
@@ -76,8 +76,8 @@ impl Open {
     pub fn close(self) {
         let Open { conn, file, .. } = self;
         let mut conn = conn;
-        let inbox = conn.inbox();
-        file.close(&mut conn, move || inbox.borrow_mut().take());
+        let mailbox = conn.mailbox();
+        file.close(&mut conn, move |f| f.drain(&mut mailbox.borrow_mut()));
     }
 }
 

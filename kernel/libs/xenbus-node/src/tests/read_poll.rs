@@ -67,10 +67,10 @@ fn r0_zero_length_read_with_data_returns_zero_at_once() {
 fn d5_d6_peek_and_consume_let_the_kernel_match_partial_faults() {
     let mut o = with_probe();
     o.send(&msg(READ, 1, 0, &p0("data/probe")));
-    let mut batch = o.conn.take_inbox();
+    o.conn.drain_into(&mut o.file);
     let mut buf = [0u8; 21];
     // D5: fault with nothing copied: the kernel consumes nothing.
-    assert_eq!(o.file.peek(&mut batch, &mut buf), Ok(21));
+    assert_eq!(o.file.peek(&mut buf), Ok(21));
     assert_eq!(o.file.queued_bytes(), 21);
     // D6: only 10 bytes reached the program.
     assert_eq!(o.file.consume(10), 10);

@@ -1,7 +1,6 @@
 //! XS_WATCH / XS_UNWATCH: section 6 of the spec, probes F.
 
 use super::*;
-use crate::Inbox;
 
 fn fresh() -> Open {
     Open::new(&Xenstored::default())
@@ -193,7 +192,7 @@ fn events_already_queued_stay_ahead_of_unwatch_ok_and_later_ones_are_dropped() {
     o.send(&msg(WATCH, 3, 0, &pt(b"data/v", b"t")));
     o.read_all();
     o.xs.write("/local/domain/1/data/v", b"1");
-    let stale: Inbox = o.conn.take_inbox();
+    let stale = o.conn.take_mailbox();
     assert_eq!(stale.len(), 1);
     o.send(&msg(UNWATCH, 4, 0, &pt(b"data/v", b"t")));
     let mut stale = stale;
