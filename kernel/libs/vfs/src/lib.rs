@@ -14,9 +14,9 @@
 //!   plus the working directory relative paths resolve against (`/` unless
 //!   built with [`Path::at`]; the kernel keeps each program's working
 //!   directory as a normalised absolute path, see [`path::normalize`]).
-//!   Empty → `ENOENT`; 4096 bytes or more (`PATH_MAX` counts the NUL) or a
-//!   component over 255 bytes → `ENAMETOOLONG`; a path is cut at its first
-//!   NUL. `//` is `/`, `.` is the current directory, `..` the parent (at
+//!   A NUL inside → `EINVAL`; empty → `ENOENT`; 4096 bytes or more
+//!   (`PATH_MAX` counts the NUL) or a component over 255 bytes →
+//!   `ENAMETOOLONG`. `//` is `/`, `.` is the current directory, `..` the parent (at
 //!   the root, the root). Resolution walks the tree: a component followed by
 //!   anything (including `..`) must be a directory (`ENOTDIR`) and exist
 //!   (`ENOENT`); a trailing slash, `.` or `..` at the end requires a
@@ -26,7 +26,12 @@
 //!   its device, a presented type (`S_IFCHR` or `S_IFREG`) and permission
 //!   bits. Inode numbers start at 1 (the root) and are never reused.
 //!   Permission bits are recorded and reported but never checked: programs
-//!   run as root. [`Limits`] bound inode count and data bytes (`ENOSPC`).
+//!   run as root. [`Limits`] bound inode count, data bytes and the memory
+//!   the tree holds (data as allocated, names, per-inode and per-entry
+//!   overheads), all with `ENOSPC`; the kernel sets the memory bound from
+//!   its budget, so a full tree is an errno, never a failed allocation.
+//!   Names of new entries must not be empty or contain `/` or NUL
+//!   (`EINVAL`).
 //! * Several paths for one device: there is no mount table; two directory
 //!   entries (distinct inodes) carry the same [`SpecialId`], like
 //!   Linux's `/proc/xen/xenbus` (xenfs, `S_IFREG 0600`) and
@@ -59,7 +64,8 @@
 //! | [`Tree::lookup`], [`Tree::stat`] | path errors; `ENOTDIR` trailing `/` on a non-directory |
 //! | [`Tree::mkdir`] | path errors; `EEXIST` exists (also `/`, `.`, `..`); `ENOSPC` |
 //! | [`Tree::rmdir`] | path errors; `EBUSY` `/` or mount point; `EINVAL` last is `.`; `ENOTEMPTY` last is `..` or not empty; `ENOTDIR` not a directory |
-//! | [`Tree::unlink`] | path errors; `EISDIR` a directory (also `/`, `.`, `..`); `ENOTDIR` trailing `/` on a file |
+//! | [`Tree::unlink`] | path errors; `EISDIR` a directory (also `/`, `.`, `..`); `ENOTDIR` trailing `/` on a file; `EPERM` a fixed node (xenfs, device nodes) |
+//! | [`Tree::rename`] | path errors; `EBUSY` `/`, `.`, `..`, mount points; `EPERM` a fixed node; `EINVAL` a directory into itself; `EISDIR`/`ENOTDIR` type mismatch; `ENOTEMPTY`; `ENOSPC` |
 //! | [`Tree::create_file`], [`Tree::create_special`] | path errors; `EISDIR` trailing `/`; `EEXIST`; `EINVAL` bad special type; `ENOSPC` |
 //! | [`Tree::readdir`] | path errors; `ENOTDIR` |
 //! | [`Tree::open`] | `EINVAL` `O_ACCMODE` or `O_CREAT\|O_DIRECTORY`; `EMFILE`; path errors; `EISDIR` `O_CREAT` with a trailing `/`; `EEXIST` `O_CREAT\|O_EXCL` on existing; `EISDIR` directory with write access, `O_TRUNC` or `O_CREAT`; `ENOTDIR` `O_DIRECTORY` or trailing `/` on a non-directory; `ENOENT` missing without `O_CREAT`; `ENOSPC`; the special callback's error |
@@ -98,4 +104,6 @@ pub use fd::{Fd, FdTable, Handle, OpenFile, FD_LIMIT, F_GETFL, F_SETFL, SETFL_MA
 pub use file::Io;
 pub use flags::{AccessMode, FileType, OpenFlags};
 pub use path::Path;
-pub use tree::{DirEntry, Ino, Limits, SpecialId, Stat, Tree, DIRENT_SIZE, MAX_FILE_SIZE, ROOT_INO};
+pub use tree::{
+    DirEntry, Ino, Limits, SpecialId, Stat, Tree, DIRENT_SIZE, ENTRY_OVERHEAD, INODE_OVERHEAD, MAX_FILE_SIZE, ROOT_INO,
+};

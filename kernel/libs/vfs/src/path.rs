@@ -1,8 +1,10 @@
 //! Path parsing and lexical normalisation.
 //!
-//! Paths are byte strings, as on Linux. A path handed to the VFS is cut at its
-//! first NUL byte (C-string semantics), then checked:
+//! Paths are byte strings, as on Linux, without their terminating NUL (the
+//! libc passes `strlen` bytes). A path handed to the VFS is checked:
 //!
+//! * a NUL byte inside → `EINVAL` (a C program cannot express one; from the
+//!   kernel's own API it is a caller's error, not a path to cut short);
 //! * empty → `ENOENT`;
 //! * [`PATH_MAX`] bytes or more → `ENAMETOOLONG` (Linux's `PATH_MAX` of 4096
 //!   counts the terminating NUL, so the longest accepted path is 4095 bytes);
@@ -134,10 +136,14 @@ fn split(p: &[u8]) -> Result<Vec<Component<'_>>, Errno> {
     Ok(out)
 }
 
-/// Parses a path as a program gave it: cut at the first NUL, `ENOENT` when
-/// empty, `ENAMETOOLONG` when too long or when a component is too long.
+/// Parses a path as a program gave it: `EINVAL` when it contains a NUL,
+/// `ENOENT` when empty, `ENAMETOOLONG` when too long or when a component is
+/// too long.
 pub fn parse(path: &[u8]) -> Result<Parsed<'_>, Errno> {
-    let p = until_nul(path);
+    if path.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    let p = path;
     if p.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -214,9 +220,10 @@ mod tests {
         assert_eq!(n("x/y").unwrap(), "/home/u/x/y");
         assert_eq!(n(".").unwrap(), "/home/u");
         assert_eq!(n("../../..").unwrap(), "/");
-        assert_eq!(n("/a\0/b").unwrap(), "/a");
+        assert_eq!(n("/a\0/b"), Err(Errno::EINVAL));
         assert_eq!(n(""), Err(Errno::ENOENT));
-        assert_eq!(n("\0/a"), Err(Errno::ENOENT));
+        assert_eq!(n("\0/a"), Err(Errno::EINVAL));
+        assert_eq!(n("/tmp/x\0"), Err(Errno::EINVAL));
         assert_eq!(normalize(b"rel", b"x"), Err(Errno::EINVAL));
         assert_eq!(normalize(b"rel", b"/x").unwrap(), b"/x");
     }

@@ -29,7 +29,7 @@ pub const DIRENT_SIZE: u64 = 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SpecialId(pub u32);
 
-/// Resource limits of a tree; exceeding either is `ENOSPC`, as on a full
+/// Resource limits of a tree; exceeding any is `ENOSPC`, as on a full
 /// tmpfs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -37,13 +37,29 @@ pub struct Limits {
     pub max_inodes: usize,
     /// Most bytes of regular-file data in total.
     pub max_bytes: u64,
+    /// Most bytes of memory the tree may hold: file data (as allocated),
+    /// names, and [`INODE_OVERHEAD`] per inode and [`ENTRY_OVERHEAD`] plus
+    /// twice the name per directory entry. The kernel derives it from the
+    /// domain's memory, so that filling the tree ends in `ENOSPC`, never in
+    /// an allocation failure.
+    pub max_memory: u64,
 }
 
 impl Default for Limits {
-    /// 16384 inodes and 64 MiB of file data.
+    /// 16384 inodes, 64 MiB of file data, no memory bound of its own.
     fn default() -> Self {
-        Limits { max_inodes: 16384, max_bytes: 64 << 20 }
+        Limits { max_inodes: 16384, max_bytes: 64 << 20, max_memory: u64::MAX }
     }
+}
+
+/// Memory accounted per inode (the inode, its map slot, a directory's maps).
+pub const INODE_OVERHEAD: u64 = 160;
+/// Memory accounted per directory entry beyond twice its name (the name is
+/// kept in two maps: by name and by position).
+pub const ENTRY_OVERHEAD: u64 = 96;
+
+fn entry_cost(name: &[u8]) -> u64 {
+    (name.len() as u64).saturating_mul(2).saturating_add(ENTRY_OVERHEAD)
 }
 
 /// What `stat` reports about a node.
@@ -99,6 +115,9 @@ struct Inode {
     ftype: FileType,
     nlink: u32,
     opens: u32,
+    /// Part of a fixed layout (xenfs, device nodes): unlink and rename give
+    /// `EPERM`.
+    fixed: bool,
     node: Node,
 }
 
@@ -131,6 +150,8 @@ pub struct Tree {
     inodes: BTreeMap<Ino, Inode>,
     next_ino: Ino,
     bytes: u64,
+    /// Accounted memory (see [`Limits::max_memory`]).
+    memory: u64,
     limits: Limits,
 }
 
@@ -151,7 +172,7 @@ impl Tree {
     pub fn with_limits(limits: Limits) -> Self {
         let mut inodes = BTreeMap::new();
         inodes.insert(ROOT_INO, Inode::dir(0o755, ROOT_INO, true));
-        Tree { inodes, next_ino: ROOT_INO + 1, bytes: 0, limits }
+        Tree { inodes, next_ino: ROOT_INO + 1, bytes: 0, memory: INODE_OVERHEAD, limits }
     }
 
     /// The limits in force.
@@ -172,6 +193,25 @@ impl Tree {
     /// Bytes of regular-file data held.
     pub fn bytes_used(&self) -> u64 {
         self.bytes
+    }
+
+    /// Memory accounted against [`Limits::max_memory`].
+    pub fn memory_used(&self) -> u64 {
+        self.memory
+    }
+
+    fn charge_memory(&mut self, n: u64) -> Result<(), Errno> {
+        match self.memory.checked_add(n) {
+            Some(m) if m <= self.limits.max_memory => {
+                self.memory = m;
+                Ok(())
+            }
+            _ => Err(Errno::ENOSPC),
+        }
+    }
+
+    fn release_memory(&mut self, n: u64) {
+        self.memory = self.memory.saturating_sub(n);
     }
 
     /// Adds the standard layout, creating what is missing (existing
@@ -202,15 +242,18 @@ impl Tree {
         self.mark_mount_point(proc_)?;
         let proc_xen = self.mkdir_all("/proc/xen", 0o555)?;
         self.mark_mount_point(proc_xen)?;
-        self.create_special("/proc/xen/xenbus", S_IFREG | 0o600, xenbus)?;
-        match capabilities {
+        let x = self.create_special("/proc/xen/xenbus", S_IFREG | 0o600, xenbus)?;
+        self.mark_fixed(x)?;
+        let c = match capabilities {
             Some(id) => self.create_special("/proc/xen/capabilities", S_IFREG | 0o444, id)?,
             None => self.create_file("/proc/xen/capabilities", 0o444)?,
         };
+        self.mark_fixed(c)?;
         let dev = self.mkdir_all("/dev", 0o755)?;
         self.mark_mount_point(dev)?;
         self.mkdir_all("/dev/xen", 0o755)?;
-        self.create_special("/dev/xen/xenbus", S_IFCHR | 0o600, xenbus)?;
+        let d = self.create_special("/dev/xen/xenbus", S_IFCHR | 0o600, xenbus)?;
+        self.mark_fixed(d)?;
         self.mkdir_all("/tmp", 0o1777)?;
         self.mkdir_all("/etc", 0o755)?;
         Ok(())
@@ -298,6 +341,7 @@ impl Tree {
 
     /// Links a new inode under `parent` as `name`; the name must be free.
     fn link_new(&mut self, parent: Ino, name: &[u8], inode: Inode) -> Result<Ino, Errno> {
+        check_name(name)?;
         let is_dir = matches!(inode.node, Node::Dir(_));
         {
             let d = self.dir(parent)?;
@@ -308,7 +352,17 @@ impl Tree {
                 return Err(Errno::EMLINK);
             }
         }
-        let ino = self.alloc_ino()?;
+        if self.inodes.len() >= self.limits.max_inodes {
+            return Err(Errno::ENOSPC);
+        }
+        self.charge_memory(INODE_OVERHEAD.saturating_add(entry_cost(name)))?;
+        let ino = match self.alloc_ino() {
+            Ok(i) => i,
+            Err(e) => {
+                self.release_memory(INODE_OVERHEAD.saturating_add(entry_cost(name)));
+                return Err(e);
+            }
+        };
         self.inodes.insert(ino, inode);
         let d = self.dir_mut(parent)?;
         let pos = d.next_pos;
@@ -331,6 +385,8 @@ impl Tree {
         if let Some((_, pos)) = d.by_name.remove(name) {
             d.by_pos.remove(&pos);
         }
+        self.release_memory(entry_cost(name));
+        let d = self.dir_mut(parent)?;
         if child_is_dir {
             d.subdirs = d.subdirs.saturating_sub(1);
             let p = self.inode_mut(parent)?;
@@ -348,8 +404,10 @@ impl Tree {
         }
         let dead = matches!(self.inodes.get(&ino), Some(i) if i.nlink == 0 && i.opens == 0);
         if dead {
+            self.release_memory(INODE_OVERHEAD);
             if let Some(Inode { node: Node::File(data), .. }) = self.inodes.remove(&ino) {
                 self.bytes = self.bytes.saturating_sub(data.len() as u64);
+                self.release_memory(data.capacity() as u64);
             }
         }
     }
@@ -497,7 +555,117 @@ impl Tree {
         if r.must_be_dir {
             return Err(Errno::ENOTDIR);
         }
+        if self.inode(ino)?.fixed {
+            return Err(Errno::EPERM);
+        }
         self.unlink_entry(r.parent, name, ino)
+    }
+
+    /// Marks a node as part of a fixed layout (xenfs, device nodes): unlink
+    /// and rename of it give `EPERM`. Errors: `ENOENT` for an unknown inode.
+    pub fn mark_fixed(&mut self, ino: Ino) -> Result<(), Errno> {
+        self.inode_mut(ino)?.fixed = true;
+        Ok(())
+    }
+
+    /// `rename(2)`: moves the entry `from` to `to`, replacing what `to`
+    /// names (a file by a file, an empty directory by a directory).
+    ///
+    /// Errors: path errors of either path; `ENOENT` when `from` is missing
+    /// or `to`'s parent is; `EBUSY` when either is `/` or a mount point, or
+    /// ends in `.` or `..`; `EPERM` when either is a fixed node (xenfs,
+    /// device nodes); `EINVAL` when a directory would move into itself;
+    /// `ENOTDIR` when a directory would replace a non-directory (or a path
+    /// with a trailing slash names a file); `EISDIR` when a file would
+    /// replace a directory; `ENOTEMPTY` when the directory replaced has
+    /// entries; `ENOSPC` at the limits. Renaming an entry onto itself (or
+    /// onto another link of the same inode) does nothing.
+    pub fn rename<'p, 'q>(&mut self, from: impl Into<Path<'p>>, to: impl Into<Path<'q>>) -> Result<(), Errno> {
+        let rf = self.resolve(from.into())?;
+        let rt = self.resolve(to.into())?;
+        let (Last::Name(fname), Last::Name(tname)) = (rf.last, rt.last) else {
+            return Err(Errno::EBUSY);
+        };
+        check_name(tname)?;
+        let src = self.target(&rf)?.ok_or(Errno::ENOENT)?;
+        let src_is_dir = self.is_dir(src);
+        if (rf.must_be_dir || rt.must_be_dir) && !src_is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if self.inode(src)?.fixed {
+            return Err(Errno::EPERM);
+        }
+        if src_is_dir && self.dir(src)?.mount_point {
+            return Err(Errno::EBUSY);
+        }
+        let dst = self.target(&rt)?;
+        if dst == Some(src) {
+            return Ok(());
+        }
+        if src_is_dir {
+            // The destination's parent must not be the source or below it.
+            let mut cur = rt.parent;
+            loop {
+                if cur == src {
+                    return Err(Errno::EINVAL);
+                }
+                if cur == ROOT_INO {
+                    break;
+                }
+                cur = self.dir(cur)?.parent;
+            }
+        }
+        if let Some(d) = dst {
+            let di = self.inode(d)?;
+            if di.fixed {
+                return Err(Errno::EPERM);
+            }
+            match (&di.node, src_is_dir) {
+                (Node::Dir(dd), true) => {
+                    if dd.mount_point {
+                        return Err(Errno::EBUSY);
+                    }
+                    if !dd.by_name.is_empty() {
+                        return Err(Errno::ENOTEMPTY);
+                    }
+                }
+                (Node::Dir(_), false) => return Err(Errno::EISDIR),
+                (_, true) => return Err(Errno::ENOTDIR),
+                (_, false) => {}
+            }
+        }
+        // The new entry costs its name; charge before changing anything.
+        self.charge_memory(entry_cost(tname))?;
+        if let Some(d) = dst {
+            if let Err(e) = self.unlink_entry(rt.parent, tname, d) {
+                self.release_memory(entry_cost(tname));
+                return Err(e);
+            }
+        }
+        // Detach from the old parent.
+        let fd = self.dir_mut(rf.parent)?;
+        if let Some((_, pos)) = fd.by_name.remove(fname) {
+            fd.by_pos.remove(&pos);
+        }
+        if src_is_dir {
+            fd.subdirs = fd.subdirs.saturating_sub(1);
+            let p = self.inode_mut(rf.parent)?;
+            p.nlink = p.nlink.saturating_sub(1);
+        }
+        self.release_memory(entry_cost(fname));
+        // Attach to the new one.
+        let td = self.dir_mut(rt.parent)?;
+        let pos = td.next_pos;
+        td.next_pos = pos.saturating_add(1);
+        td.by_name.insert(tname.into(), (src, pos));
+        td.by_pos.insert(pos, tname.into());
+        if src_is_dir {
+            td.subdirs = td.subdirs.saturating_add(1);
+            let p = self.inode_mut(rt.parent)?;
+            p.nlink = p.nlink.saturating_add(1);
+            self.dir_mut(src)?.parent = rt.parent;
+        }
+        Ok(())
     }
 
     /// Creates an empty regular file with permission bits `mode & 07777`
@@ -677,15 +845,20 @@ impl Tree {
     /// Resizes to `len` (only grows when `grow_only`).
     fn resize(&mut self, ino: Ino, len: u64, grow_only: bool) -> Result<(), Errno> {
         let max_bytes = self.limits.max_bytes;
+        let max_memory = self.limits.max_memory;
         let bytes = self.bytes;
+        let memory = self.memory;
         let file = self.file_mut(ino)?;
         let cur = file.len() as u64;
+        let cap_before = file.capacity() as u64;
         if len <= cur {
             if !grow_only {
                 let new_len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
                 file.truncate(new_len);
                 file.shrink_to(new_len.saturating_mul(2));
+                let cap_after = file.capacity() as u64;
                 self.bytes = bytes.saturating_sub(cur - len);
+                self.memory = memory.saturating_sub(cap_before.saturating_sub(cap_after));
             }
             return Ok(());
         }
@@ -694,10 +867,29 @@ impl Tree {
             return Err(Errno::ENOSPC);
         }
         let new_len = usize::try_from(len).map_err(|_| Errno::EFBIG)?;
+        // The allocation may grow past `len` (amortised doubling): reserve
+        // exactly when the doubling would cross the memory bound.
         let extra = usize::try_from(growth).map_err(|_| Errno::EFBIG)?;
-        file.try_reserve(extra).map_err(|_| Errno::ENOMEM)?;
+        let doubled = cap_before.saturating_mul(2).max(len);
+        let fits = |cap: u64| memory.saturating_sub(cap_before).checked_add(cap).is_some_and(|m| m <= max_memory);
+        if len > cap_before {
+            if fits(doubled) {
+                file.try_reserve(extra).map_err(|_| Errno::ENOMEM)?;
+            } else if fits(len) {
+                file.try_reserve_exact(extra).map_err(|_| Errno::ENOMEM)?;
+            } else {
+                return Err(Errno::ENOSPC);
+            }
+        }
+        let cap_after = file.capacity() as u64;
+        if !fits(cap_after) {
+            // The allocator gave more than asked and it does not fit.
+            file.shrink_to(new_len);
+        }
         file.resize(new_len, 0);
+        let cap_after = file.capacity() as u64;
         self.bytes = bytes.saturating_add(growth);
+        self.memory = memory.saturating_sub(cap_before).saturating_add(cap_after);
         Ok(())
     }
 
@@ -734,6 +926,7 @@ impl Inode {
             ftype: FileType::Directory,
             nlink: 2,
             opens: 0,
+            fixed: false,
             node: Node::Dir(Dir {
                 parent,
                 by_name: BTreeMap::new(),
@@ -746,6 +939,14 @@ impl Inode {
     }
 
     fn node(mode: u32, ftype: FileType, node: Node) -> Self {
-        Inode { perm: mode & PERM_MASK, ftype, nlink: 1, opens: 0, node }
+        Inode { perm: mode & PERM_MASK, ftype, nlink: 1, opens: 0, fixed: false, node }
     }
+}
+
+/// A name for a new directory entry: not empty, no `/`, no NUL (`EINVAL`).
+fn check_name(name: &[u8]) -> Result<(), Errno> {
+    if name.is_empty() || name.contains(&b'/') || name.contains(&0) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
 }

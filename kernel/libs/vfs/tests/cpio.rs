@@ -207,7 +207,7 @@ fn conflicts_are_reported() {
 
 #[test]
 fn data_limit() {
-    let mut t = Tree::with_limits(vfs::Limits { max_inodes: 100, max_bytes: 4 });
+    let mut t = Tree::with_limits(vfs::Limits { max_inodes: 100, max_bytes: 4, max_memory: u64::MAX });
     let a = Builder::new().file("big", 0o644, b"12345").finish();
     assert_eq!(cpio::unpack(&mut t, &a).unwrap_err().reason, CpioReason::Fs(Errno::ENOSPC));
 }

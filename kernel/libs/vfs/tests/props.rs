@@ -122,7 +122,7 @@ proptest! {
 
     #[test]
     fn random_operations_never_panic(ops in prop::collection::vec(op(), 0..60)) {
-        let mut t = Tree::with_limits(vfs::Limits { max_inodes: 40, max_bytes: 4096 });
+        let mut t = Tree::with_limits(vfs::Limits { max_inodes: 40, max_bytes: 4096, max_memory: u64::MAX });
         t.add_standard_layout(SpecialId(1), Some(SpecialId(2))).unwrap();
         let mut tb: FdTable<u32> = FdTable::new();
         let base_inodes = t.inode_count();

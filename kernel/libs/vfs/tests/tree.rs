@@ -241,7 +241,7 @@ fn mkdir_all() {
 
 #[test]
 fn limits_enospc() {
-    let mut t = Tree::with_limits(Limits { max_inodes: 3, max_bytes: 10 });
+    let mut t = Tree::with_limits(Limits { max_inodes: 3, max_bytes: 10, max_memory: u64::MAX });
     let f = t.create_file("/f", 0).unwrap();
     t.mkdir("/d", 0).unwrap();
     assert_eq!(t.create_file("/g", 0), Err(Errno::ENOSPC));
@@ -277,4 +277,98 @@ fn file_data_helpers() {
     assert_eq!(t.read_at(s, 0, &mut buf), Err(Errno::EINVAL));
     assert_eq!(t.special_id(s), Some(SpecialId(0)));
     assert_eq!(t.special_id(f), None);
+}
+
+#[test]
+fn memory_limit_counts_names_and_inodes_and_ends_in_enospc() {
+    let mut t = Tree::with_limits(Limits { max_inodes: 1 << 20, max_bytes: 1 << 30, max_memory: 64 * 1024 });
+    let base = t.memory_used();
+    let long = "n".repeat(200);
+    let mut made = 0;
+    loop {
+        match t.create_file(format!("/{long}{made}").as_str(), 0o644) {
+            Ok(_) => made += 1,
+            Err(e) => {
+                assert_eq!(e, Errno::ENOSPC);
+                break;
+            }
+        }
+    }
+    let per = vfs::INODE_OVERHEAD + vfs::ENTRY_OVERHEAD + 2 * 201;
+    assert!(made > 0 && made as u64 <= (64 * 1024 - base) / per + 1, "made {made}");
+    assert!(t.memory_used() <= 64 * 1024);
+    // File data counts too (as allocated), and removing everything gives all
+    // of it back.
+    let f = t.lookup(format!("/{long}0").as_str()).unwrap();
+    t.unlink(format!("/{long}1").as_str()).unwrap();
+    assert!(t.write_at(f, 0, &[1u8; 100]).is_ok());
+    assert_eq!(t.write_at(f, 0, &[1u8; 60_000]), Err(Errno::ENOSPC));
+    for i in 0..made {
+        let _ = t.unlink(format!("/{long}{i}").as_str());
+    }
+    assert_eq!(t.memory_used(), base);
+}
+
+#[test]
+fn fixed_nodes_refuse_unlink_and_rename_with_eperm() {
+    let mut t = Tree::new();
+    t.add_standard_layout(SpecialId(1), None).unwrap();
+    for p in ["/proc/xen/xenbus", "/dev/xen/xenbus", "/proc/xen/capabilities"] {
+        assert_eq!(t.unlink(p), Err(Errno::EPERM), "{p}");
+        assert_eq!(t.rename(p, "/tmp/x"), Err(Errno::EPERM), "{p}");
+        assert!(t.lookup(p).is_ok());
+    }
+    t.create_file("/tmp/f", 0o644).unwrap();
+    assert_eq!(t.rename("/tmp/f", "/dev/xen/xenbus"), Err(Errno::EPERM));
+    assert_eq!(t.rmdir("/proc/xen"), Err(Errno::EBUSY));
+    assert_eq!(t.rename("/proc/xen", "/tmp/y"), Err(Errno::EBUSY));
+}
+
+#[test]
+fn names_with_nul_or_slash_are_einval() {
+    let mut t = Tree::new();
+    t.mkdir("/tmp", 0o777).unwrap();
+    assert_eq!(t.mkdir("/tmp/a\0b", 0o755), Err(Errno::EINVAL));
+    assert_eq!(t.create_file("/tmp/x\0", 0o644), Err(Errno::EINVAL));
+    assert_eq!(t.lookup("/tmp\0"), Err(Errno::EINVAL));
+    assert_eq!(t.readdir("/tmp").unwrap().len(), 2, "nothing was created");
+}
+
+#[test]
+fn rename_semantics() {
+    let mut t = Tree::new();
+    t.mkdir("/a", 0o755).unwrap();
+    t.mkdir("/a/sub", 0o755).unwrap();
+    let f = t.create_file("/a/f", 0o644).unwrap();
+    t.write_at(f, 0, b"data").unwrap();
+    // File to a new name in another directory.
+    t.mkdir("/b", 0o755).unwrap();
+    t.rename("/a/f", "/b/g").unwrap();
+    assert_eq!(t.lookup("/a/f"), Err(Errno::ENOENT));
+    assert_eq!(t.lookup("/b/g"), Ok(f));
+    // Over an existing file: replaced.
+    let h = t.create_file("/b/h", 0o644).unwrap();
+    t.rename("/b/g", "/b/h").unwrap();
+    assert_eq!(t.lookup("/b/h"), Ok(f));
+    assert_ne!(f, h);
+    // Onto itself: nothing happens.
+    t.rename("/b/h", "/b/h").unwrap();
+    // Directories: into itself is EINVAL; over a non-empty directory
+    // ENOTEMPTY; file over directory EISDIR; directory over file ENOTDIR.
+    assert_eq!(t.rename("/a", "/a/sub/x"), Err(Errno::EINVAL));
+    assert_eq!(t.rename("/b", "/a"), Err(Errno::ENOTEMPTY));
+    assert_eq!(t.rename("/b/h", "/a"), Err(Errno::EISDIR));
+    assert_eq!(t.rename("/a", "/b/h"), Err(Errno::ENOTDIR));
+    assert_eq!(t.rename("/missing", "/x"), Err(Errno::ENOENT));
+    assert_eq!(t.rename("/", "/x"), Err(Errno::EBUSY));
+    // A directory moves with its contents; link counts follow.
+    let before = t.stat("/b").unwrap().nlink;
+    t.rename("/a/sub", "/b/sub2").unwrap();
+    assert_eq!(t.stat("/b").unwrap().nlink, before + 1);
+    assert_eq!(t.stat("/a").unwrap().nlink, 2);
+    assert_eq!(t.readdir("/b/sub2/..").unwrap().len(), t.readdir("/b").unwrap().len());
+    // Over an empty directory: replaced.
+    t.mkdir("/c", 0o755).unwrap();
+    t.rename("/b/sub2", "/c").unwrap();
+    assert!(t.lookup("/b/sub2").is_err());
 }
