@@ -48,7 +48,7 @@ impl FileApi for KernelFiles {
     }
 
     fn sleep_ms(&mut self, ms: u64) {
-        crate::time::sleep_ns(ms * 1_000_000);
+        crate::sched::sleep_ns(ms * 1_000_000);
     }
 
     fn now_ms(&mut self) -> u64 {

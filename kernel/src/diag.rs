@@ -1,11 +1,43 @@
 //! Diagnostics on VIRQ_DEBUG (`xl debug-keys <domid> ...` in dom0 raises
-//! it): the threads, their states and the event-channel table.
-use core::sync::atomic::Ordering;
+//! it): the threads, their states, the event-channel table, the heap and
+//! the memory budgets. The handler only wakes the `diag` thread, which
+//! prints (event handlers may not allocate).
+use core::sync::atomic::{AtomicBool, Ordering};
 
+use crate::sched::WaitQueue;
 use crate::xen::evtchn;
 
-/// VIRQ_DEBUG handler (upcall context; prints through the IrqLock'd console).
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+static WAKE: WaitQueue = WaitQueue::new();
+
+/// VIRQ_DEBUG handler (upcall context).
 pub fn on_debug_virq(_port: u32, _data: usize) {
+    REQUESTED.store(true, Ordering::SeqCst);
+    WAKE.wake_all();
+}
+
+/// Binds VIRQ_DEBUG and starts the thread that prints the dump.
+pub fn init() {
+    match evtchn::bind_virq(xen_sys::VIRQ_DEBUG) {
+        Ok(port) => {
+            if crate::sched::spawn("diag", diag_thread).is_ok() {
+                evtchn::bind_handler(port, on_debug_virq, 0);
+            } else {
+                crate::warn!("VIRQ_DEBUG not bound: no memory for its thread");
+            }
+        }
+        Err(e) => crate::warn!("VIRQ_DEBUG not bound: {}", e),
+    }
+}
+
+fn diag_thread() {
+    loop {
+        WAKE.wait_until(|| REQUESTED.swap(false, Ordering::SeqCst));
+        dump();
+    }
+}
+
+fn dump() {
     crate::kprintln!("--- debug: threads ---");
     for (id, name, state, switches) in crate::sched::threads() {
         crate::kprintln!("  thread {:4} {:16} {:?} ({} switches)", id.0, name, state, switches);
@@ -23,8 +55,12 @@ pub fn on_debug_virq(_port: u32, _data: usize) {
         evtchn::UNHANDLED.load(Ordering::Relaxed),
         crate::sched::SWITCHES.load(Ordering::Relaxed),
         crate::sched::IDLE_BLOCKS.load(Ordering::Relaxed),
-        crate::time::armed()
+        crate::sched::timer::armed()
     );
     let (size, used) = crate::mm::heap_stats();
-    crate::kprintln!("  heap: {} KiB used of {} KiB", used / 1024, size / 1024);
+    crate::kprintln!("  heap: {} KiB used of {} KiB mapped", used / 1024, size / 1024);
+    for b in crate::mm::budget::all() {
+        let u = b.usage();
+        crate::kprintln!("  budget {}: {} of {} bytes (peak {}, {} refused)", u.name, u.used, u.limit, u.peak, u.refused);
+    }
 }

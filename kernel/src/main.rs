@@ -1,7 +1,8 @@
 //! A Xen PV x86_64 unikernel. `kmain` is entered from `boot/entry.S` with the
-//! start_info pointer and brings the kernel up in order: start_info
-//! validation, shared_info, console, traps, memory, then the work named on
-//! the command line.
+//! start_info pointer and brings the kernel up layer by layer (start_info,
+//! shared_info and the console, traps, memory, events/time/threads,
+//! xenstore, the VFS), then runs what the command line asks for
+//! ([`modes`]).
 #![no_std]
 #![no_main]
 // Without the in-guest tests, parts of the kernel API have no caller in this image.
@@ -19,8 +20,10 @@ mod fs;
 mod ktest;
 mod log;
 mod mm;
+mod modes;
 mod panic;
 mod sched;
+mod sync;
 mod time;
 mod xen;
 mod xenfs;
@@ -35,39 +38,51 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     // SAFETY: `start_info` is the %rsi value Xen passed to _start.
     let si = match unsafe { StartInfo::from_ptr(start_info) } {
         Ok(si) => si,
-        Err(e) => {
-            // No console ring without start_info: Xen's console is all we have.
-            let msg: &[u8] = match e {
-                StartInfoError::Null => b"unikernel: start_info pointer is null; not started by Xen's PV loader?\n",
-                StartInfoError::BadMagic(m) => {
-                    xen::console::emergency_write(b"unikernel: start_info magic is '");
-                    let end = m.iter().position(|&b| b == 0).unwrap_or(m.len());
-                    xen::console::emergency_write(&m[..end]);
-                    b"', not xen-3.0-x86_64: not a 64-bit PV start_info\n"
-                }
-            };
-            xen::console::emergency_write(msg);
-            shutdown_forever(ShutdownReason::Crash);
-        }
+        Err(e) => no_start_info(e),
     };
-
     // hang=early: never print, never end (the harness's timeout check).
     if si.cmdline().split_ascii_whitespace().any(|w| w == "hang=early") {
         loop {
             xen::sched::block();
         }
     }
+    console_up(&si);
+    if let Err(e) = arch::traps::init() {
+        panic!("set_trap_table failed: {}", e);
+    }
+    memory_up(&si);
+    threads_up();
+    xenstore_up(&si);
+    vfs_up(&si);
+    info!("boot complete in {} us", log::uptime_ns() / 1000);
+    modes::run(si.cmdline())
+}
 
-    if let Err(e) = xen::shared_info::map(si.shared_info_maddr()) {
+fn no_start_info(e: StartInfoError) -> ! {
+    // No console ring without start_info: Xen's console is all we have.
+    let msg: &[u8] = match e {
+        StartInfoError::Null => b"unikernel: start_info pointer is null; not started by Xen's PV loader?\n",
+        StartInfoError::BadMagic(m) => {
+            xen::console::emergency_write(b"unikernel: start_info magic is '");
+            let end = m.iter().position(|&b| b == 0).unwrap_or(m.len());
+            xen::console::emergency_write(&m[..end]);
+            b"', not xen-3.0-x86_64: not a 64-bit PV start_info\n"
+        }
+    };
+    xen::console::emergency_write(msg);
+    shutdown_forever(ShutdownReason::Crash);
+}
+
+/// shared_info, the clock, the console ring, the log level; the banner.
+fn console_up(si: &StartInfo) {
+    if xen::shared_info::map(si.shared_info_maddr()).is_err() {
         xen::console::emergency_write(b"unikernel: cannot map shared_info\n");
-        let _ = e;
         shutdown_forever(ShutdownReason::Crash);
     }
     log::set_boot_time(xen::time::now_ns());
     // SAFETY: the console page is named by start_info and mapped in the
     // bootstrap region at the linear address of its frame.
     unsafe { xen::console::init(mm::mfn_to_va(si.console_mfn()), si.console_evtchn()) };
-
     let cmdline = si.cmdline();
     if let Some(l) = cmdline::get(cmdline, "loglevel").and_then(log::Level::parse) {
         log::set_max_level(l);
@@ -99,56 +114,73 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
             arch::rdtsc()
         );
     }
+}
 
-    if let Err(e) = arch::traps::init() {
-        panic!("set_trap_table failed: {}", e);
-    }
-
-    let layout = mm::init(&si);
+/// The heap and the budgets.
+fn memory_up(si: &StartInfo) {
+    let l = mm::init(si);
     kprintln!(
         "  memory: image {:#x}-{:#x} (text {} KiB, bss {} KiB), boot stack {:#x}-{:#x}",
-        layout.image.0,
-        layout.image.1,
-        (layout.text.1 - layout.text.0) / 1024,
-        (layout.bss.1 - layout.bss.0) / 1024,
-        layout.boot_stack.0,
-        layout.boot_stack.1
+        l.image.0,
+        l.image.1,
+        (l.text.1 - l.text.0) / 1024,
+        (l.bss.1 - l.bss.0) / 1024,
+        l.boot_stack.0,
+        l.boot_stack.1
     );
     kprintln!(
-        "  memory: page tables at {:#x} ({} frames), first free pfn {}, Xen mapped {} pfns, added {} L1 tables",
-        layout.pt_base,
-        layout.nr_pt_frames,
-        layout.first_free_pfn,
-        layout.bootstrap_mapped_pfns,
-        layout.new_l1_tables
+        "  memory: page tables at {:#x} ({} frames), first free pfn {}, Xen mapped {} pfns",
+        l.pt_base,
+        l.nr_pt_frames,
+        l.first_free_pfn,
+        l.bootstrap_mapped_pfns
+    );
+    let (mapped, _) = mm::heap_stats();
+    kprintln!(
+        "  memory: heap {:#x}-{:#x} ({} KiB mapped now, grows on demand to {} KiB of {} KiB)",
+        l.heap.0,
+        l.heap.0 + mapped as u64,
+        mapped / 1024,
+        mm::heap::potential_bytes() / 1024,
+        l.nr_pages * 4
     );
     kprintln!(
-        "  memory: heap {:#x}-{:#x} ({} KiB of {} KiB)",
-        layout.heap.0,
-        layout.heap.1,
-        (layout.heap.1 - layout.heap.0) / 1024,
-        layout.nr_pages * 4
+        "  memory: budget {} KiB (reserve {} KiB): xenstore {} KiB, vfs {} KiB, stacks {} KiB, programs {} KiB",
+        l.plan.global / 1024,
+        l.plan.reserve / 1024,
+        l.plan.xenstore / 1024,
+        l.plan.vfs / 1024,
+        l.plan.stacks / 1024,
+        l.plan.programs / 1024
     );
+}
 
-    // Events, time and threads.
+/// Event callbacks, the scheduler, timers, diagnostics, console input.
+fn threads_up() {
     if let Err(e) = xen::evtchn::init_callbacks() {
         panic!("registering the event callbacks failed: {}", e);
     }
     sched::init();
-    match time::init() {
+    match sched::timer::init() {
         Ok(port) => debug!("VIRQ_TIMER on port {}", port),
         Err(e) => panic!("timer setup failed: {}", e),
     }
-    match xen::evtchn::bind_virq(xen_sys::VIRQ_DEBUG) {
-        Ok(port) => xen::evtchn::bind_handler(port, diag::on_debug_virq, 0),
-        Err(e) => warn!("VIRQ_DEBUG not bound: {}", e),
-    }
+    diag::init();
     xen::console::init_input();
     arch::irq::enable();
     let (wsec, _) = time::wallclock();
     info!("events on; wall clock {} s since the epoch", wsec);
+}
 
-    // The xenstore connection, the domain's identity, the shutdown protocol.
+/// The xenstore connection, the domain's identity, the shutdown protocol.
+fn xenstore_up(si: &StartInfo) {
+    let cmdline = si.cmdline();
+    if let Some(v) = cmdline::get(cmdline, "on_xenstore_failure") {
+        match xenstore::policy::Policy::parse(v) {
+            Some(p) => xenstore::policy::set(p),
+            None => warn!("on_xenstore_failure={} not understood (auto|reconnect|continue|poweroff|crash)", v),
+        }
+    }
     match xenstore::init(mm::mfn_to_va(si.store_mfn()), si.store_evtchn()) {
         Ok(()) => {
             let domid = xenstore::read_string(0, "domid").unwrap_or_default();
@@ -167,8 +199,10 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         }
         Err(e) => warn!("xenstore: not available: {}", e),
     }
+}
 
-    // The VFS, with the files of the boot module (ramdisk=) if there is one.
+/// The VFS, with the files of the boot module (ramdisk=) if there is one.
+fn vfs_up(si: &StartInfo) {
     let module = si.module().map(|(start, len)| {
         // With SIF_MOD_START_PFN, mod_start is a frame number, else a virtual address.
         let va = if si.flags() & xen_sys::SIF_MOD_START_PFN != 0 { mm::pfn_to_va(start) } else { start };
@@ -183,62 +217,4 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         Ok(None) => {}
         Err(e) => warn!("vfs: {}", e),
     }
-
-    match cmdline::get(cmdline, "crash") {
-        Some("pagefault") => {
-            info!("crash=pagefault: reading an unmapped address");
-            // SAFETY: deliberately faults, to exercise the crash report.
-            let v = unsafe { core::ptr::read_volatile(0xdead_b000 as *const u64) };
-            kprintln!("unreachable: read {:#x}", v);
-        }
-        Some("panic") => panic!("crash=panic requested on the command line"),
-        Some("ud") => {
-            // SAFETY: deliberately raises #UD, to exercise the crash report.
-            unsafe { core::arch::asm!("ud2") };
-        }
-        Some(other) => warn!("unknown crash= value '{}' ignored", other),
-        None => {}
-    }
-
-    info!("boot complete in {} us", log::uptime_ns() / 1000);
-    let v = alloc::vec![1u8; 100_000];
-    info!("heap check: allocated {} bytes", v.len());
-    drop(v);
-    #[cfg(feature = "in-guest-tests")]
-    {
-        if let Some(dir) = cmdline::get(cmdline, "conformance") {
-            let n = conformance::run_dir(dir);
-            info!("conformance: {} scenarios run", n);
-            kprintln!("unikernel: poweroff");
-            xen::console::flush();
-            shutdown_forever(ShutdownReason::Poweroff);
-        }
-        if let Some(sel) = cmdline::get(cmdline, "tests") {
-            // The verdict is on the console (`Test result: ...`); the domain
-            // powers off either way, so the harness can tell a test failure
-            // from a crash.
-            let _failed = ktest::run_selection(sel);
-            kprintln!("unikernel: poweroff");
-            xen::console::flush();
-            shutdown_forever(ShutdownReason::Poweroff);
-        }
-    }
-    #[cfg(not(feature = "in-guest-tests"))]
-    if cmdline::get(cmdline, "tests").is_some() || cmdline::get(cmdline, "conformance").is_some() {
-        warn!("this image was built without the in-guest tests (feature in-guest-tests)");
-    }
-    if let Some(secs) = cmdline::get(cmdline, "idle").and_then(|v| v.parse::<u64>().ok()) {
-        info!("idling for {} s (blocked in Xen)", secs);
-        let t0 = time::now_ns();
-        time::sleep_ns(secs * 1_000_000_000);
-        info!(
-            "idle done after {} ms, {} idle blocks, {} upcalls",
-            (time::now_ns() - t0) / 1_000_000,
-            sched::IDLE_BLOCKS.load(core::sync::atomic::Ordering::Relaxed),
-            xen::evtchn::UPCALLS.load(core::sync::atomic::Ordering::Relaxed)
-        );
-    }
-    kprintln!("unikernel: poweroff");
-    xen::console::flush();
-    shutdown_forever(ShutdownReason::Poweroff);
 }

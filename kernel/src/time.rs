@@ -1,29 +1,21 @@
-//! Time and timers: the monotonic clock (Xen system time), wall-clock time,
-//! and one-shot timers that wake threads.
-//!
-//! Xen's periodic tick is stopped at boot; the single-shot timer
-//! (`VCPUOP_set_singleshot_timer`) is always programmed for the earliest
-//! deadline in the queue, so an idle guest gets no timer events at all.
-//! VIRQ_TIMER's handler pops every expired timer, wakes its thread and
-//! re-programs the next deadline.
-//!
-//! # Concurrency
-//! `TIMERS` is an `IrqLock` (the VIRQ_TIMER handler runs in the upcall).
-//! It is released before threads are woken (lock order: TIMERS, then the
-//! scheduler, never nested).
-use xen_sys as x;
-
-use crate::arch::hypercall::{check, hypercall3, XenError};
-use crate::arch::irq::IrqLock;
-use crate::sched::{self, ThreadId};
-use crate::xen::evtchn;
-use kcore::timer_queue::{TimerId, TimerQueue};
-
-static TIMERS: IrqLock<TimerQueue<ThreadId>> = IrqLock::new(TimerQueue::new());
+//! Time: the monotonic clock (Xen system time) and wall-clock time. Timers
+//! and sleeping are the scheduler's (`sched::timer`), so that this module
+//! depends on nothing above `xen`.
 
 /// Nanoseconds of Xen system time (monotonic).
 pub fn now_ns() -> u64 {
     crate::xen::time::now_ns()
+}
+
+/// The absolute deadline `ns` nanoseconds from now, saturating at
+/// `u64::MAX` ("never") instead of wrapping.
+pub fn deadline_after(ns: u64) -> u64 {
+    now_ns().saturating_add(ns)
+}
+
+/// The absolute deadline `ms` milliseconds from now, saturating.
+pub fn deadline_after_ms(ms: u64) -> u64 {
+    deadline_after(ms.saturating_mul(1_000_000))
 }
 
 /// Wall-clock time now: (seconds, nanoseconds) since the Unix epoch.
@@ -31,74 +23,4 @@ pub fn wallclock() -> (u64, u32) {
     let (sec, nsec) = crate::xen::shared_info::wallclock_base().unwrap_or((0, 0));
     let total = sec as u128 * 1_000_000_000 + nsec as u128 + now_ns() as u128;
     ((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32)
-}
-
-fn vcpu_op<T>(cmd: u32, arg: *mut T) -> Result<i64, XenError> {
-    // SAFETY: VCPUOP_* for vCPU 0 with an argument of the type `cmd` expects
-    // (or null where it takes none), live for the call.
-    check(unsafe { hypercall3(x::__HYPERVISOR_vcpu_op, cmd as u64, 0, arg as u64) })
-}
-
-fn program(deadline: Option<u64>) {
-    match deadline {
-        Some(d) => {
-            let mut t = x::vcpu_set_singleshot_timer { timeout_abs_ns: d, flags: 0 };
-            let _ = vcpu_op(x::VCPUOP_set_singleshot_timer, &mut t);
-        }
-        None => {
-            let _ = vcpu_op::<u8>(x::VCPUOP_stop_singleshot_timer, core::ptr::null_mut());
-        }
-    }
-}
-
-/// Stops Xen's periodic tick and binds VIRQ_TIMER.
-pub fn init() -> Result<u32, XenError> {
-    vcpu_op::<u8>(x::VCPUOP_stop_periodic_timer, core::ptr::null_mut())?;
-    let port = evtchn::bind_virq(x::VIRQ_TIMER)?;
-    evtchn::bind_handler(port, on_timer, 0);
-    Ok(port)
-}
-
-fn on_timer(_port: u32, _data: usize) {
-    loop {
-        let now = now_ns();
-        let expired = TIMERS.lock().pop_expired(now);
-        match expired {
-            Some((_, tid)) => sched::wake(tid),
-            None => break,
-        }
-    }
-    let next = TIMERS.lock().next_deadline();
-    program(next);
-}
-
-/// Arms a timer that wakes `tid` at `deadline_ns`.
-pub fn add(deadline_ns: u64, tid: ThreadId) -> TimerId {
-    let mut q = TIMERS.lock();
-    let id = q.insert(deadline_ns, tid);
-    if q.next_deadline() == Some(deadline_ns) {
-        program(Some(deadline_ns));
-    }
-    id
-}
-
-/// Disarms a timer (no effect if it already fired).
-pub fn cancel(id: TimerId) {
-    TIMERS.lock().cancel(id);
-}
-
-/// Number of armed timers (diagnostics).
-pub fn armed() -> usize {
-    TIMERS.lock().len()
-}
-
-/// Blocks the calling thread for at least `ns` nanoseconds of Xen system time.
-///
-/// # Yields
-pub fn sleep_ns(ns: u64) {
-    let deadline = now_ns().saturating_add(ns);
-    let q = sched::WaitQueue::new();
-    while now_ns() < deadline {
-        q.wait_until_deadline(|| false, deadline);
-    }
 }

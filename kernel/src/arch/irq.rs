@@ -5,9 +5,8 @@
 //! masked is delivered at once (any hypercall returns through Xen's event
 //! check, so a cheap one forces the upcall), so no event is lost.
 //!
-//! [`IrqLock`] is the lock for data the event upcall touches: it masks
-//! events while held, so the upcall can never find it taken by the code it
-//! interrupted (one vCPU). Hold it briefly and never across a blocking call.
+//! `sync::IrqLock` builds on this: the lock for data the event upcall
+//! touches masks events while held.
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{compiler_fence, Ordering};
 
@@ -73,66 +72,4 @@ pub fn enabled() -> bool {
 pub fn force_upcall() {
     // SAFETY: XENVER_version takes no argument buffer.
     unsafe { hypercall2(xen_sys::__HYPERVISOR_xen_version, xen_sys::XENVER_version as u64, 0) };
-}
-
-/// A spin lock that also masks event delivery while held.
-///
-/// # Concurrency
-/// One vCPU: masking events is what makes it safe against the upcall; the
-/// spin lock catches misuse (re-entry) instead of corrupting data.
-pub struct IrqLock<T> {
-    inner: spin::Mutex<T>,
-}
-
-/// Guard of an [`IrqLock`]; unlocks, then restores the event mask.
-pub struct IrqGuard<'a, T> {
-    guard: Option<spin::MutexGuard<'a, T>>,
-    was_enabled: bool,
-}
-
-impl<T> IrqLock<T> {
-    /// A new unlocked lock.
-    pub const fn new(v: T) -> Self {
-        Self { inner: spin::Mutex::new(v) }
-    }
-
-    /// Masks events and takes the lock.
-    pub fn lock(&self) -> IrqGuard<'_, T> {
-        let was_enabled = disable();
-        IrqGuard { guard: Some(self.inner.lock()), was_enabled }
-    }
-
-    /// Whether the lock is held (diagnostics and the crash path).
-    pub fn is_locked(&self) -> bool {
-        self.inner.is_locked()
-    }
-
-    /// Breaks the lock.
-    ///
-    /// # Safety
-    /// Only for the crash path: the holder must never run again.
-    pub unsafe fn force_unlock(&self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.inner.force_unlock() }
-    }
-}
-
-impl<T> core::ops::Deref for IrqGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.guard.as_ref().expect("guard present until drop")
-    }
-}
-
-impl<T> core::ops::DerefMut for IrqGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        self.guard.as_mut().expect("guard present until drop")
-    }
-}
-
-impl<T> Drop for IrqGuard<'_, T> {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        restore(self.was_enabled);
-    }
 }

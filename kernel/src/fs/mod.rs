@@ -7,11 +7,18 @@
 //! ([`vfs::FD_LIMIT`] = 64 descriptors); the threads of one program share
 //! it through an `Arc`.
 //!
+//! # Memory
+//! The tree's memory bound (`vfs::Limits::max_memory`) is the VFS's share
+//! of the kernel budget; what the tree holds is also charged to the global
+//! budget after every change (`VfsState::charge`), and the bound is lowered
+//! to what the global budget still allows before every operation, so a
+//! full tree is `ENOSPC`, never a failed allocation.
+//!
 //! # Concurrency
-//! * `TREE` (an `IrqLock`) protects the node tree; held for one operation,
-//!   never across a wait.
-//! * A program's `fds` (an `IrqLock`) protects its descriptor table; held to
-//!   look a descriptor up or change the table, never across a device
+//! * `TREE` (a `ThreadLock`) protects the node tree and its charge; held
+//!   for one operation, never across a wait.
+//! * A program's `fds` (a `ThreadLock`) protects its descriptor table; held
+//!   to look a descriptor up or change the table, never across a device
 //!   operation: the per-open device state is an `Arc` cloned out of it.
 //! * Lock order: `fds`, then `TREE` (both may be held for a regular-file
 //!   operation); device locks (`xenfs`) are taken with neither held.
@@ -19,23 +26,77 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use kcore::budget::Charge;
 pub use vfs::flags::{O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
 pub use vfs::{DirEntry, Errno, Fd, Stat};
-use vfs::{FdTable, Io, SpecialId, Tree};
+use vfs::{FdTable, Io, Limits, SpecialId, Tree};
 
-use crate::arch::irq::IrqLock;
+use crate::mm::budget::GLOBAL;
+use crate::sync::ThreadLock;
 use crate::xenfs::{self, XenbusOpen};
 
 /// The xenbus device's id in the tree.
 const XENBUS: SpecialId = SpecialId(1);
+/// `/proc/xen/xenbus-stats`.
+const XENBUS_STATS: SpecialId = SpecialId(2);
+
+/// A read-only snapshot file (its text is made at open).
+pub struct TextFile {
+    data: Vec<u8>,
+    pos: ThreadLock<usize>,
+}
+
+impl TextFile {
+    fn read(&self, buf: &mut [u8]) -> usize {
+        let mut pos = self.pos.lock();
+        let src = self.data.get(*pos..).unwrap_or_default();
+        let n = src.len().min(buf.len());
+        if let (Some(d), Some(s)) = (buf.get_mut(..n), src.get(..n)) {
+            d.copy_from_slice(s);
+        }
+        *pos += n;
+        n
+    }
+}
 
 /// Per-open state of a device node.
 #[derive(Clone)]
 pub enum Device {
     Xenbus(Arc<XenbusOpen>),
+    Text(Arc<TextFile>),
 }
 
-static TREE: IrqLock<Option<Tree>> = IrqLock::new(None);
+struct VfsState {
+    tree: Tree,
+    /// What the tree's memory is charged to the global budget.
+    charge: Charge,
+}
+
+impl VfsState {
+    /// Lowers the tree's memory bound to what the global budget allows now.
+    fn bound(&mut self) {
+        let used = self.tree.memory_used();
+        let room = (GLOBAL.available() as u64).min(crate::mm::budget::vfs_cap().saturating_sub(used));
+        let l = self.tree.limits();
+        self.tree.set_limits(Limits { max_memory: used.saturating_add(room), ..l });
+    }
+
+    /// Charges the global budget for what the tree holds now.
+    fn charge(&mut self) {
+        let used = self.tree.memory_used() as usize;
+        let have = self.charge.bytes();
+        if used > have {
+            // Within the bound set by `bound`, so this is admitted; if a
+            // race with another class made it not, the tree is still within
+            // its own cap.
+            let _ = self.charge.try_grow(used - have);
+        } else {
+            self.charge.shrink_to(used);
+        }
+    }
+}
+
+static TREE: ThreadLock<Option<VfsState>> = ThreadLock::new("vfs.tree", None);
 
 /// `poll` events.
 pub const POLLIN: u16 = 0x001;
@@ -61,27 +122,51 @@ pub struct PollFd {
 /// `/tmp`, `/etc`, and the files of the boot module (a newc cpio archive
 /// given as `ramdisk=`), if any. Returns what was unpacked.
 pub fn init(module: Option<&[u8]>) -> Result<Option<vfs::cpio::Unpacked>, String> {
-    let mut t = Tree::new();
-    let layout = t.add_standard_layout(XENBUS, None).map_err(|e| alloc::format!("standard layout: {}", e));
+    let limits = Limits { max_memory: crate::mm::budget::vfs_cap(), ..Limits::default() };
+    let mut t = Tree::with_limits(limits);
+    let layout = t
+        .add_standard_layout(XENBUS, None)
+        .and_then(|()| t.create_special("/proc/xen/xenbus-stats", vfs::flags::S_IFREG | 0o444, XENBUS_STATS))
+        .and_then(|i| t.mark_fixed(i))
+        .map_err(|e| alloc::format!("standard layout: {}", e));
+    let mut st = VfsState { tree: t, charge: GLOBAL.try_charge(0).unwrap_or_default() };
+    st.bound();
     // A bad archive is reported, and whatever it applied before the bad
     // entry stays: the kernel keeps running either way.
     let unpacked = match module {
-        Some(bytes) => vfs::cpio::unpack(&mut t, bytes).map(Some).map_err(|e| alloc::format!("boot module: {:?}", e)),
+        Some(bytes) => {
+            vfs::cpio::unpack(&mut st.tree, bytes).map(Some).map_err(|e| alloc::format!("boot module: {:?}", e))
+        }
         None => Ok(None),
     };
-    *TREE.lock() = Some(t);
+    st.charge();
+    *TREE.lock() = Some(st);
     layout?;
     unpacked
 }
 
+/// Runs `f` on the tree with its memory bound set from the budget, and
+/// charges what it holds afterwards.
 fn with_tree<R>(f: impl FnOnce(&mut Tree) -> R) -> R {
     let mut g = TREE.lock();
-    f(g.as_mut().expect("fs::init ran"))
+    match g.as_mut() {
+        Some(st) => {
+            st.bound();
+            let r = f(&mut st.tree);
+            st.charge();
+            r
+        }
+        None => {
+            // Before fs::init: an empty tree answers (ENOENT and the like).
+            let mut t = Tree::with_limits(Limits { max_inodes: 1, max_bytes: 0, max_memory: 0 });
+            f(&mut t)
+        }
+    }
 }
 
 /// A program: a descriptor table shared by its threads.
 pub struct Program {
-    fds: IrqLock<FdTable<Device>>,
+    fds: ThreadLock<FdTable<Device>>,
 }
 
 impl Default for Program {
@@ -93,7 +178,7 @@ impl Default for Program {
 impl Program {
     /// A program with no open descriptors.
     pub fn new() -> Program {
-        Program { fds: IrqLock::new(FdTable::new()) }
+        Program { fds: ThreadLock::new("vfs.fds", FdTable::new()) }
     }
 
     /// `open(2)`.
@@ -107,6 +192,10 @@ impl Program {
         with_tree(|t| {
             t.open(&mut fds, path, flags, mode, |id, _| match id {
                 XENBUS => XenbusOpen::open().map(Device::Xenbus),
+                XENBUS_STATS => Ok(Device::Text(Arc::new(TextFile {
+                    data: xenfs::stats::render().into_bytes(),
+                    pos: ThreadLock::new("vfs.textfile", 0),
+                }))),
                 _ => Err(Errno::ENOENT),
             })
         })
@@ -122,6 +211,14 @@ impl Program {
     ///
     /// # Yields
     pub fn read(&self, fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.read_interruptible(fd, buf, &|| false)
+    }
+
+    /// `read(2)` whose wait ends with `EINTR` once `interrupted()` is true
+    /// (a program thread being cancelled).
+    ///
+    /// # Yields
+    pub fn read_interruptible(&self, fd: Fd, buf: &mut [u8], interrupted: &dyn Fn() -> bool) -> Result<usize, Errno> {
         let dev = {
             let mut fds = self.fds.lock();
             let r = with_tree(|t| match t.read(&mut fds, fd, buf)? {
@@ -134,7 +231,8 @@ impl Program {
             }
         };
         match dev {
-            (Device::Xenbus(x), nonblocking) => x.read(buf, nonblocking),
+            (Device::Xenbus(x), nonblocking) => x.read(buf, nonblocking, interrupted),
+            (Device::Text(t), _) => Ok(t.read(buf)),
         }
     }
 
@@ -155,6 +253,7 @@ impl Program {
         };
         match dev {
             Device::Xenbus(x) => x.write(buf),
+            Device::Text(_) => Err(Errno::EBADF),
         }
     }
 
@@ -173,6 +272,11 @@ impl Program {
         Ok(())
     }
 
+    /// Whether `fd` is open.
+    pub fn is_open(&self, fd: Fd) -> bool {
+        self.fds.lock().get(fd).is_ok()
+    }
+
     /// Closes every descriptor (a program's exit).
     pub fn close_all(&self) {
         let devs = {
@@ -182,6 +286,7 @@ impl Program {
         for d in devs {
             match d {
                 Device::Xenbus(x) => x.close(),
+                Device::Text(_) => {}
             }
         }
     }
@@ -231,7 +336,8 @@ impl Program {
     ///
     /// # Yields
     pub fn poll(&self, set: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
-        let deadline = if timeout_ms < 0 { u64::MAX } else { crate::time::now_ns() + timeout_ms as u64 * 1_000_000 };
+        // Saturating: a huge timeout is "never", not a wrapped past.
+        let deadline = if timeout_ms < 0 { u64::MAX } else { crate::time::deadline_after_ms(timeout_ms as u64) };
         loop {
             let mut gens: Vec<(Arc<XenbusOpen>, u64)> = Vec::new();
             let mut ready = 0;
@@ -247,6 +353,7 @@ impl Program {
                         gens.push((x.clone(), x.generation()));
                         (x.poll() as u16) & (p.events | POLLNVAL)
                     }
+                    Ok(Some((Device::Text(_), _))) => (POLLIN | POLLRDNORM) & p.events,
                 };
                 p.revents = mask;
                 if mask != 0 {
@@ -285,6 +392,16 @@ pub fn rmdir(path: &str) -> Result<(), Errno> {
 /// `unlink(2)`.
 pub fn unlink(path: &str) -> Result<(), Errno> {
     with_tree(|t| t.unlink(path))
+}
+
+/// `rename(2)`.
+pub fn rename(from: &str, to: &str) -> Result<(), Errno> {
+    with_tree(|t| t.rename(from, to))
+}
+
+/// Bytes the VFS holds (accounted), for diagnostics and tests.
+pub fn memory_used() -> u64 {
+    TREE.lock().as_ref().map(|s| s.tree.memory_used()).unwrap_or(0)
 }
 
 /// The entries of a directory by path.

@@ -37,7 +37,7 @@ fn one_upcall_per_send() -> TestResult {
         crate::check_ok!(evtchn::send(b));
         crate::check!(wait_count(base + i, 1000), "send {} not delivered", i);
         // Give a duplicate a chance to show up.
-        crate::time::sleep_ns(200_000);
+        crate::sched::sleep_ns(200_000);
         crate::check_eq!(COUNT.load(Ordering::SeqCst), base + i);
     }
     let _ = evtchn::close(b);
@@ -53,12 +53,12 @@ fn masked_then_unmasked() -> TestResult {
     for _ in 0..3 {
         crate::check_ok!(evtchn::send(b));
     }
-    crate::time::sleep_ns(20_000_000);
+    crate::sched::sleep_ns(20_000_000);
     crate::check_eq!(COUNT.load(Ordering::SeqCst), base);
     crate::check!(crate::xen::shared_info::is_pending(a), "the masked event is not pending");
     evtchn::unmask(a);
     crate::check!(wait_count(base + 1, 1000), "the pending event did not arrive on unmask");
-    crate::time::sleep_ns(5_000_000);
+    crate::sched::sleep_ns(5_000_000);
     crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
     // Cleared while masked: nothing is delivered on unmask.
     evtchn::mask(a);
@@ -66,7 +66,7 @@ fn masked_then_unmasked() -> TestResult {
     crate::check!(crate::xen::shared_info::is_pending(a));
     evtchn::clear(a);
     evtchn::unmask(a);
-    crate::time::sleep_ns(5_000_000);
+    crate::sched::sleep_ns(5_000_000);
     crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
     let _ = evtchn::close(b);
     let _ = evtchn::close(a);

@@ -21,7 +21,7 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::arch::irq::IrqLock;
+use crate::sync::ThreadLock;
 use crate::sched::{self, WaitQueue};
 
 mod boot_module;
@@ -218,12 +218,12 @@ enum Outcome {
 }
 
 struct Slot {
-    result: IrqLock<Option<TestResult>>,
+    result: ThreadLock<Option<TestResult>>,
     done: WaitQueue,
 }
 
 fn run_one(t: &'static Test) -> Outcome {
-    let slot = Arc::new(Slot { result: IrqLock::new(None), done: WaitQueue::new() });
+    let slot = Arc::new(Slot { result: ThreadLock::new("ktest.slot", None), done: WaitQueue::new() });
     let s2 = slot.clone();
     let t0 = crate::time::now_ns();
     let spawned = sched::spawn_with_stack(t.name, 64 * 1024, move || {

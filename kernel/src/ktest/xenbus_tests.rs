@@ -20,12 +20,13 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
 use super::{dom0, metric, Failure, Test, TestResult};
-use crate::arch::irq::IrqLock;
+use crate::sync::ThreadLock;
 use crate::fs::{
     self, Errno, Fd, PollFd, Program, F_GETFL, F_SETFL, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, POLLIN, POLLNVAL,
     POLLOUT, POLLRDNORM,
 };
-use crate::time::{now_ns, sleep_ns};
+use crate::sched::sleep_ns;
+use crate::time::now_ns;
 use crate::{check, check_bytes, check_eq, check_ok};
 
 type R<T> = Result<T, Failure>;
@@ -936,7 +937,7 @@ fn blocked_reader_woken_by_reply() -> TestResult {
     let p = Arc::new(Program::new());
     let fd = open_xb(&p)?;
     setup_write("data/xb/probe", b"hello")?;
-    let got: Arc<IrqLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(IrqLock::new(None));
+    let got: Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(ThreadLock::new("ktest.slot", None));
     let started = Arc::new(AtomicBool::new(false));
     let (p2, g2, s2) = (p.clone(), got.clone(), started.clone());
     let tid = check_ok!(crate::sched::spawn("xb-reader", move || {
@@ -963,7 +964,7 @@ fn blocked_reader_woken_by_local_reply() -> TestResult {
     // thread of the program) wakes a reader blocked on the same descriptor.
     let p = Arc::new(Program::new());
     let fd = open_xb(&p)?;
-    let got: Arc<IrqLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(IrqLock::new(None));
+    let got: Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(ThreadLock::new("ktest.slot", None));
     let (p2, g2) = (p.clone(), got.clone());
     let tid = check_ok!(crate::sched::spawn("xb-reader2", move || {
         let mut buf = vec![0u8; 4096];
@@ -989,7 +990,7 @@ fn blocked_reader_and_poller_woken_by_event() -> TestResult {
     let other = open_xb(&p)?;
     watch(&p, r_fd, 0xd4000004, "data/xb/wake", b"r")?;
     watch(&p, p_fd, 0xd4000005, "data/xb/wake", b"p")?;
-    let got: Arc<IrqLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(IrqLock::new(None));
+    let got: Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(ThreadLock::new("ktest.slot", None));
     let (p2, g2) = (p.clone(), got.clone());
     let reader = check_ok!(crate::sched::spawn("xb-reader3", move || {
         let mut buf = vec![0u8; 4096];

@@ -195,7 +195,8 @@ fn quota_queueing() -> TestResult {
     let mut ids = Vec::new();
     for i in 0..60 {
         let e = errors.clone();
-        ids.push(crate::check_ok!(crate::sched::spawn("quota", move || {
+        // Small stacks: 60 threads must fit the stacks budget at 4 MiB.
+        ids.push(crate::check_ok!(crate::sched::spawn_with_stack("quota", 8 * 1024, move || {
             let p = format!("data/t/q/{}", i);
             if xs::write(0, &p, b"x").is_err() || xs::read(0, &p).is_err() {
                 e.fetch_add(1, Ordering::Relaxed);

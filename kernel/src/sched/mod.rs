@@ -8,20 +8,26 @@
 //! and returns once an event is pending, so no wake-up is lost and the
 //! guest uses no CPU while it waits.
 //!
-//! Stacks come from the heap, page-aligned, with the lowest page unmapped
-//! as a guard: an overflow faults (crash report) instead of corrupting the
-//! neighbour. An exited thread's stack is freed by the next thread that runs
-//! the scheduler (a thread cannot free the stack it is running on).
+//! Stacks are slots of the stack region with an unmapped guard page below
+//! (see `mm::stack_region`): an overflow faults (crash report) instead of
+//! corrupting the neighbour. They are charged to the stacks budget, so
+//! spawning past it fails with [`SpawnError`] instead of exhausting memory.
+//! An exited thread's stack is freed by the next thread that runs the
+//! scheduler (a thread cannot free the stack it is running on).
 //!
 //! # Concurrency
-//! `SCHED` is an `IrqLock`: wake() is called from event handlers. It is
-//! never held across `switch_context` (raw pointers to the two saved-rsp
-//! slots are taken under it; the threads are boxed, so they do not move,
-//! and a thread is only freed after it has switched away for good).
-//! Lock order: `WaitQueue` lists and `time::TIMERS` are released before
-//! `SCHED` is taken; nothing is taken while `SCHED` is held.
+//! `SCHED` is an `IrqLock`: wake() is called from event handlers, and it
+//! never allocates there (the run queue's capacity is reserved at spawn for
+//! every thread). It is never held across `switch_context` (raw pointers to
+//! the two saved-rsp slots are taken under it; the threads are boxed, so
+//! they do not move, and a thread is only freed after it has switched away
+//! for good). Lock order: `WaitQueue` lists and `timer::TIMERS` are
+//! released before `SCHED` is taken; nothing is taken while `SCHED` is
+//! held. No spin lock may be held when a thread blocks or yields
+//! (`sync::assert_may_block`).
 mod sleep_mutex;
 mod stack;
+pub mod timer;
 mod wait_queue;
 
 use alloc::boxed::Box;
@@ -30,9 +36,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::irq::{self, IrqLock};
+use crate::arch::irq;
+use crate::sync::IrqLock;
 pub use sleep_mutex::SleepMutex;
 pub use stack::Stack;
+pub use timer::sleep_ns;
 pub use wait_queue::WaitQueue;
 
 /// Identifies a thread.
@@ -73,7 +81,20 @@ struct Sched {
     zombies: Vec<ThreadId>,
 }
 
-static SCHED: IrqLock<Option<Sched>> = IrqLock::new(None);
+static SCHED: IrqLock<Option<Sched>> = IrqLock::new("sched", None);
+
+/// Why a thread could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    /// The stacks budget, the stack region or memory is exhausted.
+    NoMemory,
+}
+
+impl core::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("no memory for a thread stack")
+    }
+}
 /// Thread switches since boot.
 pub static SWITCHES: AtomicU64 = AtomicU64::new(0);
 /// Times the idle loop blocked the vCPU in Xen.
@@ -117,11 +138,21 @@ pub fn current() -> ThreadId {
 pub const DEFAULT_STACK: usize = 32 * 1024;
 
 /// Starts a thread running `f` with a stack of `stack_size` bytes (rounded
-/// up to pages; one guard page is added below it).
-pub fn spawn_with_stack(name: &str, stack_size: usize, f: impl FnOnce() + Send + 'static) -> Result<ThreadId, ()> {
-    let stack = Stack::new(stack_size).ok_or(())?;
+/// up to pages; an unmapped guard page lies below it).
+pub fn spawn_with_stack(
+    name: &str,
+    stack_size: usize,
+    f: impl FnOnce() + Send + 'static,
+) -> Result<ThreadId, SpawnError> {
+    let stack = Stack::new(stack_size).ok_or(SpawnError::NoMemory)?;
     let entry: Box<dyn FnOnce() + Send> = Box::new(f);
+    let mut tname = String::new();
+    tname.try_reserve_exact(name.len()).map_err(|_| SpawnError::NoMemory)?;
+    tname.push_str(name);
     with(|s| {
+        // Room in the run queue for every thread, so that wake() (called
+        // from event handlers) never allocates.
+        s.run_queue.try_reserve(s.threads.len() + 1).map_err(|_| SpawnError::NoMemory)?;
         let id = ThreadId(s.next_id);
         s.next_id += 1;
         // Initial frame popped by switch_context: r15, r14, r13, r12, rbx,
@@ -136,7 +167,7 @@ pub fn spawn_with_stack(name: &str, stack_size: usize, f: impl FnOnce() + Send +
             id,
             Box::new(Thread {
                 id,
-                name: String::from(name),
+                name: tname,
                 state: State::Runnable,
                 rsp,
                 stack: Some(stack),
@@ -152,7 +183,7 @@ pub fn spawn_with_stack(name: &str, stack_size: usize, f: impl FnOnce() + Send +
 }
 
 /// Starts a thread with the default stack size.
-pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<ThreadId, ()> {
+pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<ThreadId, SpawnError> {
     spawn_with_stack(name, DEFAULT_STACK, f)
 }
 
@@ -207,7 +238,9 @@ pub fn wake(tid: ThreadId) {
 /// Blocks the calling thread until [`wake`]. Must be called with events
 /// masked, right after the caller registered itself where a waker will
 /// find it (wait queue, timer); returns with events still masked.
+#[track_caller]
 pub(crate) fn block_masked() {
+    crate::sync::assert_may_block("blocking");
     let block = with(|s| {
         let cur = s.current;
         let t = s.threads.get_mut(&cur).expect("current thread exists");
@@ -227,7 +260,9 @@ pub(crate) fn block_masked() {
 /// Gives the CPU to the next runnable thread, if any.
 ///
 /// # Yields
+#[track_caller]
 pub fn yield_now() {
+    crate::sync::assert_may_block("yielding");
     let was = irq::disable();
     with(|s| {
         let cur = s.current;

@@ -1,53 +1,38 @@
-//! Thread stacks: page-aligned heap blocks whose lowest page is unmapped as
-//! a guard while the stack is in use.
-use alloc::alloc::{alloc, dealloc, Layout};
+//! Thread stacks: slots of the stack region (`mm::stack_region`) with an
+//! unmapped guard page below, backed by heap pages and charged to the
+//! stacks budget.
+use kcore::budget::Charge;
 
-use crate::mm::{pfn_to_mfn, va_to_pfn, PAGE_SIZE};
-use crate::xen::mmu::{self, PROT_RW};
+use crate::mm::budget::STACKS;
+use crate::mm::stack_region::MappedStack;
+
+/// Bookkeeping charged per thread beyond its stack pages (the thread
+/// record, its name, the page list).
+pub const THREAD_OVERHEAD: usize = 512;
 
 /// A stack with a guard page below it.
 pub struct Stack {
-    base: u64,
-    layout: Layout,
+    mapped: MappedStack,
+    _charge: Charge,
 }
 
-// SAFETY: a Stack is plain memory owned by one thread record.
-unsafe impl Send for Stack {}
-
 impl Stack {
-    /// Allocates `size` bytes (rounded up to pages) plus a guard page.
+    /// Maps `size` bytes (rounded up to pages). `None` when the stacks
+    /// budget, the region's slots or memory are exhausted.
     pub fn new(size: usize) -> Option<Stack> {
-        let pages = size.div_ceil(PAGE_SIZE as usize).max(1);
-        let layout = Layout::from_size_align((pages + 1) * PAGE_SIZE as usize, PAGE_SIZE as usize).ok()?;
-        // SAFETY: the layout has a non-zero size.
-        let p = unsafe { alloc(layout) };
-        if p.is_null() {
-            return None;
-        }
-        let base = p as u64;
-        // Unmap the guard page; a failure only loses the guard.
-        let _ = mmu::update_va_mapping(base, 0);
-        Some(Stack { base, layout })
+        let pages = size.div_ceil(crate::mm::PAGE).max(1);
+        let charge = STACKS.try_charge(pages * crate::mm::PAGE + THREAD_OVERHEAD).ok()?;
+        let mapped = MappedStack::new(size)?;
+        Some(Stack { mapped, _charge: charge })
     }
 
     /// The initial stack pointer (16-byte aligned).
     pub fn top(&self) -> u64 {
-        self.base + self.layout.size() as u64
+        self.mapped.top()
     }
 
-    /// The guard page's address.
+    /// The guard page's address (never mapped).
     pub fn guard(&self) -> u64 {
-        self.base
-    }
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        // Map the guard page back before the memory returns to the heap.
-        let mfn = pfn_to_mfn(va_to_pfn(self.base));
-        let _ = mmu::update_va_mapping(self.base, (mfn << 12) | PROT_RW);
-        // SAFETY: allocated in `new` with this layout, and no thread runs on
-        // it any more (reaped after its thread switched away for good).
-        unsafe { dealloc(self.base as *mut u8, self.layout) };
+        self.mapped.guard()
     }
 }

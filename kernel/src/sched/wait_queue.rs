@@ -10,11 +10,13 @@
 //!
 //! # Concurrency
 //! The waiter list is an `IrqLock` (event handlers call `wake_*`). It is
-//! released before the scheduler is entered or called.
+//! released before the scheduler is entered or called. Waking never
+//! allocates (handlers may not).
 use kcore::wait_list::WaitList;
 
-use crate::arch::irq::{self, IrqLock};
+use crate::arch::irq;
 use crate::sched::{self, ThreadId};
+use crate::sync::IrqLock;
 
 /// A queue of threads waiting for something.
 pub struct WaitQueue {
@@ -30,7 +32,7 @@ impl Default for WaitQueue {
 impl WaitQueue {
     /// An empty queue.
     pub const fn new() -> Self {
-        Self { list: IrqLock::new(WaitList::new()) }
+        Self { list: IrqLock::new("waitqueue", WaitList::new()) }
     }
 
     /// Blocks until `cond()` is true.
@@ -57,10 +59,10 @@ impl WaitQueue {
                 return false;
             }
             self.list.lock().enqueue(me);
-            let timer = (deadline_ns != u64::MAX).then(|| crate::time::add(deadline_ns, me));
+            let timer = (deadline_ns != u64::MAX).then(|| sched::timer::add(deadline_ns, me));
             sched::block_masked();
             if let Some(t) = timer {
-                crate::time::cancel(t);
+                sched::timer::cancel(t);
             }
             self.list.lock().remove(me);
             irq::restore(was);
@@ -79,13 +81,24 @@ impl WaitQueue {
         }
     }
 
-    /// Wakes every waiting thread; returns how many.
+    /// Wakes every waiting thread; returns how many. One at a time, so
+    /// nothing is allocated (event handlers call this).
     pub fn wake_all(&self) -> usize {
-        let all = self.list.lock().wake_all();
-        let n = all.len();
-        for t in all {
-            sched::wake(t);
+        let mut n = 0;
+        loop {
+            let w = self.list.lock().wake_one();
+            match w {
+                Some(t) => {
+                    sched::wake(t);
+                    n += 1;
+                }
+                None => return n,
+            }
         }
-        n
+    }
+
+    /// Whether any thread waits (lets wakers skip work).
+    pub fn has_waiters(&self) -> bool {
+        !self.list.lock().is_empty()
     }
 }

@@ -19,8 +19,8 @@ use core::sync::atomic::{fence, Ordering};
 use xen_sys as x;
 
 use crate::arch::hypercall::hypercall3;
-use crate::arch::irq::IrqLock;
-use crate::xen::{evtchn_op, sched, shared_info, time};
+use crate::sync::IrqLock;
+use crate::xen::{evtchn, sched, shared_info, time};
 
 const OUT_SIZE: u32 = 2048;
 const IN_SIZE: u32 = 1024;
@@ -38,7 +38,7 @@ pub struct Console {
 unsafe impl Send for Console {}
 
 /// The console, once [`init`] has run. Lock: see the module docs.
-pub static CONSOLE: IrqLock<Option<Console>> = IrqLock::new(None);
+pub static CONSOLE: IrqLock<Option<Console>> = IrqLock::new("console", None);
 
 /// Sets up the ring console at virtual address `va` with event channel `port`.
 ///
@@ -62,7 +62,7 @@ impl Console {
         fence(Ordering::Release);
         // SAFETY: as in out_cons; we are the only writer of out_prod.
         unsafe { core::ptr::write_volatile(addr_of_mut!((*self.ring).out_prod), self.prod) };
-        let _ = evtchn_op::send(self.port);
+        let _ = evtchn::send(self.port);
     }
 
     /// Waits (blocked in Xen, not spinning) until the backend signals or 10 ms pass.
@@ -148,7 +148,7 @@ impl Console {
         fence(Ordering::SeqCst);
         // SAFETY: as above; we are the only writer of in_cons.
         unsafe { core::ptr::write_volatile(addr_of_mut!((*self.ring).in_cons), cons.wrapping_add(n as u32)) };
-        let _ = evtchn_op::send(self.port);
+        let _ = evtchn::send(self.port);
         n
     }
 }

@@ -10,26 +10,30 @@
 //! the handler runs is seen again. Masked ports are skipped (their pending
 //! bit stays set; [`unmask`] has Xen re-raise them).
 //!
-//! Handlers run in upcall context: they must not block or allocate. They
-//! wake wait queues; the woken threads do the work.
+//! Handlers run in upcall context: they must not block, allocate or free,
+//! or take a `ThreadLock`. They set flags and wake wait queues; the woken
+//! threads do the work. (With the `lockdep` feature each of these is
+//! checked and a violation panics.)
 //!
 //! # Concurrency
-//! `HANDLERS` is an `IrqLock` (read by the upcall, written by threads).
-//! `SCANNER` is only touched by the upcall (events masked). Lock order:
-//! neither is held while a handler runs.
+//! `HANDLERS` is an `IrqLock` (read by the upcall, written by threads); it
+//! is released before a handler runs (the handler is copied out). `SCANNER`
+//! is a plain spin lock touched only by the upcall, which does not nest
+//! (events stay masked while it runs); it *is* held while handlers run,
+//! which is safe because nothing else ever takes it.
 use alloc::collections::BTreeMap;
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicU64, Ordering};
 use xen_sys as x;
 
 use crate::arch::hypercall::{check, hypercall2, XenError};
-use crate::arch::irq::IrqLock;
+use crate::sync::IrqLock;
 use crate::xen::shared_info;
 
 /// A port handler: called in upcall context with the port and its data word.
 pub type Handler = fn(port: u32, data: usize);
 
-static HANDLERS: IrqLock<BTreeMap<u32, (Handler, usize)>> = IrqLock::new(BTreeMap::new());
+static HANDLERS: IrqLock<BTreeMap<u32, (Handler, usize)>> = IrqLock::new("evtchn.handlers", BTreeMap::new());
 static SCANNER: spin::Mutex<kcore::evtchn_scan::Scanner> = spin::Mutex::new(kcore::evtchn_scan::Scanner::new());
 /// Upcalls taken since boot (diagnostics).
 pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
@@ -155,6 +159,12 @@ pub fn do_upcall() {
     if v.is_null() {
         return;
     }
+    crate::sync::enter_upcall();
+    scan_loop(v);
+    crate::sync::leave_upcall();
+}
+
+fn scan_loop(v: *mut x::vcpu_info) {
     loop {
         // SAFETY: `v` is vCPU 0's vcpu_info in the mapped shared_info page.
         unsafe { core::ptr::write_volatile(addr_of_mut!((*v).evtchn_upcall_pending), 0) };

@@ -14,6 +14,8 @@ pub const PTE_USER: u64 = 1 << 2;
 pub const PTE_ACCESSED: u64 = 1 << 5;
 /// Dirty.
 pub const PTE_DIRTY: u64 = 1 << 6;
+/// No-execute (needs EFER.NX, which Xen enables when the CPU has it).
+pub const PTE_NX: u64 = 1 << 63;
 /// Machine address bits of a PTE.
 pub const PTE_ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
@@ -23,6 +25,27 @@ pub const PROT_RW: u64 = PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DI
 pub const PROT_RO: u64 = PTE_PRESENT | PTE_USER | PTE_ACCESSED;
 /// Flags of an intermediate page-table entry.
 pub const PROT_TABLE: u64 = PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY;
+
+/// [`PTE_NX`] if the CPU supports no-execute (CPUID 0x80000001 EDX bit 20),
+/// else 0: a PTE with the bit set would be refused by Xen there.
+pub fn nx() -> u64 {
+    use core::sync::atomic::{AtomicU8, Ordering};
+    static NX: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+    match NX.load(Ordering::Relaxed) {
+        1 => 0,
+        2 => PTE_NX,
+        _ => {
+            let r = core::arch::x86_64::__cpuid(0x8000_0001);
+            let yes = r.edx & (1 << 20) != 0;
+            NX.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            if yes {
+                PTE_NX
+            } else {
+                0
+            }
+        }
+    }
+}
 
 /// Replaces the L1 entry that maps `va` with `pte` and flushes that TLB entry.
 pub fn update_va_mapping(va: u64, pte: u64) -> Result<(), XenError> {

@@ -4,7 +4,6 @@
 //! so with volatile accesses and the barriers the interface documents.
 pub mod console;
 pub mod evtchn;
-pub mod evtchn_op;
 pub mod mmu;
 pub mod sched;
 pub mod shared_info;

@@ -36,7 +36,7 @@ pub fn init() -> Result<(), XsError> {
         }
         handle_request();
     })
-    .map_err(|_| XsError::Invalid)?;
+    .map_err(|_| XsError::NoMemory)?;
     Ok(())
 }
 

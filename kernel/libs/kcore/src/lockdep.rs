@@ -167,17 +167,33 @@ impl Graph {
     /// ignored (two instances of one class, such as two inboxes).
     pub fn acquire(&mut self, held: &[(&'static str, Site)], taking: &'static str, site: Site) -> Option<Inversion> {
         let t = self.class(taking)?;
+        let mut idx: [(usize, Site); 32] = [(usize::MAX, site); 32];
+        let mut n = 0;
+        for &(name, s) in held.iter().take(32) {
+            if let (Some(i), Some(slot)) = (self.class(name), idx.get_mut(n)) {
+                *slot = (i, s);
+                n += 1;
+            }
+        }
+        self.acquire_idx(idx.get(..n).unwrap_or(&[]), t, site)
+    }
+
+    /// [`Graph::acquire`] with class indices (from [`Graph::class`], which
+    /// the kernel caches per lock). The common case, every edge already
+    /// known, costs one bit test per held lock.
+    pub fn acquire_idx(&mut self, held: &[(usize, Site)], t: usize, site: Site) -> Option<Inversion> {
         let mut found = None;
-        for &(hname, hsite) in held {
-            let Some(h) = self.class(hname) else { continue };
+        let tname = *self.names.get(t)?;
+        for &(h, hsite) in held {
             if h == t {
                 continue;
             }
-            let known = self.succ.get(h).is_some_and(|s| s & (1u64 << t) != 0);
-            if known {
+            let Some(succ) = self.succ.get(h).copied() else { continue };
+            if succ & (1u64 << t) != 0 {
                 continue;
             }
-            let new = Edge { from: hname, from_site: hsite, to: taking, to_site: site };
+            let Some(&hname) = self.names.get(h) else { continue };
+            let new = Edge { from: hname, from_site: hsite, to: tname, to_site: site };
             if self.reachable(t, h) {
                 self.inversions = self.inversions.saturating_add(1);
                 if found.is_none() {
@@ -196,6 +212,11 @@ impl Graph {
             }
         }
         found
+    }
+
+    /// The name of class `i`.
+    pub fn class_name(&self, i: usize) -> Option<&'static str> {
+        self.names.get(..self.classes)?.get(i).copied()
     }
 
     /// Number of classes registered.

@@ -78,6 +78,45 @@ impl Errno {
         self as i32
     }
 
+    /// The errno with number `code`, if this enum has it.
+    pub fn from_code(code: i32) -> Option<Errno> {
+        Some(match code {
+            1 => Errno::EPERM,
+            2 => Errno::ENOENT,
+            4 => Errno::EINTR,
+            5 => Errno::EIO,
+            7 => Errno::E2BIG,
+            9 => Errno::EBADF,
+            11 => Errno::EAGAIN,
+            12 => Errno::ENOMEM,
+            13 => Errno::EACCES,
+            14 => Errno::EFAULT,
+            16 => Errno::EBUSY,
+            17 => Errno::EEXIST,
+            20 => Errno::ENOTDIR,
+            21 => Errno::EISDIR,
+            22 => Errno::EINVAL,
+            23 => Errno::ENFILE,
+            24 => Errno::EMFILE,
+            25 => Errno::ENOTTY,
+            27 => Errno::EFBIG,
+            28 => Errno::ENOSPC,
+            29 => Errno::ESPIPE,
+            30 => Errno::EROFS,
+            31 => Errno::EMLINK,
+            34 => Errno::ERANGE,
+            36 => Errno::ENAMETOOLONG,
+            38 => Errno::ENOSYS,
+            39 => Errno::ENOTEMPTY,
+            40 => Errno::ELOOP,
+            84 => Errno::EILSEQ,
+            105 => Errno::ENOBUFS,
+            106 => Errno::EISCONN,
+            110 => Errno::ETIMEDOUT,
+            _ => return None,
+        })
+    }
+
     /// The macro name, e.g. `"ENOENT"`.
     pub fn name(self) -> &'static str {
         use Errno::*;
@@ -137,6 +176,13 @@ mod tests {
         assert_eq!(Errno::E2BIG.code(), 7);
         assert_eq!(Errno::EBADF.code(), 9);
         assert_eq!(Errno::ENOBUFS.code(), 105);
+        for c in 0..200 {
+            if let Some(e) = Errno::from_code(c) {
+                assert_eq!(e.code(), c);
+            }
+        }
+        assert_eq!(Errno::from_code(105), Some(Errno::ENOBUFS));
+        assert_eq!(Errno::from_code(3), None);
         assert_eq!(Errno::ESPIPE.name(), "ESPIPE");
     }
 }

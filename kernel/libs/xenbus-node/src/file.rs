@@ -128,6 +128,8 @@ pub struct XenbusFile {
     /// Watches of this open, in registration order.
     watches: Vec<Watch>,
     stats: FileStats,
+    /// `stats` when the kernel last took the growth ([`XenbusFile::take_stats_delta`]).
+    reported: FileStats,
     /// Set by the first dropped event, taken by the kernel for one log line.
     first_drop: bool,
 }
@@ -553,6 +555,19 @@ impl XenbusFile {
     /// The open's counters.
     pub fn stats(&self) -> FileStats {
         self.stats
+    }
+
+    /// How much the counters grew since the last call (the kernel adds it
+    /// to its totals).
+    pub fn take_stats_delta(&mut self) -> FileStats {
+        let now = self.stats;
+        let was = core::mem::replace(&mut self.reported, now);
+        FileStats {
+            events: now.events - was.events,
+            events_coalesced: now.events_coalesced - was.events_coalesced,
+            events_dropped: now.events_dropped - was.events_dropped,
+            replies_dropped: now.replies_dropped - was.replies_dropped,
+        }
     }
 
     /// True once, after the first watch event was dropped (for one log line).

@@ -109,6 +109,8 @@ pub struct Stats {
     pub dropped_for_memory: u64,
     /// Requests refused because the local queue was full.
     pub refused_busy: u64,
+    /// Requests answered with [`ClientError::ConnectionLost`] by [`ClientCore::fail`].
+    pub failed_requests: u64,
 }
 
 /// Why a request was sent, which decides what happens to its reply.
@@ -558,6 +560,9 @@ impl ClientCore {
         let mut failed: Vec<(RequestId, bool)> = in_flight.into_values().map(|f| (f.id, f.discard)).collect();
         failed.extend(queue.into_iter().map(|q| (q.id, q.discard)));
         failed.sort_unstable_by_key(|f| f.0);
+        if err == ClientError::ConnectionLost {
+            self.stats.failed_requests = self.stats.failed_requests.wrapping_add(failed.len() as u64);
+        }
         for (id, discard) in failed {
             self.complete(id, discard, Err(err));
         }

@@ -1,0 +1,70 @@
+//! What the kernel does once it is up, as the command line says:
+//! `crash=pagefault|panic|ud` (exercise the crash report),
+//! `conformance=<dir>` (run the scenario corpus), `tests=<selection>` (run
+//! in-guest tests), `idle=<seconds>` (wait blocked in Xen); then power off.
+//! Every command-line word is listed in xen-config/unikernel.cfg.
+use crate::xen::sched::{shutdown_forever, ShutdownReason};
+use crate::{cmdline, info, kprintln, warn};
+
+/// Runs the modes the command line names, then powers off.
+pub fn run(cmdline: &'static str) -> ! {
+    crash_on_request(cmdline);
+    let v = alloc::vec![1u8; 100_000];
+    info!("heap check: allocated {} bytes", v.len());
+    drop(v);
+    #[cfg(feature = "in-guest-tests")]
+    {
+        if let Some(dir) = cmdline::get(cmdline, "conformance") {
+            let n = crate::conformance::run_dir(dir);
+            info!("conformance: {} scenarios run", n);
+            poweroff();
+        }
+        if let Some(sel) = cmdline::get(cmdline, "tests") {
+            // The verdict is on the console (`Test result: ...`); the domain
+            // powers off either way, so the harness can tell a test failure
+            // from a crash.
+            let _failed = crate::ktest::run_selection(sel);
+            poweroff();
+        }
+    }
+    #[cfg(not(feature = "in-guest-tests"))]
+    if cmdline::get(cmdline, "tests").is_some() || cmdline::get(cmdline, "conformance").is_some() {
+        warn!("this image was built without the in-guest tests (feature in-guest-tests)");
+    }
+    if let Some(secs) = cmdline::get(cmdline, "idle").and_then(|v| v.parse::<u64>().ok()) {
+        info!("idling for {} s (blocked in Xen)", secs);
+        let t0 = crate::time::now_ns();
+        crate::sched::sleep_ns(secs.saturating_mul(1_000_000_000));
+        info!(
+            "idle done after {} ms, {} idle blocks, {} upcalls",
+            (crate::time::now_ns() - t0) / 1_000_000,
+            crate::sched::IDLE_BLOCKS.load(core::sync::atomic::Ordering::Relaxed),
+            crate::xen::evtchn::UPCALLS.load(core::sync::atomic::Ordering::Relaxed)
+        );
+    }
+    poweroff()
+}
+
+fn poweroff() -> ! {
+    kprintln!("unikernel: poweroff");
+    crate::xen::console::flush();
+    shutdown_forever(ShutdownReason::Poweroff);
+}
+
+fn crash_on_request(cmdline: &str) {
+    match cmdline::get(cmdline, "crash") {
+        Some("pagefault") => {
+            info!("crash=pagefault: reading an unmapped address");
+            // SAFETY: deliberately faults, to exercise the crash report.
+            let v = unsafe { core::ptr::read_volatile(0xdead_b000 as *const u64) };
+            kprintln!("unreachable: read {:#x}", v);
+        }
+        Some("panic") => panic!("crash=panic requested on the command line"),
+        Some("ud") => {
+            // SAFETY: deliberately raises #UD, to exercise the crash report.
+            unsafe { core::arch::asm!("ud2") };
+        }
+        Some(other) => warn!("unknown crash= value '{}' ignored", other),
+        None => {}
+    }
+}
