@@ -31,6 +31,9 @@
 //!   free space are written anyway (that is the point of the tool); the count
 //!   is limited to the ring's 1024 bytes.
 //!
+//! The harness runs it for a guest that asks (the dom0 helper's `corrupt`
+//! request); docs/testing.md, "The ring corruptor", has the protocol.
+//!
 //! Nothing here notifies the guest: it sees the change at its next look at
 //! the ring (its next request, or the next event xenstored sends it). The
 //! guest's xenstored may also see it and give up on the connection.
