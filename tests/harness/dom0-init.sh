@@ -4,7 +4,9 @@
 # harness (tests/harness/xenrun.py) put into the initramfs for this run.
 #
 # Lines for the host harness start with "HARNESS: "; lines of a guest's
-# console are relayed with the prefix "G<domain name>| ".
+# console are relayed with the prefix "G<domain name>| ". The grammar of
+# every line the host parses (and of /harness/job, and of the dom0 helper's
+# requests) is in docs/testing.md, "Console grammar"; change both together.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
 mount -t proc proc /proc
@@ -44,11 +46,14 @@ relay() {
     done
 }
 
-# dom0_helper DOMID: serves the requests in-guest tests write to
-# data/harness/req (see kernel/src/ktest/dom0.rs for the protocol).
+# dom0_helper DOMID NAME: serves the requests in-guest tests write to
+# data/harness/req (protocol: docs/testing.md, "dom0 cooperation"; the guest
+# side is kernel/src/ktest/dom0.rs).
 dom0_helper() {
-    home=/local/domain/$1
+    domid=$1; gname=$2
+    home=/local/domain/$domid
     last=""
+    set -f   # request words are data: no globbing when they are split
     xenstore-watch $home/data/harness/req 2>/dev/null | while read -r _path; do
         req=$(xenstore-read $home/data/harness/req 2>/dev/null) || continue
         set -- $req
@@ -65,6 +70,14 @@ dom0_helper() {
             console) text=${req#* * }
                    tty=$(xenstore-read $home/console/tty 2>/dev/null)
                    if [ -n "$tty" ] && printf '%s\n' "$text" > "$tty"; then rsp="ok"; else rsp="err no console pty"; fi ;;
+            corrupt) # ring-corruptor against the requesting guest only; its
+                   # output is one line. The guest may never see the reply.
+                   shift 2
+                   if [ ! -x /harness/ring-corruptor ]; then
+                       rsp="err no ring-corruptor in this dom0 (make test/test-guest put it in)"
+                   elif out=$(/harness/ring-corruptor "$domid" "$@" 2>&1); then rsp="ok $(echo $out)"
+                   else rsp="err $(echo $out)"; fi
+                   echo "HARNESS: guest $gname corrupt $*: $rsp" ;;
             *)     rsp="err unknown request $op" ;;
         esac
         xenstore-write $home/data/harness/rsp "$seq $rsp"
@@ -98,7 +111,7 @@ run_guest() {
         relay "$name" < "$tty" &
         relay_pid=$!
     fi
-    dom0_helper $domid &
+    dom0_helper $domid "$name" &
     helper_pid=$!
     xl unpause "$name"
     echo "HARNESS: stage guest-run $name"

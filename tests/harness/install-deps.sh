@@ -4,8 +4,25 @@
 # sudo when not root. Used by `make deps` (and so by `make run`/`make test`).
 set -euo pipefail
 
+# The toolchain is Debian's rustc-web; the project needs rustc 1.96 or later
+# (the edition, lints and build-std of the kernel were written against it).
+RUSTC_MIN=1.96
+check_rustc() {
+    local v
+    if [ ! -x /usr/bin/rustc ]; then
+        echo "install-deps: /usr/bin/rustc is missing (package rustc-web); the project needs rustc >= $RUSTC_MIN" >&2
+        exit 1
+    fi
+    v=$(/usr/bin/rustc --version 2>/dev/null | awk '{print $2}')
+    if ! printf '%s\n%s\n' "$RUSTC_MIN" "${v%%-*}" | sort -V -C; then
+        echo "install-deps: /usr/bin/rustc is ${v:-unknown}; the project needs rustc >= $RUSTC_MIN (Debian's rustc-web from bookworm-security)" >&2
+        exit 1
+    fi
+}
+
 PACKAGES=(
     rustc-web cargo-web rust-web-src        # the toolchain (build-std on x86_64-unknown-none)
+    rustfmt-web rust-web-clippy             # `make lint`: /usr/bin/rustfmt, cargo-fmt, cargo-clippy, clippy-driver
     binutils                                # ld, nm, size, readelf
     libxen-dev bindgen libclang-dev         # Xen public headers and `make bindings`
     qemu-system-x86                         # the nested test machine (TCG)
@@ -21,7 +38,10 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+    check_rustc
+    exit 0
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -51,3 +71,4 @@ for p in "${missing[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
         || { echo "install-deps: package $p is still missing after apt-get install" >&2; exit 1; }
 done
+check_rustc

@@ -1,14 +1,13 @@
 #!/usr/bin/env python3
-"""`make test`: host tests, then one boot of the nested Xen stack that runs
-every in-guest check as its own domain, with live progress, JUnit XML in
-build/test-results/, the serial log in build/logs/, and one closing line
-`N passed, N failed`. Exits non-zero on any failure, crash or timeout.
+"""`make test`: host tests, then the guest checks under nested Xen (one boot
+of QEMU + Xen + dom0 per xenstored the checks need), then the conformance
+corpus, with live progress, JUnit XML in build/test-results/, the serial
+logs in build/logs/, and one closing line `N passed, N failed`. Exits
+non-zero on any failure, crash or timeout.
 
-Guest checks are declared in GUEST_CHECKS below: a command line for the
-kernel, the expected way the domain ends, lines its console must show, and,
-for in-guest test suites, the per-test result lines the kernel prints
-(`TEST <name> ... ok|FAIL|TIMEOUT (<ms> ms)`), each of which becomes a test
-case of its own.
+Every guest check is one `Check` record in CHECKS below; adding a check
+touches that list only. The console lines this file parses (from dom0 and
+from the guests) follow the grammar in docs/testing.md, "Console grammar".
 """
 import argparse
 import os
@@ -18,50 +17,191 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xenrun  # noqa: E402
 import conformance  # noqa: E402
 
-# name, kernel command line words, expected end, required console lines (regex), timeout (s),
-# whether its TEST lines count as test cases
-GUEST_CHECKS = [
-    ("suites", "tests=all", "poweroff", [r"^Test result: SUCCESS$"], 300, True),
+# Guest console lines (docs/testing.md, "Console grammar").
+TEST_LINE = re.compile(r"^TEST (\S+) \.\.\. (ok|FAIL|TIMEOUT|SKIP)(?: \(([\d.]+) ms\))?")
+METRIC_PREFIX = "METRIC "
+CRASH_PREFIX = "*** CRASH"
+SUCCESS = r"^Test result: SUCCESS$"
+# Actions dom0's run_guest performs once the guest advertises
+# control/feature-poweroff (GUEST_ACTION in tests/harness/dom0-init.sh).
+ACTIONS = ("shutdown", "reboot", "debugkeys", "save")
+# How a domain can end (the reason= of "HARNESS: guest <name> ended").
+ENDS = ("poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset", "unknown", "timeout", "create-failed")
+# An image Xen's loader rejects; every run's initramfs carries it (xenrun.Run.initrd).
+BOGUS_IMAGE = "/guest/bogus.elf"
+
+
+@dataclass
+class Check:
+    """One guest check: a domain of its own, started by dom0 with `xl create`.
+
+    name        the domain's name; JUnit suite `guest.<name>`
+    cmdline     words added to the kernel command line (the cfg's `extra=`)
+    expect      how the domain must end (one of ENDS)
+    patterns    regexes; each must match some line of the guest's console
+    timeout     seconds dom0 lets the domain run before destroying it (it then
+                ends with reason `timeout`)
+    action      what dom0 does once the guest is up (one of ACTIONS), or None
+    memory      the domain's memory in MiB (the cfg's `memory=` otherwise)
+    xenstored   dom0's xenstored: "xenstored" (C) or "oxenstored" (OCaml); the
+                checks of each xenstored share one boot of the nested stack
+    junit_tests each `TEST` line of the console becomes a JUnit case of its own
+    verify      verify(guest, run) -> (problems, metrics): more judgement on the
+                ended domain (xenrun.Guest) and its boot (xenrun.Run)
+    image       the kernel image dom0 gives xl, instead of the unikernel
+    cpu_samples dom0 samples the domain's CPU time (`xl list`) every 2 s; the
+                samples are in guest.cpu for verify
+    proves      one line for the table in docs/testing.md (`test.py --list`)
+    """
+    name: str
+    cmdline: str = ""
+    expect: str = "poweroff"
+    patterns: list = field(default_factory=list)
+    timeout: int = 60
+    action: Optional[str] = None
+    memory: Optional[int] = None
+    xenstored: str = "xenstored"
+    junit_tests: bool = False
+    verify: Optional[Callable] = None
+    image: Optional[str] = None
+    cpu_samples: bool = False
+    proves: str = ""
+
+    def __post_init__(self):
+        assert re.fullmatch(r"[A-Za-z0-9_.-]+", self.name), self.name
+        assert self.expect in ENDS, self.expect
+        assert self.action is None or self.action in ACTIONS, self.action
+        assert self.xenstored in ("xenstored", "oxenstored"), self.xenstored
+
+
+# --- verify functions: (xenrun.Guest, xenrun.Run) -> (problems, metrics) ---
+
+def xl_reason_shown(g, run):
+    """xl's reason for refusing the image reached the console."""
+    why = [l[len("HARNESS:   "):] for l in run.dom0_lines if l.startswith("HARNESS:   ") and "no loader found" in l]
+    if not why:
+        return ["xl's reason for refusing the image was not shown"], []
+    return [], [f"{g.name}: xl said: " + why[0]]
+
+
+def save_refused(g, run):
+    """`xl save` failed (suspend is not supported) and the guest lived on."""
+    rcs = [l for l in run.dom0_lines if f"guest {g.name} save rc=" in l]
+    if not rcs or rcs[0].endswith("rc=0"):
+        return ["xl save did not fail as documented: " + (rcs[0] if rcs else "no result")], []
+    why = [l.split("save: ", 1)[1] for l in run.dom0_lines if "HARNESS:   save: " in l and "error" in l]
+    return [], [f"{g.name}: refused ({rcs[0].split()[-1]}); " + (why[0] if why else "")]
+
+
+def timeout_reported(g, run):
+    """dom0 said it destroyed the domain at its timeout."""
+    if not any(f"guest {g.name} timeout after" in l for l in run.dom0_lines):
+        return ["the harness did not report the timeout"], []
+    return [], []
+
+
+def action_within(limit):
+    """The xl action (shutdown, reboot) ended the domain within `limit` s."""
+    def verify(g, run):
+        if g.action_seconds is None:
+            return ["no timing of the xl action"], []
+        metrics = [f"{g.name}.seconds={g.action_seconds:.2f} (xl {g.action} issued until the domain was gone)"]
+        if g.action_seconds > limit:
+            return [f"xl {g.action} took {g.action_seconds:.1f} s (limit {limit:.0f} s)"], metrics
+        return [], metrics
+    return verify
+
+
+def cpu_below(limit):
+    """The domain used less than `limit` s of CPU time between dom0's samples."""
+    def verify(g, run):
+        try:
+            cpu = float(g.cpu["last"]) - float(g.cpu["first"])
+            wall = float(g.cpu["wall_last"]) - float(g.cpu["wall_first"])
+        except (KeyError, ValueError):
+            return ["no CPU time samples from dom0"], []
+        metrics = [f"{g.name}.guest_cpu_seconds={cpu:.1f} over {wall:.1f} s of wall time (xl list)"]
+        if cpu > limit:
+            return [f"the idle guest used {cpu:.1f} s of CPU in {wall:.1f} s"], metrics
+        return [], metrics
+    return verify
+
+
+# A guest test that corrupts its own xenstore ring through dom0's
+# ring-corruptor (the dom0 helper's `corrupt` request): the guest must log the
+# lost connection and still finish its test run.
+RING_PATTERNS = [r"xenstore: connection lost:", SUCCESS]
+
+CHECKS = [
+    Check("suites", "tests=all", patterns=[SUCCESS], timeout=300, junit_tests=True,
+          proves="every in-guest suite passes (each test is a JUnit case)"),
+    Check("suites-4mib", "tests=all", memory=4, patterns=[SUCCESS], timeout=300,
+          proves="the whole in-guest suite also passes in a 4 MiB domain"),
     # The framework's own checks: a failing test shows expected and received
     # bytes, a hanging one is stopped at its timeout and the run goes on.
-    ("demo", "tests=demo::fails,demo::hangs", "poweroff",
-     [r"^TEST demo::fails \.\.\. FAIL", r"expected: 4f 4b 00 \|OK\.\|", r"received: 45 4e 4f 45 4e 54 00 \|ENOENT\.\|",
-      r"^TEST demo::hangs \.\.\. TIMEOUT", r"^0 passed, 2 failed$", r"^Test result: FAILURE$"], 60, False),
-    # `xl shutdown` and `xl reboot` of a waiting guest: clean end, within 5 s.
-    ("xl-shutdown", "idle=60", "poweroff", [r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"], 60, False),
-    ("xl-reboot", "idle=60", "reboot", [r"control/shutdown: 'reboot' requested", r"unikernel: reboot"], 60, False),
-    # `xl save`: suspend is not supported; the save fails, the guest keeps
-    # running and still powers off on `xl shutdown` afterwards.
-    ("xl-save", "idle=60", "poweroff", [r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"], 60, False),
-    # VIRQ_DEBUG (raised by `xl debug-keys q` in dom0) dumps threads and event channels.
-    ("debug-virq", "idle=4", "poweroff", [r"--- debug: threads ---", r"thread +\d+ control", r"--- debug: event channels ---",
-                                          r"port +\d+ Ok\(Virq\(0\)\)", r"upcalls=\d+"], 60, False),
-    # Idles 10 s blocked in Xen: its CPU time must stay near zero.
-    ("idle", "idle=10", "poweroff", [r"idle done after \d+ ms"], 60, False),
-    # A guest that never prints: stopped at its timeout, reported, and the
-    # run goes on with the next guest.
-    ("silent", "hang=early", "timeout", [], 5, False),
-    # An image Xen's loader rejects: xl's reason is shown.
-    ("bad-image", "", "create-failed", [], 30, False),
-    ("boot", "", "poweroff", [r"start_info xen-3\.0-x86_64 nr_pages=\d+", r"memory: heap 0x[0-9a-f]+-0x[0-9a-f]+",
-                              r"INFO  boot complete in \d+ us", r"unikernel: poweroff"], 60, False),
-    ("crash-pagefault", "crash=pagefault", "crash",
-     [r"\*\*\* CRASH: page fault \(vector 14\)", r"fault address 0x00000000deadb000",
-      r"#0 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+ \(rip\)", r"\*\*\* END CRASH"], 60, False),
-    ("crash-panic", "crash=panic", "crash",
-     [r"\*\*\* CRASH: PANIC: crash=panic requested on the command line at kernel/src/main\.rs:\d+",
-      r"#\d+ 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+", r"\*\*\* END CRASH"], 60, False),
+    Check("demo", "tests=demo::fails,demo::hangs",
+          patterns=[r"^TEST demo::fails \.\.\. FAIL", r"expected: 4f 4b 00 \|OK\.\|",
+                    r"received: 45 4e 4f 45 4e 54 00 \|ENOENT\.\|", r"^TEST demo::hangs \.\.\. TIMEOUT",
+                    r"^0 passed, 2 failed$", r"^Test result: FAILURE$"],
+          proves="a failing test shows expected/received bytes; a hanging one is stopped at its timeout and the "
+                 "run goes on"),
+    Check("xl-shutdown", "idle=60", action="shutdown", verify=action_within(5.0),
+          patterns=[r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"],
+          proves="`xl shutdown` ends a waiting guest cleanly, timed (limit 5 s)"),
+    Check("xl-reboot", "idle=60", expect="reboot", action="reboot", verify=action_within(5.0),
+          patterns=[r"control/shutdown: 'reboot' requested", r"unikernel: reboot"],
+          proves="`xl reboot` ends a waiting guest cleanly, timed (limit 5 s)"),
+    Check("xl-save", "idle=60", action="save", verify=save_refused,
+          patterns=[r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"],
+          proves="suspend is refused: `xl save` fails, the guest keeps running, `xl shutdown` then powers it off"),
+    Check("debug-virq", "idle=4", action="debugkeys",
+          patterns=[r"--- debug: threads ---", r"thread +\d+ control", r"--- debug: event channels ---",
+                    r"port +\d+ Ok\(Virq\(0\)\)", r"upcalls=\d+"],
+          proves="`xl debug-keys q` raises VIRQ_DEBUG: threads and event channels are printed"),
+    Check("idle", "idle=10", cpu_samples=True, verify=cpu_below(0.5), patterns=[r"idle done after \d+ ms"],
+          proves="the guest's CPU time (`xl list`) stays near zero while it waits 10 s"),
+    Check("silent", "hang=early", expect="timeout", timeout=5, verify=timeout_reported,
+          proves="a guest that never prints is stopped at its timeout and reported; the run goes on"),
+    Check("bad-image", image=BOGUS_IMAGE, expect="create-failed", timeout=30, verify=xl_reason_shown,
+          proves="an image Xen's loader rejects: xl's reason is shown"),
+    Check("boot", patterns=[r"start_info xen-3\.0-x86_64 nr_pages=\d+", r"memory: heap 0x[0-9a-f]+-0x[0-9a-f]+",
+                            r"INFO  boot complete in \d+ us", r"unikernel: poweroff"],
+          proves="start-of-day lines, memory layout"),
+    Check("crash-pagefault", "crash=pagefault", expect="crash",
+          patterns=[r"\*\*\* CRASH: page fault \(vector 14\)", r"fault address 0x00000000deadb000",
+                    r"#0 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+ \(rip\)", r"\*\*\* END CRASH"],
+          proves="crash report with fault address and symbolized backtrace; the harness tells crash from poweroff"),
+    Check("crash-panic", "crash=panic", expect="crash",
+          patterns=[r"\*\*\* CRASH: PANIC: crash=panic requested on the command line at kernel/src/main\.rs:\d+",
+                    r"#\d+ 0xffffffff[0-9a-f]+ kmain\+0x[0-9a-f]+", r"\*\*\* END CRASH"],
+          proves="a panic's crash report with its location and backtrace"),
+    # dom0 corrupts the guest's xenstore ring (tests/harness/ring-corruptor),
+    # last in their boot so that a xenstored upset by them harms no other check.
+    Check("ring-rsp-prod-ahead", "tests=adversary::dom0_rsp_prod_ahead", patterns=RING_PATTERNS,
+          proves="dom0 moves the ring's rsp_prod far ahead: the guest logs the lost connection and goes on"),
+    Check("ring-req-cons-ahead", "tests=adversary::dom0_req_cons_ahead", patterns=RING_PATTERNS,
+          proves="dom0 moves req_cons past req_prod: the guest logs the lost connection and goes on"),
+    Check("ring-oversized-header", "tests=adversary::dom0_oversized_header", patterns=RING_PATTERNS,
+          proves="dom0 puts a reply header with len 5000 in the rsp ring: the guest logs the lost connection "
+                 "and goes on"),
+    # The xenstore suite against the OCaml xenstored, which offers ring
+    # reconnection (the C one does not): the reset protocol runs for real, and
+    # the client meets a second server.
+    Check("oxenstored", "tests=xenstore::*", xenstored="oxenstored", timeout=120, junit_tests=True,
+          patterns=[r"\(reconnection offered\)", SUCCESS],
+          proves="the xenstore suite against oxenstored, whose ring reconnection is exercised for real"),
 ]
 
 METRICS = []
 # Host tests take about 15 s warm and 2 min cold; a hang stops at this.
 HOST_TEST_TIMEOUT = 900
-TEST_LINE = re.compile(r"^TEST (\S+) \.\.\. (ok|FAIL|TIMEOUT|SKIP)(?: \(([\d.]+) ms\))?")
 
 
 class Case:
@@ -143,144 +283,158 @@ def write_junit(path, cases):
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
 
 
-def guest_cases(run_rc, run, checks, guests):
+def judge(check, g, run):
+    """The cases of one ended guest: its TEST lines (if check.junit_tests)
+    and the check itself (JUnit case `domain`)."""
     cases = []
-    for (name, _args, expect, patterns, _t, parse_tests), g in zip(checks, guests):
-        out = "\n".join(g.lines[-200:])
-        secs = (g.ended - g.started) if (g.ended and g.started) else 0.0
-        # Per-test lines of in-guest suites.
+    out = "\n".join(g.lines[-200:])
+    secs = (g.ended - g.started) if (g.ended and g.started) else 0.0
+    if check.junit_tests:
         for line in g.lines:
-            m = TEST_LINE.match(line) if parse_tests else None
+            m = TEST_LINE.match(line)
             if m:
                 ok = m.group(2) in ("ok", "SKIP")
                 msg = "" if ok else f"in-guest test {m.group(2)}"
-                cases.append(Case(f"guest.{name}", m.group(1), ok, float(m.group(3) or 0) / 1000, msg,
+                cases.append(Case(f"guest.{check.name}", m.group(1), ok, float(m.group(3) or 0) / 1000, msg,
                                   out if not ok else ""))
-        problems = []
-        if g.reason is None:
-            problems.append(f"domain did not end (harness stage: {getattr(run, 'timed_out', None) or run.stage})")
-        elif g.reason != expect:
-            problems.append(f"domain ended with reason '{g.reason}', expected '{expect}'")
-        for pat in patterns:
-            if not any(re.search(pat, l) for l in g.lines):
-                problems.append(f"console never showed /{pat}/")
-        if name == "bad-image":
-            why = [l[len("HARNESS:   "):] for l in run.dom0_lines
-                   if l.startswith("HARNESS:   ") and "no loader found" in l]
-            if not why:
-                problems.append("xl's reason for refusing the image was not shown")
-            else:
-                METRICS.append("bad-image: xl said: " + why[0])
-        if name == "xl-save":
-            rcs = [l for l in run.dom0_lines if f"guest {name} save rc=" in l]
-            if not rcs or rcs[0].endswith("rc=0"):
-                problems.append("xl save did not fail as documented: " + (rcs[0] if rcs else "no result"))
-            else:
-                why = [l.split("save: ", 1)[1] for l in run.dom0_lines if "HARNESS:   save: " in l and "error" in l]
-                METRICS.append(f"xl-save: refused ({rcs[0].split()[-1]}); " + (why[0] if why else ""))
-        if name == "silent":
-            if not any(f"guest {name} timeout after" in l for l in run.dom0_lines):
-                problems.append("the harness did not report the timeout")
-        if name in ("xl-shutdown", "xl-reboot") and expect:
-            if g.action_seconds is None:
-                problems.append("no timing of the xl action")
-            else:
-                METRICS.append(f"{name}.seconds={g.action_seconds:.2f} (xl {name[3:]} issued until the domain was gone)")
-                if g.action_seconds > 5.0:
-                    problems.append(f"xl {name[3:]} took {g.action_seconds:.1f} s (limit 5 s)")
-        if name == "idle":
-            try:
-                cpu = float(g.cpu["last"]) - float(g.cpu["first"])
-                wall = float(g.cpu["wall_last"]) - float(g.cpu["wall_first"])
-                METRICS.append(f"idle.guest_cpu_seconds={cpu:.1f} over {wall:.1f} s of wall time (xl list)")
-                if cpu > 0.5:
-                    problems.append(f"the idle guest used {cpu:.1f} s of CPU in {wall:.1f} s")
-            except (KeyError, ValueError):
-                problems.append("no CPU time samples from dom0")
-        cases.append(Case(f"guest.{name}", "domain", not problems, secs, "; ".join(problems), out))
+    problems = []
+    if g.reason is None:
+        problems.append(f"domain did not end (harness stage: {getattr(run, 'timed_out', None) or run.stage})")
+    elif g.reason != check.expect:
+        problems.append(f"domain ended with reason '{g.reason}', expected '{check.expect}'")
+    for pat in check.patterns:
+        if not any(re.search(pat, l) for l in g.lines):
+            problems.append(f"console never showed /{pat}/")
+    if check.verify:
+        more, metrics = check.verify(g, run)
+        problems += more
+        METRICS.extend(metrics)
+    cases.append(Case(f"guest.{check.name}", "domain", not problems, secs, "; ".join(problems), out))
     return cases
+
+
+def boot_checks(a, checks, xenstored, extra_files, label):
+    """One boot of the nested stack with dom0 running `xenstored`, each check
+    its own domain in turn. Returns (cases, run, guests)."""
+    guests = [xenrun.Guest(c.name, xenrun.guest_cfg(a.cfg, c.name, c.cmdline, memory=c.memory, ramdisk=True,
+                                                    kernel=c.image),
+                           c.timeout, ramdisk=xenrun.boot_module(), action=c.action)
+              for c in checks]
+    # The job is a dom0 shell script (grammar: docs/testing.md). dom0
+    # destroys a guest past its timeout (and says so); the host-side stage
+    # timeout is the backstop, a little later.
+    job = "".join(f"GUEST_ACTION={c.action or ''}; GUEST_TIMEOUT={c.timeout}; GUEST_CPU={'1' if c.cpu_samples else ''}; "
+                  f"run_guest {c.name} /guest/{c.name}.cfg\n" for c in checks)
+    for g in guests:
+        g.timeout += 30
+    xenrun.log(f"{label}: {len(guests)} domain{'s' if len(guests) != 1 else ''} in one boot of Xen under QEMU, "
+               f"dom0 runs {xenstored}")
+
+    def progress(g, line):
+        if TEST_LINE.match(line) or line.startswith(CRASH_PREFIX) or line.startswith(METRIC_PREFIX):
+            print(f"    [{g.name}] {line}", flush=True)
+
+    log_name = "test" if xenstored == "xenstored" else f"test-{xenstored}"
+    run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
+                     log_name=log_name, quiet_guests=not a.verbose, on_guest_line=progress,
+                     extra_files=extra_files, xenstored=xenstored)
+    rc = run.run()
+    cases = []
+    for c, g in zip(checks, guests):
+        gc = judge(c, g, run)
+        d = gc[-1]
+        xenrun.log(f"guest check {c.name}: {'ok' if d.ok else 'FAIL'} ({d.seconds:.1f} s)" +
+                   ("" if d.ok else f": {d.message}"))
+        if not d.ok:
+            print("    last console lines of the guest:")
+            for line in d.output.splitlines()[-15:]:
+                print("      " + line)
+        cases += gc
+    if rc != xenrun.EXIT_OK:
+        cases.append(Case("harness", "nested-boot" + ("" if xenstored == "xenstored" else f"-{xenstored}"), False,
+                          message=f"harness exit code {rc}", output="\n".join(run.tail)))
+    return cases, run, guests
+
+
+def list_checks():
+    """The checks as the markdown table of docs/testing.md."""
+    print("| check | kernel command line | expected end | dom0 | what it proves |")
+    print("|---|---|---|---|---|")
+    for c in CHECKS:
+        line = f"`{c.cmdline}`" if c.cmdline else ("(not an ELF Xen can load)" if c.image else "(none)")
+        dom0 = ", ".join(x for x in [f"`xl {c.action}`" if c.action in ("shutdown", "reboot", "save") else
+                                      ("`xl debug-keys q`" if c.action == "debugkeys" else ""),
+                                      f"memory={c.memory}" if c.memory else "",
+                                      c.xenstored if c.xenstored != "xenstored" else "",
+                                      "CPU samples" if c.cpu_samples else ""] if x)
+        print(f"| {c.name} | {line} | {c.expect} | {dom0} | {c.proves} |")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kernel", required=True)
-    ap.add_argument("--cfg", required=True)
-    ap.add_argument("--dom0", required=True)
-    ap.add_argument("--build", required=True)
+    ap.add_argument("--kernel")
+    ap.add_argument("--cfg")
+    ap.add_argument("--dom0")
+    ap.add_argument("--build")
     ap.add_argument("--cargo", default=os.environ.get("CARGO", "/usr/bin/cargo"))
     ap.add_argument("--skip-host", action="store_true")
-    ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--verbose", action="store_true", default=os.environ.get("VERBOSE", "") not in ("", "0"),
+                    help="also show Xen's, dom0's and every guest's lines live (or VERBOSE=1)")
     ap.add_argument("--tests", default="", help="run only this in-guest selection (make test-guest)")
+    ap.add_argument("--memory", type=int, default=None, help="with --tests: the guest's memory in MiB")
+    ap.add_argument("--xenstored", default="xenstored", choices=["xenstored", "oxenstored"],
+                    help="with --tests: dom0's xenstored")
+    ap.add_argument("--only", default="", help="run only these guest checks (comma-separated names), no host tests")
+    ap.add_argument("--ring-corruptor", default="", help="the static ring-corruptor for dom0 (the `corrupt` request)")
     ap.add_argument("--scenarios", default="", help="also run this conformance corpus (ours vs Linux)")
     ap.add_argument("--linux-runner", default="")
     ap.add_argument("--compare", default="")
     ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--list", action="store_true", help="print the guest checks as a markdown table and exit")
     a = ap.parse_args()
+    if a.list:
+        list_checks()
+        return 0
+    for opt in ("kernel", "cfg", "dom0", "build"):
+        if not getattr(a, opt):
+            ap.error(f"--{opt} is required")
     t0 = time.monotonic()
 
-    checks = GUEST_CHECKS
+    selection = bool(a.tests or a.only)
     if a.tests:
         # `make test-guest TESTS=...`: one guest running that selection.
-        checks = [("selection", f"tests={a.tests}", "poweroff", [r"^Test result: SUCCESS$"], a.timeout, True)]
-    cases = [] if (a.skip_host or a.tests) else run_host_tests(a.cargo)
-    if not a.tests:
+        checks = [Check("selection", f"tests={a.tests}", patterns=[SUCCESS], timeout=a.timeout, junit_tests=True,
+                        memory=a.memory, xenstored=a.xenstored)]
+    elif a.only:
+        names = [n for n in a.only.split(",") if n]
+        unknown = [n for n in names if n not in {c.name for c in CHECKS}]
+        if unknown:
+            ap.error(f"no such check: {', '.join(unknown)} (see --list)")
+        checks = [c for c in CHECKS if c.name in names]
+    else:
+        checks = CHECKS
+    cases = [] if (a.skip_host or selection) else run_host_tests(a.cargo)
+    if not selection:
         cases.append(check_image(a.kernel))
 
-    guests = [xenrun.Guest(name, xenrun.guest_cfg(a.cfg, name, args, ramdisk=True,
-                                                  kernel="/guest/bogus.elf" if name == "bad-image" else None),
-                           timeout, ramdisk=xenrun.boot_module(),
-                           action={"xl-shutdown": "shutdown", "xl-reboot": "reboot", "debug-virq": "debugkeys", "xl-save": "save"}.get(name))
-              for name, args, _e, _p, timeout, _pt in checks]
-    # dom0 destroys a guest past its timeout (and says so); the host-side
-    # stage timeout is the backstop, a little later.
-    job = "".join(f"GUEST_ACTION={g.action or ''}; GUEST_TIMEOUT={g.timeout}; GUEST_CPU={'1' if g.name == 'idle' else ''}; "
-                  f"run_guest {g.name} /guest/{g.name}.cfg\n" for g in guests)
-    for g in guests:
-        g.timeout += 30
-    xenrun.log(f"guest tests: {len(guests)} domains in one boot of Xen under QEMU")
+    extra_files = []
+    if a.ring_corruptor:
+        extra_files.append(("harness/ring-corruptor", 0o100755, open(a.ring_corruptor, "rb").read()))
+    # One boot per xenstored, in the order the checks first name them.
+    order = []
+    for c in checks:
+        if c.xenstored not in order:
+            order.append(c.xenstored)
+    runs, guests = [], []
+    for i, xs in enumerate(order):
+        label = "guest checks" + (f", boot {i + 1} of {len(order)}" if len(order) > 1 else "")
+        bcases, run, bguests = boot_checks(a, [c for c in checks if c.xenstored == xs], xs, extra_files, label)
+        cases += bcases
+        runs.append(run)
+        # Measurements of a boot on another xenstored are tagged with its name.
+        guests += [(f"[{xs}] " if xs != "xenstored" else "", g) for g in bguests]
 
-    def progress(g, line):
-        if TEST_LINE.match(line) or line.startswith("*** CRASH") or line.startswith("METRIC "):
-            print(f"    [{g.name}] {line}", flush=True)
-
-    run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
-                     log_name="test", quiet_guests=not a.verbose, on_guest_line=progress)
-    rc = run.run()
-    gcases = guest_cases(rc, run, checks, guests)
-    for c in gcases:
-        if c.name == "domain":
-            status = "ok" if c.ok else "FAIL"
-            xenrun.log(f"guest check {c.suite[6:]}: {status} ({c.seconds:.1f} s)" + ("" if c.ok else f": {c.message}"))
-            if not c.ok:
-                print("    last console lines of the guest:")
-                for line in c.output.splitlines()[-15:]:
-                    print("      " + line)
-    cases += gcases
-    if rc != xenrun.EXIT_OK:
-        cases.append(Case("harness", "nested-boot", False, message=f"harness exit code {rc}",
-                          output="\n".join(run.tail)))
-
-    if not a.tests:
-        # The xenstore suite once more against the OCaml xenstored, which
-        # offers ring reconnection (the C one does not): the reset protocol
-        # runs for real, and the client meets a second server.
-        ox_checks = [("oxenstored", "tests=xenstore::*", "poweroff",
-                      [r"\(reconnection offered\)", r"^Test result: SUCCESS$"], 120, True)]
-        ox = [xenrun.Guest("oxenstored", xenrun.guest_cfg(a.cfg, "oxenstored", "tests=xenstore::*", ramdisk=True), 120,
-                           ramdisk=xenrun.boot_module())]
-        xenrun.log("the xenstore suite against oxenstored (second boot)")
-        orun = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), ox,
-                          "GUEST_ACTION=; GUEST_CPU=; GUEST_TIMEOUT=120; run_guest oxenstored /guest/oxenstored.cfg\n",
-                          verbose=a.verbose, log_name="test-oxenstored", quiet_guests=not a.verbose,
-                          on_guest_line=progress, xenstored="oxenstored")
-        orc = orun.run()
-        ocases = guest_cases(orc, orun, ox_checks, ox)
-        cases += ocases
-        for c in ocases:
-            if c.name == "domain":
-                xenrun.log(f"guest check {c.suite[6:]}: {'ok' if c.ok else 'FAIL'}" + ("" if c.ok else f": {c.message}"))
-        guests = guests + ox
-    if a.scenarios and not a.tests:
+    if a.scenarios and not selection:
         cok, verdicts, csecs = conformance.run_conformance(a, a.verbose)
         for name, v in verdicts:
             cases.append(Case("conformance", name, v in ("match", "deviation"), message=v,
@@ -291,9 +445,8 @@ def main():
                        f"{len(verdicts) - matched - devs} failing ({csecs:.0f} s)")
         if not cok and all(v in ("match", "deviation") for _, v in verdicts):
             cases.append(Case("conformance", "run", False, message="the conformance run did not complete"))
-    for g in guests:
-        tag = "[oxenstored] " if g.name == "oxenstored" else ""
-        METRICS.extend(f"{tag}{l[len('METRIC '):]}" for l in g.lines if l.startswith("METRIC "))
+    for tag, g in guests:
+        METRICS.extend(f"{tag}{l[len(METRIC_PREFIX):]}" for l in g.lines if l.startswith(METRIC_PREFIX))
     if METRICS:
         xenrun.log("measurements:")
         for m in METRICS:
@@ -305,7 +458,8 @@ def main():
     write_junit(junit, cases)
     passed = sum(c.ok for c in cases)
     failed = len(cases) - passed
-    xenrun.log(f"JUnit: {junit}; serial log: {run.log_path}; total {time.monotonic() - t0:.1f} s")
+    logs = "; ".join(r.log_path for r in runs)
+    xenrun.log(f"JUnit: {junit}; serial log{'s' if len(runs) > 1 else ''}: {logs}; total {time.monotonic() - t0:.1f} s")
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 else 1
 

@@ -107,6 +107,7 @@ class Guest:
         self.lines = []
         self.cpu = {}
         self.action_seconds = None
+        self.corruptions = []  # "<args>: ok|err <output>" of the dom0 helper's `corrupt` requests
         self.reason = None
         self.started = None
         self.ended = None
@@ -191,6 +192,9 @@ class Run:
         print(line, flush=True)
 
     def handle(self, raw):
+        """One serial line. The grammar of the lines (Xen's, relayed guest
+        consoles, `HARNESS:` messages from dom0-init.sh) is in
+        docs/testing.md, "Console grammar"; change both together."""
         text = raw.rstrip("\r\n")
         if text.startswith("(XEN)"):
             self.emit("xen", text)
@@ -246,6 +250,12 @@ class Run:
                 self.set_stage("guest-create", self.STAGE_TIMEOUTS["guest-create"])
             else:
                 self.set_stage("shutdown", self.STAGE_TIMEOUTS["shutdown"])
+        elif msg.startswith("guest ") and " corrupt " in msg:
+            g = self.guests.get(msg.split()[1])
+            if g:
+                g.corruptions.append(msg.split(" corrupt ", 1)[1])
+            if not self.verbose:
+                print(f"[dom0] {text}", flush=True)
         elif msg.startswith("error") or msg.startswith("  "):
             if msg.startswith("error"):
                 self.env_errors.append(msg)
@@ -376,7 +386,7 @@ def main():
 
     g = Guest("unikernel", guest_cfg(a.cfg, "unikernel", a.args), a.timeout)
     job = 'run_guest unikernel /guest/unikernel.cfg\n'
-    r = Run(a.kernel, a.dom0, a.logs, [g], job, verbose=a.verbose or bool(os.environ.get("VERBOSE")))
+    r = Run(a.kernel, a.dom0, a.logs, [g], job, verbose=a.verbose or os.environ.get("VERBOSE", "") not in ("", "0"))
     rc = r.run()
     if rc != EXIT_OK:
         return rc

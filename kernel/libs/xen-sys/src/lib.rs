@@ -9,12 +9,29 @@
 //! which has the same ABI as the x86_64 PV guest.
 //!
 //! Typed, safe wrappers live in the kernel (`kernel/src/xen/`), not here.
+//!
+//! The crate has the workspace lints (`[lints] workspace = true`); the
+//! allowances below apply to the generated module only, never to the
+//! hand-written items at the end of this file.
 #![cfg_attr(not(test), no_std)]
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case)]
-#![allow(dead_code, clippy::all, clippy::undocumented_unsafe_blocks)]
-#![allow(unsafe_op_in_unsafe_fn)]
 
-include!("bindings.rs");
+/// bindgen's output, verbatim. Only these lints are allowed, each because
+/// generated code cannot be edited to satisfy it (measured: clippy finds
+/// nothing else in it):
+/// - `non_upper_case_globals`, `non_camel_case_types`, `non_snake_case`: the
+///   names are C's (`start_info`, `__HYPERVISOR_sched_op`, `evtchn_port_t`) and
+///   stay C's so that they can be looked up in the headers.
+/// - `unsafe_op_in_unsafe_fn`, `clippy::missing_safety_doc`: the
+///   `__IncompleteArrayField` accessors (`as_slice`, `as_mut_slice`) are
+///   `unsafe fn`s with bare unsafe operations and no `# Safety` section.
+/// - `clippy::undocumented_unsafe_blocks`: the layout tests read field offsets
+///   through `MaybeUninit` in `unsafe` blocks without `// SAFETY:` comments.
+#[allow(non_upper_case_globals, non_camel_case_types, non_snake_case)]
+#[allow(unsafe_op_in_unsafe_fn, clippy::missing_safety_doc, clippy::undocumented_unsafe_blocks)]
+mod generated {
+    include!("bindings.rs");
+}
+pub use generated::*;
 
 /// Start of the read-only machine-to-physical table that Xen maps into every
 /// 64-bit PV guest (`__MACH2PHYS_VIRT_START` in `arch-x86/xen-x86_64.h`, as an
