@@ -1,0 +1,290 @@
+//! Test-only access to the host's glibc (Debian 12, glibc 2.36), the
+//! reference every engine is compared with. The only unsafe code of the crate.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_long, c_ulong, c_void, CStr, CString};
+use std::sync::Mutex;
+
+use crate::printf::{Args, CountSize, LongDouble};
+
+/// Serialises tests that use glibc's global state (getopt, errno, stderr).
+pub static GLIBC_LOCK: Mutex<()> = Mutex::new(());
+
+extern "C" {
+    fn snprintf(buf: *mut c_char, n: usize, fmt: *const c_char, ...) -> c_int;
+    fn sscanf(s: *const c_char, fmt: *const c_char, ...) -> c_int;
+    #[link_name = "strerror"]
+    fn c_strerror(e: c_int) -> *const c_char;
+    fn strerrorname_np(e: c_int) -> *const c_char;
+    fn strtol(s: *const c_char, end: *mut *mut c_char, base: c_int) -> c_long;
+    fn strtoul(s: *const c_char, end: *mut *mut c_char, base: c_int) -> c_ulong;
+    fn __errno_location() -> *mut c_int;
+}
+
+fn cstr(b: &[u8]) -> CString {
+    CString::new(b.to_vec()).expect("no NUL in test input")
+}
+
+/// The host's `strerror(e)`.
+pub fn strerror(e: i32) -> Vec<u8> {
+    let _g = GLIBC_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // SAFETY: strerror returns a valid NUL-terminated string; we copy it out
+    // under the lock (the buffer for unknown errors is thread-local anyway).
+    unsafe { CStr::from_ptr(c_strerror(e)).to_bytes().to_vec() }
+}
+
+/// The host's `strerrorname_np(e)` (None for NULL).
+pub fn strerrorname(e: i32) -> Option<Vec<u8>> {
+    // SAFETY: returns NULL or a static NUL-terminated string.
+    unsafe {
+        let p = strerrorname_np(e);
+        if p.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(p).to_bytes().to_vec())
+        }
+    }
+}
+
+pub fn set_errno(v: i32) {
+    // SAFETY: __errno_location returns this thread's errno.
+    unsafe { *__errno_location() = v }
+}
+
+#[allow(dead_code)]
+pub fn errno() -> i32 {
+    // SAFETY: as above.
+    unsafe { *__errno_location() }
+}
+
+static SENTINEL: u8 = 0;
+
+/// The index of `end` in `c`, None when glibc left the sentinel.
+fn end_index(c: &CString, end: *mut c_char) -> Option<usize> {
+    if std::ptr::eq(end as *const u8, &SENTINEL) {
+        None
+    } else {
+        Some(end as usize - c.as_ptr() as usize)
+    }
+}
+
+/// `strtol` / `strtoul` on the host: (value, end index, errno).
+pub fn host_strtol(s: &[u8], base: i32) -> (i64, Option<usize>, i32) {
+    let c = cstr(s);
+    let mut end: *mut c_char = &SENTINEL as *const u8 as *mut c_char;
+    set_errno(0);
+    // SAFETY: c is a valid C string, end a valid out-pointer.
+    let v = unsafe { strtol(c.as_ptr(), &mut end, base) };
+    let e = errno();
+    (v, end_index(&c, end), e)
+}
+
+pub fn host_strtoul(s: &[u8], base: i32) -> (u64, Option<usize>, i32) {
+    let c = cstr(s);
+    let mut end: *mut c_char = &SENTINEL as *const u8 as *mut c_char;
+    set_errno(0);
+    // SAFETY: as above.
+    let v = unsafe { strtoul(c.as_ptr(), &mut end, base) };
+    let e = errno();
+    (v, end_index(&c, end), e)
+}
+
+/// One argument of a printf test call.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Int(i32),
+    Long(i64),
+    /// A C string (NUL appended); `%s`, `%p` see its address.
+    Str(Vec<u8>),
+    /// A wide string (a 0 appended).
+    WStr(Vec<i32>),
+    Null,
+    Ptr(u64),
+    Double(f64),
+    /// A `%n` target.
+    Count,
+}
+
+/// Arguments materialised for both glibc and the engine.
+pub struct Material {
+    pub gp: Vec<u64>,
+    pub fp: Vec<f64>,
+    strings: HashMap<u64, Vec<u8>>,
+    wides: HashMap<u64, Vec<i32>>,
+    _keep: Vec<CString>,
+    _keep_w: Vec<Vec<i32>>,
+    /// %n targets for glibc; boxed so their addresses stay put.
+    #[allow(clippy::vec_box)]
+    pub count_slots: Vec<Box<[i64; 1]>>,
+}
+
+impl Material {
+    pub fn new(args: &[Arg]) -> Material {
+        let mut m = Material {
+            gp: Vec::new(),
+            fp: Vec::new(),
+            strings: HashMap::new(),
+            wides: HashMap::new(),
+            _keep: Vec::new(),
+            _keep_w: Vec::new(),
+            count_slots: Vec::new(),
+        };
+        for a in args {
+            match a {
+                Arg::Int(v) => m.gp.push(*v as i64 as u64),
+                Arg::Long(v) => m.gp.push(*v as u64),
+                Arg::Str(s) => {
+                    let c = cstr(s);
+                    let addr = c.as_ptr() as u64;
+                    m.strings.insert(addr, s.clone());
+                    m.gp.push(addr);
+                    m._keep.push(c);
+                }
+                Arg::WStr(w) => {
+                    let mut v = w.clone();
+                    v.push(0);
+                    let addr = v.as_ptr() as u64;
+                    m.wides.insert(addr, v.clone());
+                    m.gp.push(addr);
+                    m._keep_w.push(v);
+                }
+                Arg::Null => m.gp.push(0),
+                Arg::Ptr(p) => m.gp.push(*p),
+                Arg::Double(d) => m.fp.push(*d),
+                Arg::Count => {
+                    let b = Box::new([i64::from_ne_bytes([0x5a; 8])]);
+                    m.gp.push(b.as_ptr() as u64);
+                    m.count_slots.push(b);
+                }
+            }
+        }
+        m
+    }
+
+    /// Calls the host's snprintf with a buffer of `size` bytes: (return, bytes
+    /// in the buffer up to the NUL).
+    pub fn host_snprintf(&mut self, fmt: &[u8], size: usize, errno_in: i32) -> (i32, Vec<u8>) {
+        assert!(self.gp.len() <= 12 && self.fp.len() <= 8, "too many test arguments");
+        let f = cstr(fmt);
+        let mut buf = vec![0x77u8; size + 1];
+        let g = |i: usize| self.gp.get(i).copied().unwrap_or(0);
+        let d = |i: usize| self.fp.get(i).copied().unwrap_or(0.0);
+        set_errno(errno_in);
+        // SAFETY: every argument glibc reads is an integer, a double, a valid
+        // NUL-terminated string, or a pointer to an i64 slot (%n); the buffer
+        // has `size` bytes.
+        let r = unsafe {
+            snprintf(
+                buf.as_mut_ptr() as *mut c_char,
+                size,
+                f.as_ptr(),
+                g(0),
+                g(1),
+                g(2),
+                g(3),
+                g(4),
+                g(5),
+                g(6),
+                g(7),
+                g(8),
+                g(9),
+                g(10),
+                g(11),
+                d(0),
+                d(1),
+                d(2),
+                d(3),
+                d(4),
+                d(5),
+                d(6),
+                d(7),
+            )
+        };
+        let n = if size == 0 { 0 } else { buf.iter().position(|&b| b == 0).unwrap_or(size) };
+        buf.truncate(n);
+        (r, buf)
+    }
+
+    pub fn engine_args(&self) -> EngineArgs<'_> {
+        EngineArgs { m: self, gi: 0, fi: 0, counts: Vec::new() }
+    }
+}
+
+/// The engine's view of the same arguments, in SysV order.
+pub struct EngineArgs<'a> {
+    m: &'a Material,
+    gi: usize,
+    fi: usize,
+    pub counts: Vec<(u64, CountSize, i64)>,
+}
+
+impl Args for EngineArgs<'_> {
+    fn int(&mut self) -> i32 {
+        let v = self.m.gp.get(self.gi).copied().unwrap_or(0);
+        self.gi += 1;
+        v as i32
+    }
+    fn long(&mut self) -> i64 {
+        let v = self.m.gp.get(self.gi).copied().unwrap_or(0);
+        self.gi += 1;
+        v as i64
+    }
+    fn ptr(&mut self) -> u64 {
+        let v = self.m.gp.get(self.gi).copied().unwrap_or(0);
+        self.gi += 1;
+        v
+    }
+    fn double(&mut self) -> f64 {
+        let v = self.m.fp.get(self.fi).copied().unwrap_or(0.0);
+        self.fi += 1;
+        v
+    }
+    fn long_double(&mut self) -> LongDouble {
+        panic!("long double not supported by the host harness")
+    }
+    fn c_str(&self, addr: u64, max: Option<usize>) -> &[u8] {
+        let s = self.m.strings.get(&addr).expect("unknown string address");
+        match max {
+            Some(m) => &s[..m.min(s.len())],
+            None => s,
+        }
+    }
+    fn wide_char(&self, addr: u64, index: usize) -> i32 {
+        self.m.wides.get(&addr).and_then(|w| w.get(index)).copied().expect("wide read past the end")
+    }
+    fn store_count(&mut self, addr: u64, size: CountSize, value: i64) {
+        self.counts.push((addr, size, value));
+    }
+}
+
+/// The bytes glibc stored into a %n slot, reduced to the size it wrote.
+pub fn slot_value(slot: i64, size: CountSize) -> i64 {
+    match size {
+        CountSize::Char => i64::from(slot as u8 as i8),
+        CountSize::Short => i64::from(slot as u16 as i16),
+        CountSize::Int => i64::from(slot as u32 as i32),
+        CountSize::Long => slot,
+    }
+}
+
+#[allow(dead_code)]
+pub fn host_sscanf_raw(input: &CStr, fmt: &CStr, ptrs: &[*mut c_void; 10]) -> i32 {
+    // SAFETY: the caller passes pointers to objects large enough for the
+    // conversions in `fmt`.
+    unsafe {
+        sscanf(
+            input.as_ptr(),
+            fmt.as_ptr(),
+            ptrs[0],
+            ptrs[1],
+            ptrs[2],
+            ptrs[3],
+            ptrs[4],
+            ptrs[5],
+            ptrs[6],
+            ptrs[7],
+            ptrs[8],
+            ptrs[9],
+        )
+    }
+}
