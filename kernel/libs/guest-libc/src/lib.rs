@@ -10,7 +10,7 @@
 //! as the guest's target.
 //!
 //! * [`printf`] (+ [`float`]), the `vfprintf` engine.
-//! * `scanf`, the `__isoc99_sscanf` engine.
+//! * [`scanf`], the `__isoc99_sscanf` engine.
 //! * [`strtol`], `strtol`/`strtoul`/`strtoll`/`strtoull`/`atoi`.
 //! * `getopt`, GNU `getopt_long` / `getopt_long_only` / `getopt`.
 //! * [`strerror`], `strerror` texts and errno names.
@@ -42,6 +42,7 @@ extern crate alloc;
 pub mod errno;
 pub mod float;
 pub mod printf;
+pub mod scanf;
 pub mod strerror;
 pub mod strtol;
 
