@@ -288,3 +288,166 @@ pub fn host_sscanf_raw(input: &CStr, fmt: &CStr, ptrs: &[*mut c_void; 10]) -> i3
         )
     }
 }
+
+// ---------------------------------------------------------------------------
+// getopt_long
+
+#[repr(C)]
+struct COption {
+    name: *const c_char,
+    has_arg: c_int,
+    flag: *mut c_int,
+    val: c_int,
+}
+
+#[repr(C)]
+pub struct File {
+    _private: [u8; 0],
+}
+
+extern "C" {
+    fn getopt_long(
+        argc: c_int,
+        argv: *const *mut c_char,
+        optstring: *const c_char,
+        longopts: *const COption,
+        longindex: *mut c_int,
+    ) -> c_int;
+    fn getopt_long_only(
+        argc: c_int,
+        argv: *const *mut c_char,
+        optstring: *const c_char,
+        longopts: *const COption,
+        longindex: *mut c_int,
+    ) -> c_int;
+    fn getopt(argc: c_int, argv: *const *mut c_char, optstring: *const c_char) -> c_int;
+    static mut optind: c_int;
+    static mut opterr: c_int;
+    static mut optopt: c_int;
+    static mut optarg: *mut c_char;
+    static mut stderr: *mut File;
+    fn open_memstream(ptr: *mut *mut c_char, size: *mut usize) -> *mut File;
+    fn fclose(f: *mut File) -> c_int;
+    fn free(p: *mut c_void);
+}
+
+/// A long option for the host run: (name, has_arg, flag slot index, val).
+pub type HostLongOpt = (Vec<u8>, i32, Option<usize>, i32);
+
+/// One call's observable results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub ret: i32,
+    pub optind: i32,
+    pub optopt: i32,
+    pub optarg: Option<(usize, usize)>,
+    pub longindex: i32,
+    /// (flag slot, value) stored by this call.
+    pub flag_store: Option<(usize, i32)>,
+}
+
+/// The full run of glibc getopt on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub steps: Vec<Step>,
+    pub final_argv: Vec<Vec<u8>>,
+    pub stderr: Vec<u8>,
+}
+
+pub enum Entry {
+    Getopt,
+    Long,
+    LongOnly,
+}
+
+/// Runs glibc's getopt until it returns -1 (at most `max` calls), starting
+/// from `optind = 0`, with `opterr` as given and POSIXLY_CORRECT set or not.
+/// Also returns the value of the global `optopt` before the run (glibc's
+/// private copy survives re-initialisation).
+pub fn host_optopt() -> i32 {
+    // SAFETY: reads a glibc global; callers hold GLIBC_LOCK.
+    unsafe { optopt }
+}
+
+pub fn host_getopt_run(
+    args: &[Vec<u8>],
+    optstring: &[u8],
+    longopts: &[HostLongOpt],
+    entry: Entry,
+    opterr_v: i32,
+    posixly: bool,
+    max: usize,
+) -> Run {
+    let owned: Vec<CString> = args.iter().map(|a| cstr(a)).collect();
+    let mut argv: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
+    argv.push(std::ptr::null_mut());
+    let names: Vec<CString> = longopts.iter().map(|o| cstr(&o.0)).collect();
+    let mut flags = [0 as c_int; 8];
+    let mut copts: Vec<COption> = longopts
+        .iter()
+        .zip(names.iter())
+        .map(|(o, n)| COption {
+            name: n.as_ptr(),
+            has_arg: o.1,
+            flag: match o.2 {
+                Some(k) => &mut flags[k] as *mut c_int,
+                None => std::ptr::null_mut(),
+            },
+            val: o.3,
+        })
+        .collect();
+    copts.push(COption { name: std::ptr::null(), has_arg: 0, flag: std::ptr::null_mut(), val: 0 });
+    let fmt = cstr(optstring);
+    if posixly {
+        std::env::set_var("POSIXLY_CORRECT", "1");
+    } else {
+        std::env::remove_var("POSIXLY_CORRECT");
+    }
+    let mut buf: *mut c_char = std::ptr::null_mut();
+    let mut size: usize = 0;
+    let mut steps = Vec::new();
+    // SAFETY: argv, the option table and the flag slots outlive the calls;
+    // glibc's globals are only touched under GLIBC_LOCK (held by the caller);
+    // stderr is swapped for a memory stream and restored before returning.
+    unsafe {
+        let mem = open_memstream(&mut buf, &mut size);
+        let saved = stderr;
+        stderr = mem;
+        optind = 0;
+        opterr = opterr_v;
+        for _ in 0..max {
+            for f in flags.iter_mut() {
+                *f = -12345;
+            }
+            let mut li: c_int = -1;
+            let argc = args.len() as c_int;
+            let r = match entry {
+                Entry::Getopt => getopt(argc, argv.as_ptr(), fmt.as_ptr()),
+                Entry::Long => getopt_long(argc, argv.as_ptr(), fmt.as_ptr(), copts.as_ptr(), &mut li),
+                Entry::LongOnly => getopt_long_only(argc, argv.as_ptr(), fmt.as_ptr(), copts.as_ptr(), &mut li),
+            };
+            let oa = if optarg.is_null() {
+                None
+            } else {
+                let p = optarg as usize;
+                argv.iter().take(args.len()).enumerate().find_map(|(i, &a)| {
+                    let start = a as usize;
+                    let len = CStr::from_ptr(a).to_bytes().len();
+                    (p >= start && p <= start + len).then(|| (i, p - start))
+                })
+            };
+            let flag_store = flags.iter().position(|&f| f != -12345).map(|k| (k, flags[k]));
+            steps.push(Step { ret: r, optind, optopt, optarg: oa, longindex: li, flag_store });
+            if r == -1 {
+                break;
+            }
+        }
+        stderr = saved;
+        fclose(mem);
+        let err = if buf.is_null() { Vec::new() } else { std::slice::from_raw_parts(buf as *const u8, size).to_vec() };
+        free(buf as *mut c_void);
+        std::env::remove_var("POSIXLY_CORRECT");
+        let final_argv = argv.iter().take(args.len()).map(|&a| CStr::from_ptr(a).to_bytes().to_vec()).collect();
+        Run { steps, final_argv, stderr: err }
+    }
+}

@@ -12,7 +12,7 @@
 //! * [`printf`] (+ [`float`]), the `vfprintf` engine.
 //! * [`scanf`], the `__isoc99_sscanf` engine.
 //! * [`strtol`], `strtol`/`strtoul`/`strtoll`/`strtoull`/`atoi`.
-//! * `getopt`, GNU `getopt_long` / `getopt_long_only` / `getopt`.
+//! * [`getopt`], GNU `getopt_long` / `getopt_long_only` / `getopt`.
 //! * [`strerror`], `strerror` texts and errno names.
 //! * `stdio`, the buffering logic of a `FILE` opened for writing.
 //! * `err`, the messages of `err`/`warn`/`__assert_fail`/
@@ -41,6 +41,7 @@ extern crate alloc;
 
 pub mod errno;
 pub mod float;
+pub mod getopt;
 pub mod printf;
 pub mod scanf;
 pub mod strerror;
