@@ -451,3 +451,92 @@ pub fn host_getopt_run(
         Run { steps, final_argv, stderr: err }
     }
 }
+
+// ---------------------------------------------------------------------------
+// stdio through fopencookie
+
+#[repr(C)]
+struct CookieIo {
+    read: *const c_void,
+    write: Option<unsafe extern "C" fn(*mut c_void, *const c_char, usize) -> isize>,
+    seek: *const c_void,
+    close: *const c_void,
+}
+
+extern "C" {
+    fn fopencookie(cookie: *mut c_void, mode: *const c_char, io: CookieIo) -> *mut File;
+    fn setvbuf(f: *mut File, buf: *mut c_char, mode: c_int, size: usize) -> c_int;
+    fn fputs(s: *const c_char, f: *mut File) -> c_int;
+    fn putc(c: c_int, f: *mut File) -> c_int;
+    fn fwrite(p: *const c_void, size: usize, n: usize, f: *mut File) -> usize;
+    fn fflush(f: *mut File) -> c_int;
+    fn fprintf(f: *mut File, fmt: *const c_char, ...) -> c_int;
+}
+
+unsafe extern "C" fn record_write(cookie: *mut c_void, buf: *const c_char, size: usize) -> isize {
+    // SAFETY: the cookie is the Vec<Vec<u8>> of the running test; glibc
+    // passes `size` readable bytes.
+    unsafe {
+        let calls = &mut *(cookie as *mut Vec<Vec<u8>>);
+        calls.push(std::slice::from_raw_parts(buf as *const u8, size).to_vec());
+    }
+    size as isize
+}
+
+/// One operation on a stream.
+#[derive(Debug, Clone)]
+pub enum StdioOp {
+    Fputs(Vec<u8>),
+    Putc(u8),
+    Fwrite(Vec<u8>, usize),
+    Fflush,
+    Printf(Vec<u8>),
+}
+
+/// Runs `ops` on a glibc FILE whose writes are recorded: mode 0 full,
+/// 1 line, 2 unbuffered; `size` the buffer size. Returns each op's return
+/// value and the write calls.
+pub fn host_stdio_run(mode: i32, size: usize, ops: &[StdioOp]) -> (Vec<i64>, Vec<Vec<u8>>) {
+    let mut calls: Box<Vec<Vec<u8>>> = Box::default();
+    let mut rets = Vec::new();
+    let mut userbuf = vec![0u8; size.max(1)];
+    let wmode = cstr(b"w");
+    // SAFETY: the cookie and the user buffer outlive the FILE, which is
+    // flushed and closed before they are dropped; every string passed is
+    // NUL-terminated.
+    unsafe {
+        let io = CookieIo {
+            read: std::ptr::null(),
+            write: Some(record_write),
+            seek: std::ptr::null(),
+            close: std::ptr::null(),
+        };
+        let f = fopencookie(&mut *calls as *mut Vec<Vec<u8>> as *mut c_void, wmode.as_ptr(), io);
+        let r = match mode {
+            0 => setvbuf(f, userbuf.as_mut_ptr() as *mut c_char, 0, size),
+            1 => setvbuf(f, userbuf.as_mut_ptr() as *mut c_char, 1, size),
+            _ => setvbuf(f, std::ptr::null_mut(), 2, 0),
+        };
+        assert_eq!(r, 0);
+        let pct_s = cstr(b"%s");
+        for op in ops {
+            let ret = match op {
+                StdioOp::Fputs(s) => {
+                    let c = cstr(s);
+                    i64::from(fputs(c.as_ptr(), f))
+                }
+                StdioOp::Putc(c) => i64::from(putc(i32::from(*c), f)),
+                StdioOp::Fwrite(d, sz) => fwrite(d.as_ptr() as *const c_void, *sz, d.len() / sz, f) as i64,
+                StdioOp::Fflush => i64::from(fflush(f)),
+                StdioOp::Printf(s) => {
+                    let c = cstr(s);
+                    i64::from(fprintf(f, pct_s.as_ptr(), c.as_ptr()))
+                }
+            };
+            rets.push(ret);
+        }
+        fflush(f);
+        let _ = fclose(f);
+    }
+    (rets, *calls)
+}

@@ -14,7 +14,7 @@
 //! * [`strtol`], `strtol`/`strtoul`/`strtoll`/`strtoull`/`atoi`.
 //! * [`getopt`], GNU `getopt_long` / `getopt_long_only` / `getopt`.
 //! * [`strerror`], `strerror` texts and errno names.
-//! * `stdio`, the buffering logic of a `FILE` opened for writing.
+//! * [`stdio`], the buffering logic of a `FILE` opened for writing.
 //! * `err`, the messages of `err`/`warn`/`__assert_fail`/
 //!   `__stack_chk_fail`/`__chk_fail`, and `program_invocation_short_name`.
 //!
@@ -44,6 +44,7 @@ pub mod float;
 pub mod getopt;
 pub mod printf;
 pub mod scanf;
+pub mod stdio;
 pub mod strerror;
 pub mod strtol;
 
