@@ -540,3 +540,101 @@ pub fn host_stdio_run(mode: i32, size: usize, ops: &[StdioOp]) -> (Vec<i64>, Vec
     }
     (rets, *calls)
 }
+
+// ---------------------------------------------------------------------------
+// err/warn/assert in a child process
+
+/// A call made in a forked child with stderr on a pipe.
+#[derive(Debug, Clone)]
+pub enum ChildCall {
+    /// warnx(fmt, arg) (fmt None: NULL).
+    Warnx(Option<Vec<u8>>, Vec<u8>),
+    /// errno = e; warn(fmt).
+    Warn(Option<Vec<u8>>, i32),
+    /// errx(status, fmt, program_invocation_short_name).
+    Errx(i32, Vec<u8>),
+    /// errno = e; err(status, fmt).
+    Err(i32, Vec<u8>, i32),
+    /// __assert_fail(assertion, file, line, function).
+    Assert(Vec<u8>, Vec<u8>, u32, Option<Vec<u8>>),
+    StackChk,
+    ChkFail,
+}
+
+extern "C" {
+    fn fork() -> c_int;
+    fn pipe(fds: *mut c_int) -> c_int;
+    fn dup2(a: c_int, b: c_int) -> c_int;
+    fn close(fd: c_int) -> c_int;
+    fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
+    fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
+    fn _exit(code: c_int) -> !;
+    fn warnx(fmt: *const c_char, ...);
+    fn warn(fmt: *const c_char, ...);
+    fn errx(status: c_int, fmt: *const c_char, ...) -> !;
+    fn err(status: c_int, fmt: *const c_char, ...) -> !;
+    fn __assert_fail(a: *const c_char, f: *const c_char, line: u32, func: *const c_char) -> !;
+    fn __stack_chk_fail() -> !;
+    fn __chk_fail() -> !;
+    static program_invocation_short_name: *const c_char;
+}
+
+/// Runs `call` in a child; returns its stderr bytes and its exit status
+/// (negative: killed by that signal).
+pub fn in_child(call: &ChildCall) -> (Vec<u8>, i32) {
+    let _g = GLIBC_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let opt = |o: &Option<Vec<u8>>| o.as_ref().map(|v| cstr(v));
+    // Everything the child needs is prepared before fork.
+    let (c1, c2, c3) = match call {
+        ChildCall::Warnx(f, a) => (opt(f), Some(cstr(a)), None),
+        ChildCall::Warn(f, _) => (opt(f), None, None),
+        ChildCall::Errx(_, f) => (Some(cstr(f)), None, None),
+        ChildCall::Err(_, f, _) => (Some(cstr(f)), None, None),
+        ChildCall::Assert(a, f, _, func) => (Some(cstr(a)), Some(cstr(f)), opt(func)),
+        ChildCall::StackChk | ChildCall::ChkFail => (None, None, None),
+    };
+    let p = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: plain POSIX calls; the child only calls the function under
+    // test (glibc's fork keeps malloc and stdio usable in the child) and
+    // _exit.
+    unsafe {
+        assert_eq!(pipe(fds.as_mut_ptr()), 0);
+        let pid = fork();
+        if pid == 0 {
+            dup2(fds[1], 2);
+            close(fds[0]);
+            match call {
+                ChildCall::Warnx(_, _) => warnx(p(&c1), p(&c2)),
+                ChildCall::Warn(_, e) => {
+                    set_errno(*e);
+                    warn(p(&c1));
+                }
+                ChildCall::Errx(st, _) => errx(*st, p(&c1), program_invocation_short_name),
+                ChildCall::Err(st, _, e) => {
+                    set_errno(*e);
+                    err(*st, p(&c1));
+                }
+                ChildCall::Assert(_, _, line, _) => __assert_fail(p(&c1), p(&c2), *line, p(&c3)),
+                ChildCall::StackChk => __stack_chk_fail(),
+                ChildCall::ChkFail => __chk_fail(),
+            }
+            _exit(0);
+        }
+        close(fds[1]);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = read(fds[0], buf.as_mut_ptr() as *mut c_void, buf.len());
+            if n <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        close(fds[0]);
+        let mut status: c_int = 0;
+        waitpid(pid, &mut status, 0);
+        let code = if status & 0x7f == 0 { (status >> 8) & 0xff } else { -(status & 0x7f) };
+        (out, code)
+    }
+}

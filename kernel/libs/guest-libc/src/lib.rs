@@ -15,7 +15,7 @@
 //! * [`getopt`], GNU `getopt_long` / `getopt_long_only` / `getopt`.
 //! * [`strerror`], `strerror` texts and errno names.
 //! * [`stdio`], the buffering logic of a `FILE` opened for writing.
-//! * `err`, the messages of `err`/`warn`/`__assert_fail`/
+//! * [`err`], the messages of `err`/`warn`/`__assert_fail`/
 //!   `__stack_chk_fail`/`__chk_fail`, and `program_invocation_short_name`.
 //!
 //! Format strings and options the xenstore tools use (from `strings` on the
@@ -39,6 +39,7 @@
 
 extern crate alloc;
 
+pub mod err;
 pub mod errno;
 pub mod float;
 pub mod getopt;
