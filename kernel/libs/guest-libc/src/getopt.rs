@@ -52,8 +52,9 @@
 //! * `argc < 1` returns -1 without touching anything else (glibc then also
 //!   leaves `optarg` as it was).
 //!
-//! A negative `optind` set by the caller is undefined behaviour in C; here it
-//! re-initialises like 0. Indexes past `argc` read as empty strings.
+//! An `optind` set by the caller below 0 or above `argc` is undefined
+//! behaviour in C: here a negative one re-initialises like 0 and one above
+//! `argc` makes the call return -1 without changing anything.
 
 use alloc::vec::Vec;
 
@@ -204,8 +205,12 @@ impl GetoptState {
         diag: &mut Vec<u8>,
     ) -> GetoptResult {
         let mut res = GetoptResult { ret: -1, longindex: None, store_flag: None };
-        let argc = i32::try_from(argv.len()).unwrap_or(i32::MAX);
+        let argc = i32::try_from(argv.len()).unwrap_or(i32::MAX).min(i32::MAX - 2);
         if argc < 1 {
+            return res;
+        }
+        if self.optind > argc {
+            // Undefined behaviour in C (glibc reads past argv): end the scan.
             return res;
         }
         self.optarg = None;

@@ -739,7 +739,7 @@ impl<S: Sink + ?Sized> Engine<'_, '_, S> {
                         }
                         None => Val::None,
                     };
-                    self.process(&info, val, args, true)?;
+                    self.process(&info, val, args)?;
                     nspecs_done += 1;
                     let next = find_spec(fmt, end);
                     self.out(fmt.get(end..next).unwrap_or_default())?;
@@ -964,22 +964,15 @@ impl<S: Sink + ?Sized> Engine<'_, '_, S> {
                 (Some(i), Some(_)) => values.get(i).copied().unwrap_or(Val::Gp(0)),
                 _ => Val::None,
             };
-            self.process(&info, val, args, false)?;
+            self.process(&info, val, args)?;
             self.out(fmt.get(s.end_of_fmt..s.next_fmt).unwrap_or_default())?;
         }
         Ok(())
     }
 
     /// Renders one conversion (`vfprintf-process-arg.c` plus the float and
-    /// unknown cases). `fast` selects the fast path's rendering of `%n`.
-    fn process<A: Args + ?Sized>(
-        &mut self,
-        info: &Info,
-        val: Val,
-        args: &mut A,
-        fast: bool,
-    ) -> Result<(), PrintfError> {
-        let _ = fast;
+    /// unknown cases); the two parsers differ only in the `Info` they build.
+    fn process<A: Args + ?Sized>(&mut self, info: &Info, val: Val, args: &mut A) -> Result<(), PrintfError> {
         match info.spec {
             b'%' => self.outc(b'%'),
             b'd' | b'i' => {
@@ -1973,6 +1966,29 @@ mod tests {
         #[test]
         fn sweep_against_glibc((fmt, args) in arb_int_fmt(), e in 0i32..140) {
             check_errno(fmt.as_bytes(), &args, e);
+        }
+
+        #[test]
+        fn float_ties_sweep(k in -100_000i64..100_000, shift in 0u32..12, p in 0u32..8,
+                            c in prop::sample::select(vec!['f', 'e', 'g', 'a']), alt in any::<bool>()) {
+            // Multiples of 2^-shift have exact decimal expansions, so the
+            // rounding digit is often exactly 5: the tie-breaking is tested.
+            let v = k as f64 / f64::from(1u32 << shift);
+            let fmt = alloc::format!("<%{}.{p}{c}>", if alt { "#" } else { "" });
+            check(&fmt, &[Double(v)]);
+        }
+
+        #[test]
+        fn positional_sweep(perm in Just(vec![1usize, 2, 3]).prop_shuffle(),
+                            a in any::<i32>(), b in any::<i64>(), w in -20i32..20) {
+            // Argument perm[0] is an int, printed twice (once with a
+            // positional width); the others are a long and a string.
+            let fmt = alloc::format!("[%{}$d|%{}$ld|%{}$s|%{}$*4$d]", perm[0], perm[1], perm[2], perm[0]);
+            let mut args = vec![Int(0), Int(0), Int(0), Int(w)];
+            args[perm[0] - 1] = Int(a);
+            args[perm[1] - 1] = Long(b);
+            args[perm[2] - 1] = s("str");
+            check(&fmt, &args);
         }
 
         #[test]
