@@ -61,6 +61,13 @@ fn dump() {
     crate::kprintln!("  heap: {} KiB used of {} KiB mapped", used / 1024, size / 1024);
     for b in crate::mm::budget::all() {
         let u = b.usage();
-        crate::kprintln!("  budget {}: {} of {} bytes (peak {}, {} refused)", u.name, u.used, u.limit, u.peak, u.refused);
+        crate::kprintln!(
+            "  budget {}: {} of {} bytes (peak {}, {} refused)",
+            u.name,
+            u.used,
+            u.limit,
+            u.peak,
+            u.refused
+        );
     }
 }

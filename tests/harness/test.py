@@ -140,18 +140,22 @@ def cpu_below(limit):
 RING_PATTERNS = [r"xenstore: connection lost:", SUCCESS]
 
 CHECKS = [
-    Check("suites", "tests=all", patterns=[SUCCESS], timeout=300, junit_tests=True,
-          proves="every in-guest suite passes (each test is a JUnit case)"),
+    Check("suites", "tests=all", patterns=[SUCCESS, r"watch events dropped"], timeout=300, junit_tests=True,
+          proves="every in-guest suite passes (each test is a JUnit case); the storm's dropped events are logged"),
     Check("suites-4mib", "tests=all", memory=4, patterns=[SUCCESS], timeout=300,
           proves="the whole in-guest suite also passes in a 4 MiB domain"),
     # The framework's own checks: a failing test shows expected and received
     # bytes, a hanging one is stopped at its timeout and the run goes on.
-    Check("demo", "tests=demo::fails,demo::hangs",
+    Check("demo", "tests=demo::fails,demo::hangs,demo::lock_inversion",
           patterns=[r"^TEST demo::fails \.\.\. FAIL", r"expected: 4f 4b 00 \|OK\.\|",
                     r"received: 45 4e 4f 45 4e 54 00 \|ENOENT\.\|", r"^TEST demo::hangs \.\.\. TIMEOUT",
-                    r"^0 passed, 2 failed$", r"^Test result: FAILURE$"],
+                    r"^LOCKDEP: lock order inversion: 'demo\.a' taken at kernel/src/ktest/demo\.rs:\d+ while holding "
+                    r"'demo\.b' \(taken at kernel/src/ktest/demo\.rs:\d+\); earlier 'demo\.b' was taken at "
+                    r"kernel/src/ktest/demo\.rs:\d+ while holding 'demo\.a'",
+                    r"^TEST demo::lock_inversion \.\.\. ok",
+                    r"^1 passed, 2 failed$", r"^Test result: FAILURE$"],
           proves="a failing test shows expected/received bytes; a hanging one is stopped at its timeout and the "
-                 "run goes on"),
+                 "run goes on; the lock-order checker reports a deliberate inversion with both sites"),
     Check("xl-shutdown", "idle=60", action="shutdown", verify=action_within(5.0),
           patterns=[r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"],
           proves="`xl shutdown` ends a waiting guest cleanly, timed (limit 5 s)"),
@@ -191,12 +195,23 @@ CHECKS = [
     Check("ring-oversized-header", "tests=adversary::dom0_oversized_header", patterns=RING_PATTERNS,
           proves="dom0 puts a reply header with len 5000 in the rsp ring: the guest logs the lost connection "
                  "and goes on"),
+    Check("ring-self-rsp-prod-ahead", "tests=adversary::self_rsp_prod_ahead", patterns=RING_PATTERNS,
+          proves="rsp_prod 64 KiB ahead with 60 requests in flight: each answered once (EIO if lost), timed"),
+    Check("ring-self-req-cons-ahead", "tests=adversary::self_req_cons_ahead", patterns=RING_PATTERNS,
+          proves="req_cons 5000 past req_prod, found on the submit path: everything in flight answered"),
+    Check("ring-policy-poweroff", "tests=adversary::self_rsp_prod_ahead on_xenstore_failure=poweroff",
+          patterns=[r"xenstore: connection lost: .*powering off \(on_xenstore_failure=poweroff\)",
+                    r"unikernel: poweroff"],
+          proves="on_xenstore_failure=poweroff: a lost xenstore connection powers the guest off"),
     # The xenstore suite against the OCaml xenstored, which offers ring
     # reconnection (the C one does not): the reset protocol runs for real, and
     # the client meets a second server.
     Check("oxenstored", "tests=xenstore::*", xenstored="oxenstored", timeout=120, junit_tests=True,
           patterns=[r"\(reconnection offered\)", SUCCESS],
           proves="the xenstore suite against oxenstored, whose ring reconnection is exercised for real"),
+    Check("ring-reconnect", "tests=adversary::self_corruption_then_reconnect", xenstored="oxenstored",
+          patterns=[r"xenstore: connection lost: .*reconnecting", r"xenstore: reconnected", SUCCESS],
+          proves="with oxenstored, a corrupted ring is answered, then the guest reconnects and xenstore works"),
 ]
 
 METRICS = []

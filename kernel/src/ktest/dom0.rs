@@ -9,6 +9,8 @@
 //! <seq> read <path>                 dom0: xenstore-read <home>/<path>
 //! <seq> mkdir <path>                dom0: xenstore-write <home>/<path> ""
 //! <seq> console <text...>           dom0: writes <text>\n to the guest's console pty
+//! <seq> corrupt <command...>         dom0: ring-corruptor <domid> <command...> (docs/testing.md);
+//!                                   the answer may never arrive
 //! ```
 //! `<seq>` increases with every request. The helper watches that node,
 //! performs the action in dom0 and answers in `data/harness/rsp` with
@@ -50,6 +52,14 @@ pub fn request(op: &str, args: &str) -> Result<String, String> {
             _ => Err(String::from(it.next().unwrap_or("error"))),
         };
     }
+}
+
+/// Sends a request to the dom0 helper without waiting for its answer (for
+/// requests after which the answer may never arrive: `corrupt`).
+pub fn request_no_wait(op: &str, args: &str) -> Result<(), String> {
+    let seq = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
+    let line = format!("{} {} {}", seq, op, args);
+    xenstore::write(0, "data/harness/req", line.as_bytes()).map_err(|e| format!("write request: {}", e))
 }
 
 /// dom0 writes `value` at `path` (relative to the guest's home).

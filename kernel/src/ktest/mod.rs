@@ -21,9 +21,10 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use crate::sync::ThreadLock;
 use crate::sched::{self, WaitQueue};
+use crate::sync::ThreadLock;
 
+mod adversary;
 mod boot_module;
 mod demo;
 pub mod dom0;
@@ -31,7 +32,7 @@ mod events;
 mod sched_tests;
 mod time_tests;
 mod vfs_tests;
-mod xenbus_tests;
+pub mod xenbus;
 mod xenstore_tests;
 
 /// Why a test failed: where, and what.
@@ -162,9 +163,14 @@ fn registry() -> Vec<&'static Test> {
         xenstore_tests::TESTS,
         vfs_tests::TESTS,
         boot_module::TESTS,
-        xenbus_tests::TESTS,
-        demo::TESTS,
     ] {
+        v.extend(suite.iter());
+    }
+    // The xenbus suite is split by area, in file order.
+    for suite in xenbus::suites() {
+        v.extend(suite.iter());
+    }
+    for suite in [adversary::TESTS, demo::TESTS] {
         v.extend(suite.iter());
     }
     v

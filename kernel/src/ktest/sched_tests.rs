@@ -155,7 +155,13 @@ fn guard_page_is_unmapped() -> TestResult {
 
 pub static TESTS: &[Test] = &[
     Test { suite: "sched", name: "spawn_join", func: spawn_join, timeout_ms: 5_000, default: true },
-    Test { suite: "sched", name: "token_ring_up_to_1000", func: token_ring_up_to_1000, timeout_ms: 60_000, default: true },
+    Test {
+        suite: "sched",
+        name: "token_ring_up_to_1000",
+        func: token_ring_up_to_1000,
+        timeout_ms: 60_000,
+        default: true,
+    },
     Test {
         suite: "sched",
         name: "wait_timeout_vs_event",

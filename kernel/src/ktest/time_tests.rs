@@ -1,7 +1,7 @@
 //! `time`: the clock and timers against Xen's system time.
 use super::{metric, Test, TestResult};
-use crate::sched::WaitQueue;
 use crate::sched::sleep_ns;
+use crate::sched::WaitQueue;
 use crate::time::{now_ns, wallclock};
 
 fn sleep_10ms() -> TestResult {

@@ -72,35 +72,38 @@ impl MappedStack {
         let top = BASE + (slot as u64 + 1) * SLOT;
         let mut pages: Vec<u64> = Vec::new();
         let mut batch: Vec<MmuUpdate> = Vec::new();
-        let ok = pages.try_reserve_exact(npages).is_ok() && batch.try_reserve_exact(npages).is_ok() && {
-            let mut ok = true;
-            for i in 0..npages {
-                // SAFETY: a non-zero-sized, page-aligned layout.
-                let p = unsafe { alloc::alloc::alloc(page_layout()) };
-                if p.is_null() {
-                    ok = false;
-                    break;
+        let ok = pages.try_reserve_exact(npages).is_ok()
+            && batch.try_reserve_exact(npages).is_ok()
+            && {
+                let mut ok = true;
+                for i in 0..npages {
+                    // SAFETY: a non-zero-sized, page-aligned layout.
+                    let p = unsafe { alloc::alloc::alloc(page_layout()) };
+                    if p.is_null() {
+                        ok = false;
+                        break;
+                    }
+                    pages.push(p as u64);
+                    let va = top - (i as u64 + 1) * PAGE_SIZE;
+                    let mut make = || {
+                        new_table_page(&mut || {
+                            // SAFETY: as above.
+                            let t = unsafe { alloc::alloc::alloc(page_layout()) };
+                            (!t.is_null()).then_some(t as u64)
+                        })
+                    };
+                    let Some(l1) = ensure_l1(va, &mut make) else {
+                        ok = false;
+                        break;
+                    };
+                    batch.push(MmuUpdate {
+                        ptr: ((l1 << 12) + super::pt_index(va, 1) as u64 * 8) | xen_sys::MMU_NORMAL_PT_UPDATE as u64,
+                        val: (va_to_mfn(p as u64) << 12) | PROT_RW | mmu::nx(),
+                    });
                 }
-                pages.push(p as u64);
-                let va = top - (i as u64 + 1) * PAGE_SIZE;
-                let mut make = || {
-                    new_table_page(&mut || {
-                        // SAFETY: as above.
-                        let t = unsafe { alloc::alloc::alloc(page_layout()) };
-                        (!t.is_null()).then_some(t as u64)
-                    })
-                };
-                let Some(l1) = ensure_l1(va, &mut make) else {
-                    ok = false;
-                    break;
-                };
-                batch.push(MmuUpdate {
-                    ptr: ((l1 << 12) + super::pt_index(va, 1) as u64 * 8) | xen_sys::MMU_NORMAL_PT_UPDATE as u64,
-                    val: (va_to_mfn(p as u64) << 12) | PROT_RW | mmu::nx(),
-                });
+                ok
             }
-            ok
-        } && mmu::mmu_update(&mut batch).is_ok();
+            && mmu::mmu_update(&mut batch).is_ok();
         if !ok {
             for p in pages {
                 // SAFETY: allocated above with this layout; never mapped in

@@ -26,7 +26,7 @@ pub fn note_file(f: &mut XenbusFile) {
     EVENTS_DROPPED.fetch_add(d.events_dropped, Ordering::Relaxed);
     if f.take_first_drop() && !FIRST_DROP_LOGGED.swap(true, Ordering::Relaxed) {
         crate::warn!(
-            "xenbus: a watch event was dropped: an open's unread data reached {} bytes and no identical event was \
+            "xenbus: watch events dropped: an open's unread data reached {} bytes and no identical event was \
              waiting to merge with; counted in /proc/xen/xenbus-stats",
             xenbus_node::QUEUE_LIMIT
         );

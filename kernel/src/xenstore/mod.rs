@@ -128,9 +128,19 @@ pub fn set_fail_allocations(on: bool) {
     }
 }
 
-/// For the adversary tests: runs `f` on the mapped ring page (as dom0 could).
-pub fn with_page_for_tests<R>(f: impl FnOnce(&dyn xs_ring::SharedPage) -> R) -> Option<R> {
-    PAGE.lock().as_ref().map(|p| f(p))
+pub use page::Field;
+
+/// For the adversary tests: moves one of xenstored's ring indices by
+/// `delta` (wrapping), as a misbehaving dom0 could, without notifying.
+pub fn corrupt_for_tests(field: Field, delta: u32) {
+    use xs_ring::SharedPage;
+    if let Some(p) = PAGE.lock().as_ref() {
+        let v = match field {
+            Field::ReqCons => p.req_cons(),
+            Field::RspProd => p.rsp_prod(),
+        };
+        p.poke(field, v.wrapping_add(delta));
+    }
 }
 
 /// Wakes the reader as the event channel would (tests).

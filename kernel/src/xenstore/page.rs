@@ -26,6 +26,28 @@ impl XenstorePage {
     }
 }
 
+/// A field of the ring page, for [`XenstorePage::poke`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    ReqCons,
+    RspProd,
+}
+
+impl XenstorePage {
+    /// Writes one of *xenstored's* fields, as a misbehaving dom0 could: for
+    /// the adversary tests only.
+    pub fn poke(&self, field: Field, value: u32) {
+        // SAFETY: `intf` maps the ring page (see `new`); the u32 fields are
+        // aligned; the write is volatile like every access to the page.
+        unsafe {
+            match field {
+                Field::ReqCons => core::ptr::write_volatile(addr_of_mut!((*self.intf).req_cons), value),
+                Field::RspProd => core::ptr::write_volatile(addr_of_mut!((*self.intf).rsp_prod), value),
+            }
+        }
+    }
+}
+
 macro_rules! field_rw {
     ($get:ident, $field:ident) => {
         fn $get(&self) -> u32 {

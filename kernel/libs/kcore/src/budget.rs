@@ -48,7 +48,11 @@ pub struct OverBudget {
 
 impl fmt::Display for OverBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} budget exhausted: {} bytes asked, {} of {} in use", self.budget, self.asked, self.used, self.limit)
+        write!(
+            f,
+            "{} budget exhausted: {} bytes asked, {} of {} in use",
+            self.budget, self.asked, self.used, self.limit
+        )
     }
 }
 
@@ -324,10 +328,7 @@ mod tests {
         let b = leak("b", None, 100);
         let c = b.try_charge(60).unwrap();
         assert_eq!(b.used(), 60);
-        assert_eq!(
-            b.try_charge(41).unwrap_err(),
-            OverBudget { budget: "b", asked: 41, used: 60, limit: 100 }
-        );
+        assert_eq!(b.try_charge(41).unwrap_err(), OverBudget { budget: "b", asked: 41, used: 60, limit: 100 });
         let d = b.try_charge(40).unwrap();
         assert_eq!(b.used(), 100);
         drop(c);

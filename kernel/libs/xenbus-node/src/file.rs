@@ -190,9 +190,8 @@ impl XenbusFile {
     fn apply_reply(&mut self, cookie: u64, mut msg: Vec<u8>, charge: Charge) {
         let Some(p) = self.take_pending(cookie) else { return };
         let payload_len = msg.len().saturating_sub(HEADER_LEN);
-        let hdr = MsgHeader::from_bytes(&msg).filter(|h| {
-            msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX
-        });
+        let hdr = MsgHeader::from_bytes(&msg)
+            .filter(|h| msg.len() >= HEADER_LEN && h.len as usize == payload_len && payload_len <= PAYLOAD_MAX);
         let Some(mut h) = hdr else {
             // Not one well-formed message (the client never hands out such
             // a reply; a defence, not a path): answer EIO instead.

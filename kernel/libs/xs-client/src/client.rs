@@ -351,6 +351,13 @@ impl ClientCore {
             && self.queue.is_empty()
             && self.out_pos >= self.out.len()
             && self.in_flight.len() < self.config.max_in_flight;
+        if let Some(page) = page {
+            // Both rings' indices are checked on the submit path too.
+            if let Err(e) = xs_ring::response_pending(page) {
+                self.fail(ClientError::ConnectionLost);
+                return Err(ClientError::Ring(e));
+            }
+        }
         if let (true, Some(page)) = (direct, page) {
             let total = HEADER_LEN + payload.len();
             let space = match request_space(page) {
@@ -797,7 +804,10 @@ impl ClientCore {
             let hdr = MsgHeader { ty: MsgType::WATCH.0, req_id: 0, tx_id: 0, len: 0 };
             // The local queue was just emptied, so this cannot be refused
             // for space; a watch that could not be queued is dropped.
-            if self.submit_inner::<dyn SharedPage>(hdr, &payload, Purpose::Watch(wid), true, Charge::none(), None).is_err() {
+            if self
+                .submit_inner::<dyn SharedPage>(hdr, &payload, Purpose::Watch(wid), true, Charge::none(), None)
+                .is_err()
+            {
                 self.drop_watch(wid);
             }
         }

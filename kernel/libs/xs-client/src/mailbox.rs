@@ -182,7 +182,10 @@ impl Mailbox {
     /// Whether an event of `watch` for `path` is waiting (newest first: in a
     /// storm the duplicate is usually near the back).
     pub fn has_waiting_event(&self, watch: u64, path: &[u8]) -> bool {
-        self.items.iter().rev().any(|d| matches!(d, Delivery::Event { watch: w, path: p, .. } if *w == watch && p == path))
+        self.items
+            .iter()
+            .rev()
+            .any(|d| matches!(d, Delivery::Event { watch: w, path: p, .. } if *w == watch && p == path))
     }
 
     /// Removes and returns the oldest item.

@@ -30,7 +30,9 @@ pub mod sim;
 
 pub use reader::{Message, MessageReader, Received};
 pub use reconnect::{features_reconnection, reconnect_done, request_reconnect, server_error};
-pub use ring::{read_some, request_space, write_some, ReadOutcome, RingError, RingKind, WriteOutcome};
+pub use ring::{
+    read_some, request_space, response_pending, write_some, ReadOutcome, RingError, RingKind, WriteOutcome,
+};
 
 /// Size of each of the two byte queues (`XENSTORE_RING_SIZE`).
 pub const RING_SIZE: usize = xen_sys::XENSTORE_RING_SIZE as usize;

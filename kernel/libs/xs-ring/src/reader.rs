@@ -155,9 +155,7 @@ impl MessageReader {
     fn wanted(&mut self) -> &mut [u8] {
         match &mut self.state {
             State::Header { hdr, fill } => hdr.get_mut(*fill..).unwrap_or_default(),
-            State::Payload { bytes, fill, .. } => {
-                bytes.get_mut(HEADER_LEN.saturating_add(*fill)..).unwrap_or_default()
-            }
+            State::Payload { bytes, fill, .. } => bytes.get_mut(HEADER_LEN.saturating_add(*fill)..).unwrap_or_default(),
             State::Discard { left, .. } => {
                 let n = (*left).min(self.scratch.len());
                 self.scratch.get_mut(..n).unwrap_or_default()

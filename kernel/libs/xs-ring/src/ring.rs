@@ -101,6 +101,12 @@ pub fn request_space<P: SharedPage + ?Sized>(page: &P) -> Result<usize, RingErro
     Ok(RING_SIZE_U32.wrapping_sub(used) as usize)
 }
 
+/// Bytes waiting in the response queue now, or `Corrupt` when its indices
+/// are impossible. Lets a writer check both rings on its own path.
+pub fn response_pending<P: SharedPage + ?Sized>(page: &P) -> Result<usize, RingError> {
+    Ok(used(RingKind::Response, page.rsp_prod(), page.rsp_cons())? as usize)
+}
+
 /// Writes as much of `data` as currently fits into the request queue and
 /// publishes it.
 ///

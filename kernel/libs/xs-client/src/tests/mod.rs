@@ -786,3 +786,14 @@ mod budget_and_copies {
         assert_eq!(ClientError::Reconnected.errno(), XsErrno::EAGAIN);
     }
 }
+
+#[test]
+fn submit_path_checks_the_response_ring_too() {
+    let (mut c, xs) = setup();
+    let q = c.submit_request(&ops::read(0, b"/q").unwrap()).unwrap();
+    xs.page.set_indices(0, 0, 7, 7 + 65536);
+    let req = ops::read(0, b"/x").unwrap();
+    let r = c.submit_with(Outgoing::Request(&req), kcore::budget::Charge::none(), Some(&xs.page));
+    assert!(matches!(r, Err(ClientError::Ring(RingError::Corrupt { ring: xs_ring::RingKind::Response, .. }))));
+    assert_eq!(c.take_reply(q), Some(Err(ClientError::ConnectionLost)));
+}
