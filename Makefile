@@ -39,8 +39,8 @@ kernel-min: deps
 
 # rustfmt and clippy are Debian's (rustfmt-web, rust-web-clippy, matching
 # rustc-web 1.96); rustup's proxies come first on PATH, so /usr/bin goes first.
-# Every step runs; the target fails if any of them did. Not yet part of
-# `make test`: it will be once every crate is clean.
+# Every step runs; the target fails if any of them did. `make test` runs it
+# first (one JUnit case, `lint`).
 LINT_ENV := PATH=/usr/bin:$$PATH
 lint: deps
 	@rc=0; \
@@ -52,6 +52,8 @@ lint: deps
 	$(LINT_ENV) $(CARGO) clippy --keep-going -p unikernel --release --target $(KTARGET) $(BUILD_STD) -- -D warnings || rc=1; \
 	echo "lint: clippy, kernel without the in-guest tests (as make kernel-min)"; \
 	$(LINT_ENV) $(CARGO) clippy --keep-going -p unikernel --release --no-default-features --target $(KTARGET) $(BUILD_STD) -- -D warnings || rc=1; \
+	echo "lint: module import cycles inside each crate"; \
+	$(PYTHON) tests/lint/modcycles.py . || rc=1; \
 	if [ $$rc -eq 0 ]; then echo "lint: clean"; else echo "lint: FAILED (see above)"; fi; \
 	exit $$rc
 
@@ -71,7 +73,7 @@ test-host: deps
 CHECKS ?=
 test: kernel dom0 conformance-tools ring-corruptor
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
-		--scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
+		--lint "$(MAKE) --no-print-directory lint" --scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
 		--ring-corruptor $(RING_CORRUPTOR) $(VERBOSE_FLAG) $(if $(CHECKS),--only '$(CHECKS)')
 
 # One guest running an in-guest selection, e.g. make test-guest TESTS='xenbus::*' [MEMORY=4] [XENSTORED=oxenstored]

@@ -14,6 +14,8 @@ mod arch;
 mod cmdline;
 #[cfg(feature = "in-guest-tests")]
 mod conformance;
+mod console_input;
+mod crash;
 mod diag;
 mod fs;
 #[cfg(feature = "in-guest-tests")]
@@ -33,8 +35,12 @@ use xen::sched::{shutdown_forever, ShutdownReason};
 use xen::start_info::{StartInfo, StartInfoError};
 
 /// Entry from `boot/entry.S`.
+///
+/// # Safety
+/// Only `_start` calls it, once, with the start_info pointer Xen passed in
+/// %rsi.
 #[no_mangle]
-pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
+pub unsafe extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     // SAFETY: `start_info` is the %rsi value Xen passed to _start.
     let si = match unsafe { StartInfo::from_ptr(start_info) } {
         Ok(si) => si,
@@ -47,7 +53,8 @@ pub extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
         }
     }
     console_up(&si);
-    if let Err(e) = arch::traps::init() {
+    sync::lockdep::set_reporter(|i| kprintln!("LOCKDEP: {}", i));
+    if let Err(e) = crash::init_traps() {
         panic!("set_trap_table failed: {}", e);
     }
     memory_up(&si);
@@ -92,7 +99,7 @@ fn console_up(si: &StartInfo) {
         env!("CARGO_PKG_VERSION"),
         si.magic(),
         si.nr_pages(),
-        si.nr_pages() * 4096 >> 20,
+        (si.nr_pages() * 4096) >> 20,
         si.flags()
     );
     kprintln!(
@@ -166,7 +173,7 @@ fn threads_up() {
         Err(e) => panic!("timer setup failed: {}", e),
     }
     diag::init();
-    xen::console::init_input();
+    console_input::init();
     arch::irq::enable();
     let (wsec, _) = time::wallclock();
     info!("events on; wall clock {} s since the epoch", wsec);

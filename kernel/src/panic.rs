@@ -1,5 +1,5 @@
 //! The panic handler: message and location, a backtrace, a flushed console,
-//! and a shutdown with reason `crash` (see `arch::traps::crash`).
+//! and a shutdown with reason `crash` (see `crash::crash`).
 use core::fmt::Write;
 use core::panic::PanicInfo;
 
@@ -11,5 +11,5 @@ fn panic(info: &PanicInfo) -> ! {
         let _ = write!(b, " at {}:{}:{}", loc.file(), loc.line(), loc.column());
     }
     let what = core::str::from_utf8(b.as_bytes()).unwrap_or("PANIC");
-    crate::arch::traps::crash(what, None, None, crate::arch::frame_pointer())
+    crate::crash::crash(what, None, None, crate::arch::frame_pointer())
 }

@@ -224,6 +224,19 @@ class Case:
         self.suite, self.name, self.ok, self.seconds, self.message, self.output = suite, name, ok, seconds, message, output
 
 
+def run_lint(cmd):
+    """`make lint` (fmt, clippy, module cycles): one case; its output on failure."""
+    xenrun.log(f"lint: {cmd}")
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, shell=True, capture_output=True, text=True)
+    ok = p.returncode == 0
+    xenrun.log(f"lint: {'clean' if ok else 'FAILED'} ({time.monotonic() - t0:.1f} s)")
+    if not ok:
+        print((p.stdout + p.stderr)[-6000:])
+    return Case("lint", "make-lint", ok, time.monotonic() - t0, "" if ok else "make lint failed",
+                (p.stdout + p.stderr)[-4000:])
+
+
 def run_host_tests(cargo):
     """Runs the host unit tests; returns Case objects parsed from libtest's output."""
     xenrun.log("host tests: cargo test --workspace --exclude unikernel")
@@ -402,6 +415,7 @@ def main():
     ap.add_argument("--only", default="", help="run only these guest checks (comma-separated names), no host tests")
     ap.add_argument("--ring-corruptor", default="", help="the static ring-corruptor for dom0 (the `corrupt` request)")
     ap.add_argument("--scenarios", default="", help="also run this conformance corpus (ours vs Linux)")
+    ap.add_argument("--lint", default="", help="run this lint command first (make lint): one JUnit case")
     ap.add_argument("--linux-runner", default="")
     ap.add_argument("--compare", default="")
     ap.add_argument("--timeout", type=int, default=300)
@@ -428,7 +442,10 @@ def main():
         checks = [c for c in CHECKS if c.name in names]
     else:
         checks = CHECKS
-    cases = [] if (a.skip_host or selection) else run_host_tests(a.cargo)
+    cases = []
+    if a.lint and not selection:
+        cases.append(run_lint(a.lint))
+    cases += [] if (a.skip_host or selection) else run_host_tests(a.cargo)
     if not selection:
         cases.append(check_image(a.kernel))
 

@@ -10,13 +10,28 @@
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{compiler_fence, Ordering};
 
+use core::sync::atomic::AtomicPtr;
+
 use crate::arch::hypercall::hypercall2;
-use crate::xen::shared_info;
+
+/// vCPU 0's vcpu_info in the shared_info page, once `xen::shared_info`
+/// has mapped it (null before: then there is nothing to mask).
+static VCPU0: AtomicPtr<xen_sys::vcpu_info> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Tells this module where vCPU 0's vcpu_info is (called once, by
+/// `xen::shared_info::map`).
+pub fn set_vcpu_info(v: *mut xen_sys::vcpu_info) {
+    VCPU0.store(v, Ordering::Release);
+}
+
+fn vcpu0() -> *mut xen_sys::vcpu_info {
+    VCPU0.load(Ordering::Acquire)
+}
 
 /// Masks event delivery; returns whether it was enabled before.
 #[inline]
 pub fn disable() -> bool {
-    let v = shared_info::vcpu0();
+    let v = vcpu0();
     if v.is_null() {
         return false;
     }
@@ -35,7 +50,7 @@ pub fn disable() -> bool {
 /// Unmasks event delivery and delivers anything that became pending meanwhile.
 #[inline]
 pub fn enable() {
-    let v = shared_info::vcpu0();
+    let v = vcpu0();
     if v.is_null() {
         return;
     }
@@ -62,7 +77,7 @@ pub fn restore(was_enabled: bool) {
 
 /// Whether event delivery is currently enabled.
 pub fn enabled() -> bool {
-    let v = shared_info::vcpu0();
+    let v = vcpu0();
     // SAFETY: as in `disable`.
     !v.is_null() && unsafe { core::ptr::read_volatile(addr_of!((*v).evtchn_upcall_mask)) } == 0
 }

@@ -2,7 +2,6 @@
 pub mod boot;
 pub mod hypercall;
 pub mod irq;
-pub mod traps;
 
 /// Reads the time-stamp counter.
 #[inline]

@@ -272,11 +272,6 @@ impl Program {
         Ok(())
     }
 
-    /// Whether `fd` is open.
-    pub fn is_open(&self, fd: Fd) -> bool {
-        self.fds.lock().get(fd).is_ok()
-    }
-
     /// Closes every descriptor (a program's exit).
     pub fn close_all(&self) {
         let devs = {

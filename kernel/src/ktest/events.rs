@@ -114,12 +114,12 @@ fn upcall_round_trip_cost() -> TestResult {
 fn console_input() -> TestResult {
     // Drain anything typed before.
     let mut buf = [0u8; 256];
-    while crate::xen::console::read_input(&mut buf, crate::time::now_ns()) > 0 {}
+    while crate::console_input::read_input(&mut buf, crate::time::now_ns()) > 0 {}
     crate::check_ok!(super::dom0::console_input("typed in dom0"));
     let mut got = alloc::vec::Vec::new();
     let deadline = crate::time::now_ns() + 5_000_000_000;
     while !got.contains(&b'\n') && !got.contains(&b'\r') {
-        let n = crate::xen::console::read_input(&mut buf, deadline);
+        let n = crate::console_input::read_input(&mut buf, deadline);
         crate::check!(n > 0 || crate::time::now_ns() < deadline, "no console input; got {:?}", got);
         got.extend_from_slice(&buf[..n]);
     }

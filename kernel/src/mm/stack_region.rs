@@ -130,11 +130,6 @@ impl MappedStack {
     pub fn guard(&self) -> u64 {
         self.bottom() - PAGE_SIZE
     }
-
-    /// Bytes of memory behind the stack.
-    pub fn bytes(&self) -> usize {
-        self.pages.len() * PAGE
-    }
 }
 
 impl Drop for MappedStack {

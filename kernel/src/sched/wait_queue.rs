@@ -96,9 +96,4 @@ impl WaitQueue {
             }
         }
     }
-
-    /// Whether any thread waits (lets wakers skip work).
-    pub fn has_waiters(&self) -> bool {
-        !self.list.lock().is_empty()
-    }
 }

@@ -56,6 +56,13 @@ mod imp {
         reported: false,
     });
     static INVERSIONS: AtomicU32 = AtomicU32::new(0);
+    /// Where inversions are reported (set by the kernel's boot: this module
+    /// is below the console and the log).
+    static REPORTER: core::sync::atomic::AtomicPtr<()> = core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+    pub fn set_reporter(f: fn(&Inversion)) {
+        REPORTER.store(f as *mut (), Ordering::Release);
+    }
 
     fn site_of(l: &'static Location<'static>) -> Site {
         Site { file: l.file(), line: l.line() }
@@ -115,7 +122,13 @@ mod imp {
         if let Some(i) = report {
             // Printing takes the console lock: the report is made with the
             // checker's own lock released.
-            crate::kprintln!("LOCKDEP: {}", i);
+            let r = REPORTER.load(Ordering::Acquire);
+            if !r.is_null() {
+                // SAFETY: only `set_reporter` stores here, and it stores a
+                // valid `fn(&Inversion)`.
+                let f: fn(&Inversion) = unsafe { core::mem::transmute::<*mut (), fn(&Inversion)>(r) };
+                f(&i);
+            }
         }
     }
 
@@ -184,10 +197,6 @@ mod imp {
     pub fn first_inversion() -> Option<Inversion> {
         STATE.lock().first
     }
-
-    pub fn classes() -> usize {
-        STATE.lock().graph.class_count()
-    }
 }
 
 #[cfg(not(feature = "lockdep"))]
@@ -205,15 +214,13 @@ mod imp {
     pub fn inversions() -> u32 {
         0
     }
+    pub fn set_reporter(_f: fn(&kcore::lockdep::Inversion)) {}
     pub fn first_inversion() -> Option<kcore::lockdep::Inversion> {
         None
     }
-    pub fn classes() -> usize {
-        0
-    }
 }
 
-pub use imp::{acquire, classes, enter_context, first_inversion, held_names, inversions, leave_context, release};
+pub use imp::{acquire, enter_context, first_inversion, held_names, inversions, leave_context, release, set_reporter};
 
 /// Whether the checker is built in.
 pub const ENABLED: bool = cfg!(feature = "lockdep");

@@ -188,35 +188,12 @@ pub fn force_unlock() {
     }
 }
 
-/// Woken when the backend signals the console event channel (input arrived
-/// or output was consumed).
-static INPUT: crate::sched::WaitQueue = crate::sched::WaitQueue::new();
-
-fn on_console_event(_port: u32, _data: usize) {
-    INPUT.wake_all();
+/// The console's event channel (for the input module above).
+pub fn port() -> Option<u32> {
+    CONSOLE.lock().as_ref().map(|c| c.port)
 }
 
-/// Binds the console event channel so that input wakes readers.
-pub fn init_input() {
-    let port = CONSOLE.lock().as_ref().map(|c| c.port);
-    if let Some(port) = port {
-        crate::xen::evtchn::bind_handler(port, on_console_event, 0);
-    }
-}
-
-/// Reads what the console has received (dom0's `xl console`, or a write to
-/// the guest's console pty), waiting until at least one byte is there or
-/// Xen system time reaches `deadline`. Returns the number of bytes read.
-///
-/// # Yields
-pub fn read_input(buf: &mut [u8], deadline: u64) -> usize {
-    let mut n = 0;
-    INPUT.wait_until_deadline(
-        || {
-            n = CONSOLE.lock().as_mut().map(|c| c.read_input(buf)).unwrap_or(0);
-            n > 0
-        },
-        deadline,
-    );
-    n
+/// Reads what the console has received into `buf` without waiting.
+pub fn read_input_now(buf: &mut [u8]) -> usize {
+    CONSOLE.lock().as_mut().map(|c| c.read_input(buf)).unwrap_or(0)
 }

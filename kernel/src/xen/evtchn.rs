@@ -2,7 +2,7 @@
 //! bind_interdomain, send, close, status, unmask), per-port handlers and the
 //! upcall dispatcher.
 //!
-//! The upcall (`boot/switch.S` → `arch::traps` → [`do_upcall`]) runs with
+//! The upcall (`boot/switch.S` → `crash::trap_dispatch` → [`do_upcall`]) runs with
 //! events masked on the interrupted thread's stack. It clears
 //! `evtchn_upcall_pending`, takes the selector with an atomic exchange, and
 //! scans the 2-level bitmaps fairly (`kcore::evtchn_scan`), clearing each
@@ -152,7 +152,7 @@ pub fn bound_ports() -> alloc::vec::Vec<u32> {
     HANDLERS.lock().keys().copied().collect()
 }
 
-/// The event upcall. Called from `arch::traps` with events masked.
+/// The event upcall. Called from `crash::trap_dispatch` with events masked.
 pub fn do_upcall() {
     UPCALLS.fetch_add(1, Ordering::Relaxed);
     let v = shared_info::vcpu0();

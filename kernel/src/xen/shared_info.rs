@@ -27,6 +27,7 @@ pub fn map(maddr: u64) -> Result<(), crate::arch::hypercall::XenError> {
     let va = addr_of!(SHARED_INFO_PAGE) as u64;
     mmu::update_va_mapping(va, (maddr & mmu::PTE_ADDR_MASK) | mmu::PROT_RW)?;
     SHARED_INFO.store(va as *mut x::shared_info, Ordering::Release);
+    crate::arch::irq::set_vcpu_info(vcpu0());
     Ok(())
 }
 

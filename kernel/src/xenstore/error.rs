@@ -38,22 +38,6 @@ impl From<ClientError> for XsError {
     }
 }
 
-impl XsError {
-    /// The Linux errno a program gets for it.
-    pub fn errno(self) -> vfs::Errno {
-        use vfs::Errno;
-        match self {
-            XsError::Xs(e) => Errno::from_code(e.errno()).unwrap_or(Errno::EIO),
-            XsError::Reconnected => Errno::EAGAIN,
-            XsError::Timeout => Errno::ETIMEDOUT,
-            XsError::Closed => Errno::EIO,
-            XsError::Invalid => Errno::EINVAL,
-            XsError::NoMemory => Errno::ENOMEM,
-            XsError::Busy => Errno::ENOBUFS,
-        }
-    }
-}
-
 impl core::fmt::Display for XsError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {

@@ -17,7 +17,8 @@
 //! as `on_xenstore_failure=` says ([`policy`]).
 //!
 //! Modules, one job each: [`error`] (the error type), `conn` (state, sinks,
-//! submission, failure), `reader` (the reader thread), [`api`] (typed
+//! submission), `route` (completions, events and failures to where they
+//! go), `reader` (the reader thread), [`api`] (typed
 //! kernel API), [`watch`] (kernel watches), [`subscribe`] (requests and
 //! watches delivered into mailboxes), [`mailbox`], [`policy`],
 //! `reconnect`, `page` (the ring page), [`shutdown`] (the toolstack's
@@ -40,6 +41,7 @@ mod page;
 pub mod policy;
 mod reader;
 mod reconnect;
+mod route;
 pub mod shutdown;
 pub mod subscribe;
 pub mod watch;
@@ -49,7 +51,7 @@ pub use conn::{Failure, COMPLETED};
 pub use error::XsError;
 pub use mailbox::MailboxHandle;
 pub use reconnect::{reconnect, supports_reconnection};
-pub use watch::{watch, Watch};
+pub use watch::watch;
 
 use conn::{Conn, PAGE, PORT, STATE};
 use page::XenstorePage;

@@ -17,7 +17,14 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::printf::LongDouble;
+/// An 80-bit x87 `long double` as passed by `va_arg(ap, long double)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LongDouble {
+    /// The 64-bit significand, explicit integer bit included.
+    pub mantissa: u64,
+    /// Sign (bit 15) and biased exponent (bits 0..15).
+    pub sign_exp: u16,
+}
 
 /// The flags of a floating conversion.
 #[derive(Debug, Clone, Copy)]

@@ -83,14 +83,7 @@ use alloc::vec::Vec;
 use crate::float::{self, FloatValue};
 use crate::strerror;
 
-/// An 80-bit x87 `long double` as passed by `va_arg(ap, long double)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LongDouble {
-    /// The 64-bit significand, explicit integer bit included.
-    pub mantissa: u64,
-    /// Sign (bit 15) and biased exponent (bits 0..15).
-    pub sign_exp: u16,
-}
+pub use crate::float::LongDouble;
 
 /// The size of the object a `%n` stores into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

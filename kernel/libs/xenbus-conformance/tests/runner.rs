@@ -107,8 +107,7 @@ fn guard_records_timeout_without_reading() {
 
 #[test]
 fn observations_and_errnos() {
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Err(22), Ok(m(2, 9, 0, b"hello"))]);
+    let mut f = Fake { answers: VecDeque::from([Err(22), Ok(m(2, 9, 0, b"hello"))]), ..Fake::default() };
     let (t, fails) = run(
         &mut f,
         "open X path=/nope\nexpect errno ENOENT\nopen A\nwrite A \"x\"\nexpect errno EINVAL\nwrite A msg(READ, 9, 0, \"p\\0\")\nexpect 18\npoll A events=IN|OUT timeout=10\nexpect revents IN\nread A 4096\nexpect 21\nexpect bytes msg(READ, 9, 0, \"hello\")\nexpect msg(READ, 9, 0, \"hello\")\nread A 16 nonblock\nexpect errno EAGAIN\nclose A\n",
@@ -163,8 +162,7 @@ fn unordered_accepts_either_order_and_prints_pattern_order() {
     let ev = m(15, 0, 0, b"p\0t\0");
     let mut out = Vec::new();
     for order in [[ok.clone(), ev.clone()], [ev.clone(), ok.clone()]] {
-        let mut f = Fake::default();
-        f.answers = VecDeque::from([Ok(order.concat())]);
+        let mut f = Fake { answers: VecDeque::from([Ok(order.concat())]), ..Fake::default() };
         let (t, fails) = run(
             &mut f,
             "open A\nwrite A msg(WATCH, 5, 0, \"p\\0t\\0\")\nread A unordered { msg(WATCH, 5, 0, \"OK\\0\") ; msg(WATCH_EVENT, 0, 0, \"p\\0t\\0\") }\n",
@@ -174,8 +172,7 @@ fn unordered_accepts_either_order_and_prints_pattern_order() {
     }
     assert_eq!(out[0], out[1]);
     // In order only: the reversed stream is a mismatch.
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok([ev, ok].concat())]);
+    let mut f = Fake { answers: VecDeque::from([Ok([ev, ok].concat())]), ..Fake::default() };
     let (t, fails) = run(
         &mut f,
         "open A\nwrite A \"w\"\nread A msg(WATCH, 5, 0, \"OK\\0\")\nread A msg(WATCH_EVENT, 0, 0, \"p\\0t\\0\")\n",

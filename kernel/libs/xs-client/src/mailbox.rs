@@ -60,6 +60,11 @@ pub enum Delivery {
     },
 }
 
+/// No memory for the slot of an announced reply: the request must not be
+/// sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoSlot;
+
 /// What happened to a pushed event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventPush {
@@ -119,9 +124,9 @@ impl Mailbox {
     /// Announces a reply to come: reserves its slot so that pushing it
     /// never allocates. `Err` when memory for the slot is not available
     /// (then the request must not be sent).
-    pub fn expect_reply(&mut self) -> Result<(), ()> {
+    pub fn expect_reply(&mut self) -> Result<(), NoSlot> {
         let want = self.expected.saturating_add(1);
-        self.items.try_reserve(want).map_err(|_| ())?;
+        self.items.try_reserve(want).map_err(|_| NoSlot)?;
         self.expected = want;
         Ok(())
     }

@@ -30,7 +30,7 @@ fn queue_bound_enobufs() -> TestResult {
     }
     check_eq!(refused, Some(Errno::ENOBUFS));
     // 64 KiB or more unread: the first request after 33 replies fails.
-    let want = (64 * 1024 + reply_len - 1) / reply_len;
+    let want = (64 * 1024usize).div_ceil(reply_len);
     check_eq!(accepted as usize, want);
     // Requests the node answers itself are refused too.
     check_eq!(p.write(fd, &msg(XS_UNWATCH, 0x95000201, 0, &pt("data/xb/none", b"x"))), Err(Errno::ENOBUFS));

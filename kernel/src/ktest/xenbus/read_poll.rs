@@ -1,6 +1,9 @@
 //! read() and poll(): the byte stream, blocking and waking (probes D, E).
 use super::*;
 
+/// Where a helper thread leaves what its read returned.
+type Slot = Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>>;
+
 // ---------------------------------------------------------------------------
 // d. read()
 
@@ -115,7 +118,7 @@ fn read_zero_with_data_returns_0() -> TestResult {
     // nothing.
     send(&p, fd, &msg(XS_READ, 0xd0000001, 0, &z("data/xb/probe")))?;
     wait_readable(&p, fd, REPLY_MS)?;
-    let mut buf = vec![0u8; 64];
+    let mut buf = [0u8; 64];
     check_eq!(p.read(fd, &mut buf[..0]), Ok(0));
     check_eq!(p.read(fd, &mut buf[..0]), Ok(0));
     let r = recv(&p, fd)?;
@@ -160,7 +163,7 @@ fn blocked_reader_woken_by_reply() -> TestResult {
     let p = Arc::new(Program::new());
     let fd = open_xb(&p)?;
     setup_write("data/xb/probe", b"hello")?;
-    let got: Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(ThreadLock::new("ktest.slot", None));
+    let got: Slot = Arc::new(ThreadLock::new("ktest.slot", None));
     let started = Arc::new(AtomicBool::new(false));
     let (p2, g2, s2) = (p.clone(), got.clone(), started.clone());
     let tid = check_ok!(crate::sched::spawn("xb-reader", move || {
@@ -187,7 +190,7 @@ fn blocked_reader_woken_by_local_reply() -> TestResult {
     // thread of the program) wakes a reader blocked on the same descriptor.
     let p = Arc::new(Program::new());
     let fd = open_xb(&p)?;
-    let got: Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(ThreadLock::new("ktest.slot", None));
+    let got: Slot = Arc::new(ThreadLock::new("ktest.slot", None));
     let (p2, g2) = (p.clone(), got.clone());
     let tid = check_ok!(crate::sched::spawn("xb-reader2", move || {
         let mut buf = vec![0u8; 4096];
@@ -213,7 +216,7 @@ fn blocked_reader_and_poller_woken_by_event() -> TestResult {
     let other = open_xb(&p)?;
     watch(&p, r_fd, 0xd4000004, "data/xb/wake", b"r")?;
     watch(&p, p_fd, 0xd4000005, "data/xb/wake", b"p")?;
-    let got: Arc<ThreadLock<Option<Result<Vec<u8>, Errno>>>> = Arc::new(ThreadLock::new("ktest.slot", None));
+    let got: Slot = Arc::new(ThreadLock::new("ktest.slot", None));
     let (p2, g2) = (p.clone(), got.clone());
     let reader = check_ok!(crate::sched::spawn("xb-reader3", move || {
         let mut buf = vec![0u8; 4096];
@@ -349,7 +352,7 @@ fn poll_many_fds_wakes_on_reply() -> TestResult {
     check_eq!(set[0].revents, 0);
     check_eq!(set[1].revents, POLLIN);
     check_eq!(set[2].revents, 0);
-    check!(dt >= 150 && dt < 10_000, "woke after {} ms", dt);
+    check!((150..10_000).contains(&dt), "woke after {} ms", dt);
     let r = recv(&p, target)?;
     check_eq!(u32_at(&r, 4), 0xe7000001);
     // Several ready at once.

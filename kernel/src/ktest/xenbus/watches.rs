@@ -163,7 +163,7 @@ fn watch_depth_argument_ignored() -> TestResult {
     let p = Program::new();
     let fd = open_xb(&p)?;
     // F8: bytes after the token's NUL are ignored.
-    send(&p, fd, &msg(XS_WATCH, 0xf8000001, 0, b"data/xb/w8\0tok8\02\0"))?;
+    send(&p, fd, &msg(XS_WATCH, 0xf8000001, 0, b"data/xb/w8\0tok8\x002\0"))?;
     recv_any_order(&p, fd, &[ok(XS_WATCH, 0xf8000001, 0), event("data/xb/w8", b"tok8")])?;
     setup_write("data/xb/w8", b"v")?;
     check_bytes!(recv(&p, fd)?, event("data/xb/w8", b"tok8"));

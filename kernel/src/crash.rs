@@ -1,5 +1,7 @@
-//! CPU exceptions: the virtual IDT given to Xen (`HYPERVISOR_set_trap_table`)
-//! and the crash report every fatal exception and panic ends in.
+//! CPU exceptions and crashes: the virtual IDT given to Xen
+//! (`HYPERVISOR_set_trap_table`), the dispatch of `boot/traps.S` (the event
+//! upcall goes to `xen::evtchn`), and the crash report every fatal
+//! exception and panic ends in.
 //!
 //! Every exception is fatal: the report shows the vector, error code, RIP,
 //! RSP, RFLAGS, the general registers, the faulting address for a page fault
@@ -88,7 +90,7 @@ entries!(
 );
 
 /// Installs the trap table.
-pub fn init() -> Result<(), crate::arch::hypercall::XenError> {
+pub fn init_traps() -> Result<(), crate::arch::hypercall::XenError> {
     let mut table = [x::trap_info { vector: 0, flags: 0, cs: 0, address: 0 }; 23];
     for (i, (vec, addr)) in entry_points().into_iter().enumerate() {
         // int3 and into may be raised deliberately, so they get DPL 3; the
@@ -185,7 +187,7 @@ fn frame_pointer_ok(fp: u64) -> bool {
     let lo = crate::mm::KERNEL_BASE;
     let hi = crate::mm::pfn_to_va(crate::mm::nr_pages());
     let guard = crate::sym_addr!(boot_stack_guard);
-    fp % 8 == 0
+    fp.is_multiple_of(8)
         && fp >= lo
         && fp.saturating_add(16) <= hi
         && !(guard..guard + 4096).contains(&fp)
