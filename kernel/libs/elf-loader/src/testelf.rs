@@ -121,6 +121,9 @@ pub struct Builder {
     pub extra_dyn: Vec<(u64, u64)>,
     /// Raw extra program headers: (type, flags, offset, vaddr, filesz, memsz, align).
     pub extra_phdrs: Vec<(u32, u32, u64, u64, u64, u64, u64)>,
+    /// Added to every virtual address the builder chooses (segments, tables,
+    /// arrays). Symbol values and relocation offsets are taken as given.
+    pub vbase: u64,
 }
 
 impl Default for Builder {
@@ -149,6 +152,7 @@ impl Default for Builder {
             flags_1: None,
             extra_dyn: Vec::new(),
             extra_phdrs: Vec::new(),
+            vbase: 0,
         }
     }
 }
@@ -188,7 +192,7 @@ impl Builder {
 
     /// Address of the init array (right after `data`, 8-aligned).
     pub fn init_array_addr(&self) -> u64 {
-        DATA + ((self.data.len() as u64 + 7) & !7)
+        self.vbase + DATA + ((self.data.len() as u64 + 7) & !7)
     }
     pub fn fini_array_addr(&self) -> u64 {
         self.init_array_addr() + 8 * self.init_array.len() as u64
@@ -241,9 +245,9 @@ impl Builder {
         let phnum = 5 + self.interp.is_some() as usize + self.relro.is_some() as usize + self.extra_phdrs.len();
         let mut tables: Vec<u8> = Vec::new();
         let tables_base = 64 + 56 * phnum as u64;
-        let mut place = |tables: &mut Vec<u8>, bytes: &[u8]| -> u64 {
+        let place = |tables: &mut Vec<u8>, bytes: &[u8]| -> u64 {
             align8(tables);
-            let addr = tables_base + tables.len() as u64;
+            let addr = self.vbase + tables_base + tables.len() as u64;
             tables.extend_from_slice(bytes);
             addr
         };
@@ -363,7 +367,7 @@ impl Builder {
         for &x in self.init_array.iter().chain(&self.fini_array).chain(&self.preinit_array) {
             put64(&mut data, x);
         }
-        let dyn_addr = DATA + data.len() as u64;
+        let dyn_addr = self.vbase + DATA + data.len() as u64;
         let mut dynv: Vec<(u64, u64)> = Vec::new();
         for &o in &needed_offs {
             dynv.push((1, u64::from(o)));
@@ -461,17 +465,18 @@ impl Builder {
             put64(&mut out, ms);
             put64(&mut out, al);
         };
-        ph(PT_LOAD, 4, 0, 0, r_end, r_end, 0x1000);
-        ph(PT_LOAD, 5, text_off, TEXT, self.text_size, self.text_size, 0x1000);
+        let vb = self.vbase;
+        ph(PT_LOAD, 4, 0, vb, r_end, r_end, 0x1000);
+        ph(PT_LOAD, 5, text_off, vb + TEXT, self.text_size, self.text_size, 0x1000);
         let dlen = data.len() as u64;
-        ph(PT_LOAD, 6, data_off, DATA, dlen, dlen + self.bss, 0x1000);
-        ph(PT_DYNAMIC, 6, data_off + (dyn_addr - DATA), dyn_addr, dyn_size, dyn_size, 8);
+        ph(PT_LOAD, 6, data_off, vb + DATA, dlen, dlen + self.bss, 0x1000);
+        ph(PT_DYNAMIC, 6, data_off + (dyn_addr - vb - DATA), dyn_addr, dyn_size, dyn_size, 8);
         ph(PT_GNU_STACK, 6, 0, 0, 0, 0, 16);
         if let Some((a, n)) = interp_addr {
-            ph(PT_INTERP, 4, a, a, n, n, 1);
+            ph(PT_INTERP, 4, a - vb, a, n, n, 1);
         }
         if let Some((a, n)) = self.relro {
-            ph(PT_GNU_RELRO, 4, data_off + (a - DATA), a, n, n, 1);
+            ph(PT_GNU_RELRO, 4, data_off + (a - vb - DATA), a, n, n, 1);
         }
         for &(t, f, o, v, fs, ms, al) in &self.extra_phdrs {
             ph(t, f, o, v, fs, ms, al);
@@ -512,4 +517,16 @@ pub fn dyn_value_offset(b: &[u8], tag: u64) -> Option<usize> {
     let off = get64(b, phdr(3) + 8) as usize;
     let size = get64(b, phdr(3) + 32) as usize;
     (0..size / 16).map(|k| off + 16 * k).find(|&e| get64(b, e) == tag).map(|e| e + 8)
+}
+
+/// Sets the value of the first dynamic entry with `tag`.
+pub fn set_dyn(b: &mut [u8], tag: u64, value: u64) {
+    let off = dyn_value_offset(b, tag).expect("test bug: no such tag");
+    set64(b, off, value);
+}
+
+/// Changes the tag of the first dynamic entry with `tag`.
+pub fn retag(b: &mut [u8], tag: u64, new_tag: u64) {
+    let off = dyn_value_offset(b, tag).expect("test bug: no such tag");
+    set64(b, off - 8, new_tag);
 }
