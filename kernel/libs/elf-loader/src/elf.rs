@@ -432,7 +432,8 @@ impl<'a> Elf<'a> {
                     // check_load verified that this cannot wrap.
                     prev_end = p.vaddr.saturating_add(p.mem_size);
                     max_align = max_align.max(p.align);
-                    segments.push(Segment { offset: p.vaddr - vaddr_base, ..seg });
+                    // Sorted segments: vaddr >= vaddr_base (saturation never applies).
+                    segments.push(Segment { offset: p.vaddr.saturating_sub(vaddr_base), ..seg });
                 }
                 PT_DYNAMIC => {
                     if dynamic.replace((p.vaddr, p.file_size)).is_some() {
@@ -722,14 +723,9 @@ fn parse_header<'a>(name: &str, bytes: &'a [u8]) -> Result<(u64, &'a [u8], u16),
     if e_phnum == 0xffff {
         return Err(LoadError::ExtendedPhnum { object: obj() });
     }
-    let table = to_usize(e_phoff)
-        .and_then(|off| bytes_at(bytes, off, usize::from(e_phnum) * 56))
-        .ok_or_else(|| LoadError::ProgramHeaders {
-            object: obj(),
-            offset: e_phoff,
-            count: e_phnum,
-            file_len: bytes.len(),
-        })?;
+    let table = to_usize(e_phoff).and_then(|off| bytes_at(bytes, off, usize::from(e_phnum) * 56)).ok_or_else(|| {
+        LoadError::ProgramHeaders { object: obj(), offset: e_phoff, count: e_phnum, file_len: bytes.len() }
+    })?;
     Ok((e_entry, table, e_phnum))
 }
 
@@ -748,12 +744,7 @@ fn check_load(
 ) -> Result<Segment, LoadError> {
     let obj = || String::from(name);
     if p.file_size > p.mem_size {
-        return Err(LoadError::SegmentFileSize {
-            object: obj(),
-            index,
-            file_size: p.file_size,
-            mem_size: p.mem_size,
-        });
+        return Err(LoadError::SegmentFileSize { object: obj(), index, file_size: p.file_size, mem_size: p.mem_size });
     }
     let in_file = p.offset.checked_add(p.file_size).is_some_and(|end| end <= bytes.len() as u64);
     if !in_file {
@@ -802,7 +793,9 @@ fn check_load(
             vaddr_base
         }
     };
-    let span = end_page - base;
+    // base <= p.vaddr <= end_page (first segment: its own page; later ones:
+    // sorted above the first), so this never saturates.
+    let span = end_page.saturating_sub(base);
     if span > limits.max_span {
         return Err(LoadError::SpanTooLarge { object: obj(), size: span, limit: limits.max_span });
     }
@@ -889,7 +882,8 @@ fn parse_dynamic<'a>(img: &Image<'a, '_>, vaddr: u64, size: u64, elf: &mut Elf<'
     // Strings.
     let strtab: &'a [u8] = match t.strtab {
         Some(addr) => {
-            let size = t.strsz.ok_or(LoadError::MissingTag { object: obj(), tag: "DT_STRSZ", required_by: "DT_STRTAB" })?;
+            let size =
+                t.strsz.ok_or(LoadError::MissingTag { object: obj(), tag: "DT_STRSZ", required_by: "DT_STRTAB" })?;
             img.file_slice("DT_STRTAB", addr, size)?
         }
         None => {
@@ -927,8 +921,7 @@ fn parse_dynamic<'a>(img: &Image<'a, '_>, vaddr: u64, size: u64, elf: &mut Elf<'
     elf.fini = t.fini.map(|a| code("DT_FINI", a)).transpose()?;
     elf.init_array = fn_array(img, t.init_array, t.init_arraysz, "DT_INIT_ARRAY", "DT_INIT_ARRAYSZ")?;
     elf.fini_array = fn_array(img, t.fini_array, t.fini_arraysz, "DT_FINI_ARRAY", "DT_FINI_ARRAYSZ")?;
-    elf.preinit_array =
-        fn_array(img, t.preinit_array, t.preinit_arraysz, "DT_PREINIT_ARRAY", "DT_PREINIT_ARRAYSZ")?;
+    elf.preinit_array = fn_array(img, t.preinit_array, t.preinit_arraysz, "DT_PREINIT_ARRAY", "DT_PREINIT_ARRAYSZ")?;
 
     // Symbols.
     if let Some(ent) = t.syment {
@@ -952,7 +945,11 @@ fn parse_dynamic<'a>(img: &Image<'a, '_>, vaddr: u64, size: u64, elf: &mut Elf<'
         let versions = parse_versions(img, strtab, &t)?;
         elf.symbols = parse_symbols(img, strtab, raw, versym, &versions)?;
     } else if t.hash.is_some() || t.gnu_hash.is_some() || t.versym.is_some() {
-        return Err(LoadError::MissingTag { object: obj(), tag: "DT_SYMTAB", required_by: "a symbol hash or version table" });
+        return Err(LoadError::MissingTag {
+            object: obj(),
+            tag: "DT_SYMTAB",
+            required_by: "a symbol hash or version table",
+        });
     }
 
     // Relocations.
@@ -992,7 +989,7 @@ fn fn_array(
         (Some(_), None) => return Err(LoadError::MissingTag { object: obj(), tag: size_tag, required_by: tag }),
         (None, Some(_)) => return Err(LoadError::MissingTag { object: obj(), tag, required_by: size_tag }),
     };
-    if size % 8 != 0 {
+    if !size.is_multiple_of(8) {
         return Err(LoadError::BadTagValue { object: obj(), tag: size_tag, value: size });
     }
     if size == 0 {
@@ -1040,7 +1037,7 @@ fn symbol_count(img: &Image<'_, '_>, hash: Option<u64>, gnu_hash: Option<u64>) -
     if max < symoffset {
         return Err(bad("DT_GNU_HASH (bucket below the symbol offset)"));
     }
-    let chain_addr = buckets_addr + 4 * nbuckets;
+    let chain_addr = buckets_addr.checked_add(4 * nbuckets).ok_or_else(|| bad("DT_GNU_HASH (buckets)"))?;
     // Walk the last chain to its end marker (low bit set). Every step reads
     // one more word of the file, so the walk ends within the file length.
     let mut index = max;
@@ -1167,8 +1164,8 @@ fn parse_symbols<'a>(
                         return Err(LoadError::BadSymbolVersions {
                             object: img.obj(),
                             detail: alloc::format!(
-                                "symbol `{name}` has version index {ndx}, which no DT_VERDEF or DT_VERNEED entry defines"
-                            ),
+                            "symbol `{name}` has version index {ndx}, which no DT_VERDEF or DT_VERNEED entry defines"
+                        ),
                         })
                     }
                 }
@@ -1198,7 +1195,7 @@ fn parse_relocs(
     elf: &mut Elf<'_>,
 ) -> Result<(), LoadError> {
     let obj = || img.obj();
-    if size % RELAENT != 0 {
+    if !size.is_multiple_of(RELAENT) {
         return Err(LoadError::BadTagValue { object: obj(), tag: size_tag, value: size });
     }
     let raw = img.file_slice(table, addr, size)?;

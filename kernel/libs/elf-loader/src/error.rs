@@ -190,14 +190,12 @@ impl fmt::Display for LoadError {
                 "{object}: segment {index} address {vaddr:#x} and file offset {offset:#x} differ modulo its \
                  alignment {align:#x}"
             ),
-            SegmentWriteExec { object, index } => write!(
-                f,
-                "{object}: segment {index} is both writable and executable, which this loader refuses (W^X)"
-            ),
-            SegmentWraps { object, index, vaddr, mem_size } => write!(
-                f,
-                "{object}: segment {index} range {vaddr:#x}+{mem_size:#x} wraps around the address space"
-            ),
+            SegmentWriteExec { object, index } => {
+                write!(f, "{object}: segment {index} is both writable and executable, which this loader refuses (W^X)")
+            }
+            SegmentWraps { object, index, vaddr, mem_size } => {
+                write!(f, "{object}: segment {index} range {vaddr:#x}+{mem_size:#x} wraps around the address space")
+            }
             SegmentOverlap { object, index, vaddr, previous_end } => write!(
                 f,
                 "{object}: segment {index} at {vaddr:#x} overlaps or precedes the previous segment, which ends \
@@ -208,10 +206,9 @@ impl fmt::Display for LoadError {
                 "{object}: segment {index} shares the page at {page:#x} with the previous segment but has \
                  different permissions"
             ),
-            SpanTooLarge { object, size, limit } => write!(
-                f,
-                "{object}: the segments span {size:#x} bytes, more than the limit of {limit:#x} bytes"
-            ),
+            SpanTooLarge { object, size, limit } => {
+                write!(f, "{object}: the segments span {size:#x} bytes, more than the limit of {limit:#x} bytes")
+            }
             Tls { object, what } => write!(f, "{object}: thread-local storage not supported ({what})"),
             Duplicate { object, what } => write!(f, "{object}: more than one {what}"),
             BadInterp { object } => {
@@ -263,10 +260,9 @@ impl fmt::Display for LoadError {
                 "{object}: relocation {index} in {table} writes {offset:#x}+{size:#x}, which is not inside a \
                  writable segment"
             ),
-            CopyOutsideExecutable { object, table, index } => write!(
-                f,
-                "{object}: relocation {index} in {table} is R_X86_64_COPY, which only the executable may use"
-            ),
+            CopyOutsideExecutable { object, table, index } => {
+                write!(f, "{object}: relocation {index} in {table} is R_X86_64_COPY, which only the executable may use")
+            }
             CopySource { object, symbol, detail } => {
                 write!(f, "{object}: COPY relocation for `{symbol}`: {detail}")
             }
@@ -280,10 +276,9 @@ impl fmt::Display for LoadError {
                 }
                 Ok(())
             }
-            NeededNotLinked { object, needed } => write!(
-                f,
-                "{object}: needs {needed}, which is neither in the linked set nor provided by the builtins"
-            ),
+            NeededNotLinked { object, needed } => {
+                write!(f, "{object}: needs {needed}, which is neither in the linked set nor provided by the builtins")
+            }
             LibraryNotFound { name, needed_by, searched } => {
                 write!(f, "{name} (needed by {needed_by}) not found; looked for ")?;
                 for (i, p) in searched.iter().enumerate() {

@@ -213,7 +213,7 @@ fn check_spans(objects: &[(&Elf<'_>, u64)]) -> Result<(), LoadError> {
     for (i, (elf, addr)) in objects.iter().enumerate() {
         let end = addr.checked_add(elf.span_size());
         match end {
-            Some(end) if addr % PAGE_SIZE == 0 => ranges.push((*addr, end, i)),
+            Some(end) if addr.is_multiple_of(PAGE_SIZE) => ranges.push((*addr, end, i)),
             _ => return Err(LoadError::BadSpanAddress { object: String::from(elf.name()), address: *addr }),
         }
     }
@@ -286,12 +286,15 @@ impl<'a, 'b> Linker<'_, 'a, 'b> {
         // Local and hidden symbols bind within their own object.
         let binds_local = sym.bind() == STB_LOCAL || matches!(sym.visibility(), STV_HIDDEN | STV_INTERNAL);
         if binds_local {
-            return sym
-                .is_defined()
-                .then(|| Resolved::Object { object: i, address: symbol_address(elf, span, sym), size: sym.size });
+            return sym.is_defined().then(|| Resolved::Object {
+                object: i,
+                address: symbol_address(elf, span, sym),
+                size: sym.size,
+            });
         }
         let own_first = elf.symbolic && !skip_self;
-        let order = own_first.then_some(i).into_iter().chain((0..self.objects.len()).filter(|&j| !(skip_self && j == i)));
+        let order =
+            own_first.then_some(i).into_iter().chain((0..self.objects.len()).filter(|&j| !(skip_self && j == i)));
         for j in order {
             let (other, other_span) = *self.objects.get(j)?;
             let index = self.indexes.get(j)?;
@@ -323,7 +326,11 @@ impl<'a, 'b> Linker<'_, 'a, 'b> {
             return Ok(());
         }
         if r.rtype == R_X86_64_COPY && i != 0 {
-            return Err(LoadError::CopyOutsideExecutable { object: String::from(elf.name()), table: r.table, index: r.index });
+            return Err(LoadError::CopyOutsideExecutable {
+                object: String::from(elf.name()),
+                table: r.table,
+                index: r.index,
+            });
         }
         // Symbol 0 means "no symbol": S = 0.
         let sym = match (r.sym, elf.symbols.get(r.sym as usize)) {
@@ -411,9 +418,10 @@ impl<'a> LinkPlan<'a> {
     /// COPY-relocated object such as `optind`, the executable's copy), or
     /// `None`. Builtins are not consulted.
     pub fn lookup(&self, name: &str) -> Option<u64> {
-        self.objects.iter().zip(&self.indexes).find_map(|(&(elf, span), index)| {
-            find_in(elf, index, name, None).map(|s| symbol_address(elf, span, s))
-        })
+        self.objects
+            .iter()
+            .zip(&self.indexes)
+            .find_map(|(&(elf, span), index)| find_in(elf, index, name, None).map(|s| symbol_address(elf, span, s)))
     }
 
     /// Applies the writes, then the copies, to the spans (one per object, in
@@ -538,8 +546,10 @@ impl<'a> LinkPlan<'a> {
     }
 
     fn too_short(&self, object: usize, len: usize) -> LoadError {
-        let (name, needed) =
-            self.objects.get(object).map_or_else(|| (String::new(), 0), |(e, _)| (String::from(e.name()), e.span_size()));
+        let (name, needed) = self
+            .objects
+            .get(object)
+            .map_or_else(|| (String::new(), 0), |(e, _)| (String::from(e.name()), e.span_size()));
         LoadError::SpanTooShort { object: name, len, needed }
     }
 

@@ -66,9 +66,8 @@ where
             if builtins.provides_library(&name) {
                 continue;
             }
-            let known = |n: &str| {
-                files.iter().zip(&info).any(|(f, (soname, _))| f.name == n || soname.as_deref() == Some(n))
-            };
+            let known =
+                |n: &str| files.iter().zip(&info).any(|(f, (soname, _))| f.name == n || soname.as_deref() == Some(n));
             if known(&name) {
                 continue;
             }
