@@ -92,6 +92,7 @@ const STT_TLS: u8 = 6;
 const STT_GNU_IFUNC: u8 = 10;
 pub(crate) const STV_INTERNAL: u8 = 1;
 pub(crate) const STV_HIDDEN: u8 = 2;
+pub(crate) const STV_PROTECTED: u8 = 3;
 
 // Relocations.
 const RELAENT: u64 = 24;

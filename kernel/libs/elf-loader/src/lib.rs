@@ -107,7 +107,8 @@
 //!   `STV_HIDDEN`/`STV_INTERNAL`, not a section or file symbol, with a
 //!   non-zero value (or `SHN_ABS`). The first definition wins, weak or not
 //!   (this is how the executable's own exports interpose on libraries).
-//! - References from local or hidden symbols bind to their own object.
+//! - References from local or hidden symbols, and from protected symbols the
+//!   object defines, bind to their own object.
 //! - Versions: a definition matches whenever the name matches. Within one
 //!   object, a definition of exactly the requested version is preferred, then
 //!   a non-hidden one. The version is passed to [`Builtins::lookup`] and

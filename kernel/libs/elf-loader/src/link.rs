@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::elf::{
     Elf, FnArray, Perm, Reloc, Symbol, PAGE_SIZE, R_X86_64_64, R_X86_64_COPY, R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT,
-    R_X86_64_RELATIVE, SHN_ABS, STB_LOCAL, STB_WEAK, STV_HIDDEN, STV_INTERNAL,
+    R_X86_64_RELATIVE, SHN_ABS, STB_LOCAL, STB_WEAK, STV_HIDDEN, STV_INTERNAL, STV_PROTECTED,
 };
 use crate::error::{LoadError, MissingSymbol};
 use crate::read::{bytes_at, to_usize, u64_at};
@@ -232,8 +232,9 @@ fn check_spans(objects: &[(&Elf<'_>, u64)]) -> Result<(), LoadError> {
 /// The initialization order of ld.so (`_dl_sort_maps`, depth-first): visit
 /// the objects in reverse load order; each visit first visits the object's
 /// unvisited dependencies in `DT_NEEDED` order and then records the object.
-/// The recorded order has every object after its dependencies; the
-/// executable is moved last if a dependency cycle put it elsewhere.
+/// The recorded order has every object after its dependencies (cycles are
+/// broken where the walk meets them). As in ld.so the executable is never
+/// entered as a dependency, so it comes last.
 fn init_order(deps: &[Vec<usize>]) -> Vec<usize> {
     let n = deps.len();
     let mut visited = vec![false; n];
@@ -283,8 +284,11 @@ impl<'a, 'b> Linker<'_, 'a, 'b> {
     /// from the search (COPY relocations).
     fn resolve(&self, i: usize, sym: &Symbol<'a>, skip_self: bool) -> Option<Resolved<'b>> {
         let (elf, span) = *self.objects.get(i)?;
-        // Local and hidden symbols bind within their own object.
-        let binds_local = sym.bind() == STB_LOCAL || matches!(sym.visibility(), STV_HIDDEN | STV_INTERNAL);
+        // Local and hidden symbols bind within their own object; so do
+        // protected ones that the object defines (they cannot be interposed).
+        let binds_local = sym.bind() == STB_LOCAL
+            || matches!(sym.visibility(), STV_HIDDEN | STV_INTERNAL)
+            || (sym.visibility() == STV_PROTECTED && sym.is_defined() && !skip_self);
         if binds_local {
             return sym.is_defined().then(|| Resolved::Object {
                 object: i,

@@ -1105,14 +1105,21 @@ mod linking {
                 Sym { vis: STV_HIDDEN, ..Sym::func("hid", TEXT + 1) },
                 Sym::func("loc", TEXT + 2).bind(STB_LOCAL),
                 Sym::func("pub", TEXT + 3),
+                Sym { vis: 3, ..Sym::func("prot", TEXT + 4) },
             ],
-            rela: vec![rela(DATA, R_64, 1, 0), rela(DATA + 8, R_64, 2, 0)],
+            rela: vec![rela(DATA, R_64, 1, 0), rela(DATA + 8, R_64, 2, 0), rela(DATA + 16, R_64, 4, 0)],
             ..Builder::lib("liba.so")
         };
         let exe = Builder {
             needed: vec!["liba.so".into()],
-            symbols: vec![Sym::func("hid", TEXT + 10), Sym::func("loc", TEXT + 11), Sym::undef("hid")],
-            rela: vec![rela(DATA, R_GLOB_DAT, 3, 0)],
+            symbols: vec![
+                Sym::func("hid", TEXT + 10),
+                Sym::func("loc", TEXT + 11),
+                Sym::undef("hid"),
+                Sym::func("prot", TEXT + 12),
+                Sym::undef("prot"),
+            ],
+            rela: vec![rela(DATA, R_GLOB_DAT, 3, 0), rela(DATA + 8, R_GLOB_DAT, 5, 0)],
             ..Builder::default()
         };
         let files = [("exe", exe.build()), ("liba.so", lib.build())];
@@ -1120,7 +1127,9 @@ mod linking {
         let (plan, spans) = run(&elfs, &Libc::new());
         assert_eq!(span64(&spans[1], DATA), B1 + TEXT + 1, "hidden: own definition, not the exe's");
         assert_eq!(span64(&spans[1], DATA + 8), B1 + TEXT + 2, "local: own definition");
+        assert_eq!(span64(&spans[1], DATA + 16), B1 + TEXT + 4, "protected: own definition");
         assert_eq!(span64(&spans[0], DATA), B0 + TEXT + 10);
+        assert_eq!(span64(&spans[0], DATA + 8), B0 + TEXT + 12, "the exe's own, first in scope");
         // Hidden and local definitions are not exported.
         let only_lib = [("liba.so", lib.build())];
         let elfs = parse_all(&only_lib);
@@ -1128,6 +1137,7 @@ mod linking {
         assert_eq!(plan2.lookup("hid"), None);
         assert_eq!(plan2.lookup("loc"), None);
         assert_eq!(plan2.lookup("pub"), Some(B0 + TEXT + 3));
+        assert_eq!(plan2.lookup("prot"), Some(B0 + TEXT + 4), "protected definitions are exported");
         assert_eq!(plan.lookup("hid"), Some(B0 + TEXT + 10));
     }
 
