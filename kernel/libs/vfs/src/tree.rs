@@ -200,6 +200,65 @@ impl Tree {
         self.memory
     }
 
+    /// Recomputes every counter from the tree itself and checks the
+    /// structure: the memory and byte accounting, inode count, each
+    /// directory's two maps (same entries), its subdirectory count and link
+    /// count, and that every entry names a live inode whose parent pointer
+    /// (for directories) is right. For fuzzing and tests: `Err` describes
+    /// the first inconsistency.
+    pub fn audit(&self) -> Result<(), alloc::string::String> {
+        use alloc::format;
+        let mut memory = 0u64;
+        let mut bytes = 0u64;
+        for (&ino, i) in &self.inodes {
+            memory = memory.saturating_add(INODE_OVERHEAD);
+            match &i.node {
+                Node::File(d) => {
+                    bytes = bytes.saturating_add(d.len() as u64);
+                    memory = memory.saturating_add(d.capacity() as u64);
+                }
+                Node::Dir(d) => {
+                    if d.by_name.len() != d.by_pos.len() {
+                        return Err(format!("dir {ino}: {} names, {} positions", d.by_name.len(), d.by_pos.len()));
+                    }
+                    let mut subdirs = 0u32;
+                    for (name, &(child, pos)) in &d.by_name {
+                        if d.by_pos.get(&pos).map(|n| n.as_ref()) != Some(name.as_ref()) {
+                            return Err(format!("dir {ino}: entry {:?} not at its position {pos}", name));
+                        }
+                        memory = memory.saturating_add(entry_cost(name));
+                        let Some(c) = self.inodes.get(&child) else {
+                            return Err(format!("dir {ino}: entry {:?} names dead inode {child}", name));
+                        };
+                        if let Node::Dir(cd) = &c.node {
+                            subdirs += 1;
+                            if cd.parent != ino {
+                                return Err(format!("dir {child} has parent {}, is in {ino}", cd.parent));
+                            }
+                        }
+                    }
+                    if subdirs != d.subdirs {
+                        return Err(format!("dir {ino}: {subdirs} subdirectories counted {}", d.subdirs));
+                    }
+                    if i.nlink != 0 && i.nlink != 2 + subdirs {
+                        return Err(format!("dir {ino}: nlink {} with {subdirs} subdirectories", i.nlink));
+                    }
+                }
+                Node::Special(_) => {}
+            }
+        }
+        if memory != self.memory {
+            return Err(format!("memory accounted {} but the tree holds {memory}", self.memory));
+        }
+        if bytes != self.bytes {
+            return Err(format!("bytes accounted {} but files hold {bytes}", self.bytes));
+        }
+        if self.memory > self.limits.max_memory && self.limits.max_memory != 0 {
+            return Err(format!("memory {} over the bound {}", self.memory, self.limits.max_memory));
+        }
+        Ok(())
+    }
+
     fn charge_memory(&mut self, n: u64) -> Result<(), Errno> {
         match self.memory.checked_add(n) {
             Some(m) if m <= self.limits.max_memory => {
