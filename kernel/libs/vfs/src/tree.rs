@@ -389,6 +389,13 @@ impl Tree {
         }
     }
 
+    /// A fresh inode number for an anonymous description (never a node).
+    pub(crate) fn anonymous_ino(&mut self) -> Option<Ino> {
+        let ino = self.next_ino;
+        self.next_ino = ino.checked_add(1)?;
+        Some(ino)
+    }
+
     fn alloc_ino(&mut self) -> Result<Ino, Errno> {
         if self.inodes.len() >= self.limits.max_inodes {
             return Err(Errno::ENOSPC);
