@@ -71,6 +71,7 @@
 //! | [`Tree::unlink`] | path errors; `EISDIR` a directory (also `/`, `.`, `..`); `ENOTDIR` trailing `/` on a file; `EPERM` a fixed node (xenfs, device nodes) |
 //! | [`Tree::rename`] | path errors; `EBUSY` `/`, `.`, `..`, mount points; `EPERM` a fixed node; `EINVAL` a directory into itself; `EISDIR`/`ENOTDIR` type mismatch; `ENOTEMPTY`; `ENOSPC` |
 //! | [`Tree::create_file`], [`Tree::create_special`] | path errors; `EISDIR` trailing `/`; `EEXIST`; `EINVAL` bad special type; `ENOSPC` |
+//! | [`Tree::link`] | path errors; `ENOENT` missing; `ENOTDIR` trailing `/` on the file; `EPERM` a directory or special node; `EEXIST` new name exists (or `/`, `.`, `..`); `EMLINK`; `ENOSPC` |
 //! | [`Tree::readdir`] | path errors; `ENOTDIR` |
 //! | [`Tree::open`] | `EINVAL` `O_ACCMODE` or `O_CREAT\|O_DIRECTORY`; `EMFILE`; path errors; `EISDIR` `O_CREAT` with a trailing `/`; `EEXIST` `O_CREAT\|O_EXCL` on existing; `EISDIR` directory with write access, `O_TRUNC` or `O_CREAT`; `ENOTDIR` `O_DIRECTORY` or trailing `/` on a non-directory; `ENOENT` missing without `O_CREAT`; `ENOSPC`; the special callback's error |
 //! | [`Tree::close`] | `EBADF` |

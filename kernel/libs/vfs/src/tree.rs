@@ -210,6 +210,7 @@ impl Tree {
         use alloc::format;
         let mut memory = 0u64;
         let mut bytes = 0u64;
+        let mut names: BTreeMap<Ino, u32> = BTreeMap::new();
         for (&ino, i) in &self.inodes {
             memory = memory.saturating_add(INODE_OVERHEAD);
             match &i.node {
@@ -230,6 +231,9 @@ impl Tree {
                         let Some(c) = self.inodes.get(&child) else {
                             return Err(format!("dir {ino}: entry {:?} names dead inode {child}", name));
                         };
+                        if !matches!(c.node, Node::Dir(_)) {
+                            *names.entry(child).or_insert(0) += 1;
+                        }
                         if let Node::Dir(cd) = &c.node {
                             subdirs += 1;
                             if cd.parent != ino {
@@ -245,6 +249,11 @@ impl Tree {
                     }
                 }
                 Node::Special(_) => {}
+            }
+        }
+        for (&ino, i) in &self.inodes {
+            if !matches!(i.node, Node::Dir(_)) && i.nlink != names.get(&ino).copied().unwrap_or(0) {
+                return Err(format!("inode {ino}: nlink {} but {} names", i.nlink, names.get(&ino).unwrap_or(&0)));
             }
         }
         if memory != self.memory {
@@ -625,6 +634,46 @@ impl Tree {
             return Err(Errno::EPERM);
         }
         self.unlink_entry(r.parent, name, ino)
+    }
+
+    /// `link(2)`: a new name `new` for the file `old`. Regular files only
+    /// (a directory or a special node: `EPERM`, as Linux for directories).
+    ///
+    /// Errors: path errors of either path; `ENOENT` when `old` is missing
+    /// or `new`'s parent is; `ENOTDIR` for a trailing slash on `old`;
+    /// `EPERM` for a directory or special node; `EEXIST` when `new` exists
+    /// (or is `/`, `.`, `..`); `ENOENT` for a trailing slash on `new`;
+    /// `EMLINK` at `u32::MAX` links; `ENOSPC`.
+    pub fn link<'p, 'q>(&mut self, old: impl Into<Path<'p>>, new: impl Into<Path<'q>>) -> Result<(), Errno> {
+        let ro = self.resolve(old.into())?;
+        let rn = self.resolve(new.into())?;
+        let src = self.target(&ro)?.ok_or(Errno::ENOENT)?;
+        if ro.must_be_dir && !self.is_dir(src) {
+            return Err(Errno::ENOTDIR);
+        }
+        if !matches!(self.inode(src)?.node, Node::File(_)) {
+            return Err(Errno::EPERM);
+        }
+        let Last::Name(name) = rn.last else { return Err(Errno::EEXIST) };
+        if self.target(&rn)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if rn.must_be_dir {
+            return Err(Errno::ENOENT);
+        }
+        check_name(name)?;
+        if self.inode(src)?.nlink == u32::MAX {
+            return Err(Errno::EMLINK);
+        }
+        self.charge_memory(entry_cost(name))?;
+        let d = self.dir_mut(rn.parent)?;
+        let pos = d.next_pos;
+        d.next_pos = pos.saturating_add(1);
+        d.by_name.insert(name.into(), (src, pos));
+        d.by_pos.insert(pos, name.into());
+        let i = self.inode_mut(src)?;
+        i.nlink = i.nlink.saturating_add(1);
+        Ok(())
     }
 
     /// Marks a node as part of a fixed layout (xenfs, device nodes): unlink
