@@ -3,7 +3,8 @@
 //! upcall goes to `xen::evtchn`), and the crash report every fatal
 //! exception and panic ends in.
 //!
-//! Every exception is fatal: the report shows the vector, error code, RIP,
+//! Every exception is fatal, unless the fault hook ([`set_fault_hook`])
+//! claims it (a program's own fault ends the program): the report shows the vector, error code, RIP,
 //! RSP, RFLAGS, the general registers, the faulting address for a page fault
 //! (Xen stores it in vcpu_info's `arch.cr2` for PV guests) and a backtrace of
 //! return addresses found by walking the frame-pointer chain. Lines of the
@@ -120,10 +121,28 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         crash("failsafe callback: Xen could not restore the guest's segment state", Some(frame), None, frame.rbp);
     }
     let name = NAMES.get(frame.vector as usize).copied().unwrap_or("unknown");
+    let cr2 = if frame.vector == 14 { shared_info::cr2() } else { None };
+    if let Some(hook) = FAULT_HOOK.get() {
+        // Returns only when the fault is not a program's.
+        hook(frame, name, cr2);
+    }
     let mut b = LineBuf::new();
     let _ = write!(b, "{} (vector {}), error code {:#x}", name, frame.vector, frame.error_code);
-    let cr2 = if frame.vector == 14 { shared_info::cr2() } else { None };
     crash(core::str::from_utf8(b.as_bytes()).unwrap_or("exception"), Some(frame), cr2, frame.rbp);
+}
+
+/// Called for every exception before the crash report (see
+/// [`set_fault_hook`]).
+pub type FaultHook = fn(&TrapFrame, &str, Option<u64>);
+
+static FAULT_HOOK: spin::Once<FaultHook> = spin::Once::new();
+
+/// Lets a layer above handle exceptions it owns: the programs layer ends a
+/// program that faulted in its own code instead of crashing the kernel.
+/// The hook gets the frame, the exception's name and the fault address; it
+/// returns when the exception is not its to handle.
+pub fn set_fault_hook(f: FaultHook) {
+    FAULT_HOOK.call_once(|| f);
 }
 
 static CRASHING: AtomicBool = AtomicBool::new(false);

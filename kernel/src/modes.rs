@@ -1,7 +1,8 @@
 //! What the kernel does once it is up, as the command line says:
 //! `crash=pagefault|panic|ud` (exercise the crash report),
 //! `conformance=<dir>` (run the scenario corpus), `tests=<selection>` (run
-//! in-guest tests), `idle=<seconds>` (wait blocked in Xen); then power off.
+//! in-guest tests), `programs=<list>` / `programs-file=<path>` (run
+//! programs), `idle=<seconds>` (wait blocked in Xen); then power off.
 //! Every command-line word is listed in xen-config/unikernel.cfg.
 use crate::xen::sched::{shutdown_forever, ShutdownReason};
 use crate::{cmdline, info, kprintln, warn};
@@ -31,6 +32,8 @@ pub fn run(cmdline: &'static str) -> ! {
     if cmdline::get(cmdline, "tests").is_some() || cmdline::get(cmdline, "conformance").is_some() {
         warn!("this image was built without the in-guest tests (feature in-guest-tests)");
     }
+    #[cfg(feature = "programs")]
+    run_programs(cmdline);
     if let Some(secs) = cmdline::get(cmdline, "idle").and_then(|v| v.parse::<u64>().ok()) {
         info!("idling for {} s (blocked in Xen)", secs);
         let t0 = crate::time::now_ns();
@@ -43,6 +46,34 @@ pub fn run(cmdline: &'static str) -> ! {
         );
     }
     poweroff()
+}
+
+/// `programs=<list>` (the rest of the command line) and
+/// `programs-file=<path>` (a list in the VFS, one command per line): run
+/// the commands (`programs::shell`), then go on (and power off).
+/// `programs-report` adds the harness's records.
+#[cfg(feature = "programs")]
+fn run_programs(cmdline: &str) {
+    let report = cmdline::words(cmdline).any(|(k, _)| k == "programs-report");
+    let mut lists: alloc::vec::Vec<alloc::string::String> = alloc::vec::Vec::new();
+    if let Some(path) = cmdline::get(cmdline, "programs-file") {
+        match crate::fs::read_file(path) {
+            Ok(b) => lists.push(alloc::string::String::from_utf8_lossy(&b).into_owned()),
+            Err(e) => warn!("programs-file={}: {}", path, e.name()),
+        }
+    }
+    if let Some(rest) = cmdline::rest_after(cmdline, "programs") {
+        lists.push(alloc::string::String::from(rest));
+    }
+    for text in lists {
+        match crate::programs::shell::parse(&text) {
+            Ok(cmds) => {
+                let (n, failed) = crate::programs::shell::run_list(&cmds, report);
+                kprintln!("programs: done: {} programs, {} failed", n, failed);
+            }
+            Err(e) => warn!("programs: cannot parse the command list: {}", e.0),
+        }
+    }
 }
 
 fn poweroff() -> ! {

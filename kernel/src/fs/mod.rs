@@ -592,6 +592,28 @@ pub fn memory_used() -> u64 {
     TREE.lock().as_ref().map(|s| s.tree.memory_used()).unwrap_or(0)
 }
 
+/// The whole contents of the regular file at `path` (a copy, charged to
+/// nobody: the caller holds it briefly). Errors: those of `stat`; `EISDIR`
+/// for a directory; `EINVAL` for a special node; `ENOMEM`.
+pub fn read_file(path: &str) -> Result<Vec<u8>, Errno> {
+    with_tree(|t| {
+        let ino = t.lookup(path)?;
+        let st = t.stat_ino(ino)?;
+        match st.file_type {
+            FileType::Directory => return Err(Errno::EISDIR),
+            _ if st.special.is_some() => return Err(Errno::EINVAL),
+            _ => {}
+        }
+        let len = usize::try_from(st.size).map_err(|_| Errno::ENOMEM)?;
+        let mut out = Vec::new();
+        out.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+        out.resize(len, 0);
+        let n = t.read_at(ino, 0, &mut out)?;
+        out.truncate(n);
+        Ok(out)
+    })
+}
+
 /// The entries of a directory by path.
 pub fn readdir(path: &str) -> Result<Vec<DirEntry>, Errno> {
     with_tree(|t| t.readdir(path))

@@ -49,6 +49,12 @@ pub fn in_upcall() -> bool {
     IN_UPCALL.load(Ordering::SeqCst)
 }
 
+/// Spin locks the running thread holds (outside the upcall): 0 when it is
+/// in no kernel critical section.
+pub fn locks_held() -> u32 {
+    THREAD_HELD.load(Ordering::SeqCst)
+}
+
 const CHECKED: bool = cfg!(any(feature = "lockdep", debug_assertions));
 
 /// Called before a thread blocks or yields: no spin lock may be held, and
