@@ -18,7 +18,7 @@ VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
 .PHONY: kernel-min
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz
 
 deps:
 	@tests/harness/install-deps.sh
@@ -56,6 +56,17 @@ lint: deps
 	$(PYTHON) tests/lint/modcycles.py . || rc=1; \
 	if [ $$rc -eq 0 ]; then echo "lint: clean"; else echo "lint: FAILED (see above)"; fi; \
 	exit $$rc
+
+# The fuzzers, long: 10^7 steps of the xenbus node, 10^6 of the ring client,
+# the VFS and the ELF loader (release builds; each prints its counts). `make
+# test` runs the same drivers with small step counts inside the host tests.
+FUZZ_NODE_STEPS ?= 10000000
+FUZZ_STEPS ?= 1000000
+fuzz: deps
+	XENBUS_FUZZ_STEPS=$(FUZZ_NODE_STEPS) $(CARGO) test --release -p xenbus-node fuzz -- --nocapture
+	XS_RING_FUZZ_STEPS=$(FUZZ_STEPS) $(CARGO) test --release -p xs-client --test ring_fuzz -- --nocapture
+	VFS_FUZZ_STEPS=$(FUZZ_STEPS) $(CARGO) test --release -p vfs --test fuzz -- --nocapture
+	ELF_FUZZ_STEPS=$(FUZZ_STEPS) $(CARGO) test --release -p elf-loader --test fuzz -- --nocapture
 
 bindings:
 	kernel/libs/xen-sys/regenerate.sh

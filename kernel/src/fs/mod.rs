@@ -1,9 +1,12 @@
 //! The file API for in-guest programs, shaped like POSIX: `open`, `read`,
 //! `write`, `close`, `poll`, `lseek`, `fstat`, `stat`, `mkdir`, `rmdir`,
-//! `unlink`, `readdir`, `fcntl`. Errors are Linux errno values.
+//! `unlink`, `readdir`, `fcntl`, `dup`/`dup2`, `pipe2`, `socket`/`connect`.
+//! Errors are Linux errno values.
 //!
 //! The tree and descriptor tables are the `vfs` crate's; this module adds
-//! the devices (xenfs) and waiting. A [`Program`] owns a descriptor table
+//! the devices and waiting: the xenbus node (xenfs), `/dev/null`, pipes
+//! (`pipe`), `AF_UNIX` sockets that connect nowhere and the output capture
+//! of programs (`devices`). A [`Program`] owns a descriptor table
 //! ([`vfs::FD_LIMIT`] = 64 descriptors); the threads of one program share
 //! it through an `Arc`.
 //!
@@ -22,14 +25,22 @@
 //!   operation: the per-open device state is an `Arc` cloned out of it.
 //! * Lock order: `fds`, then `TREE` (both may be held for a regular-file
 //!   operation); device locks (`xenfs`) are taken with neither held.
+pub mod devices;
+pub mod pipe;
+
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use kcore::budget::Charge;
-pub use vfs::flags::{O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY};
-pub use vfs::{DirEntry, Errno, Fd, Stat};
+pub use vfs::flags::{
+    O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+};
+pub use vfs::{DirEntry, Errno, Fd, FileType, Stat};
 use vfs::{FdTable, Io, Limits, SpecialId, Tree};
+
+use devices::{Output, Socket};
+use pipe::PipeEnd;
 
 use crate::mm::budget::GLOBAL;
 use crate::sync::ThreadLock;
@@ -39,6 +50,12 @@ use crate::xenfs::{self, XenbusOpen};
 const XENBUS: SpecialId = SpecialId(1);
 /// `/proc/xen/xenbus-stats`.
 const XENBUS_STATS: SpecialId = SpecialId(2);
+/// `/dev/null`.
+const NULL: SpecialId = SpecialId(3);
+/// Anonymous descriptions: pipe ends, sockets, output captures.
+const PIPE: SpecialId = SpecialId(100);
+const SOCKET: SpecialId = SpecialId(101);
+const OUTPUT: SpecialId = SpecialId(102);
 
 /// A read-only snapshot file (its text is made at open).
 pub struct TextFile {
@@ -59,11 +76,28 @@ impl TextFile {
     }
 }
 
-/// Per-open state of a device node.
+/// Per-open state of a device node or anonymous description.
 #[derive(Clone)]
 pub enum Device {
     Xenbus(Arc<XenbusOpen>),
     Text(Arc<TextFile>),
+    /// `/dev/null`: reads end at once, writes vanish.
+    Null,
+    Pipe(PipeEnd),
+    Socket(Arc<Socket>),
+    /// A program's standard output or error.
+    Output(Arc<Output>),
+}
+
+impl Device {
+    /// Tears down what the description held (its last descriptor closed).
+    fn end(self) {
+        match self {
+            Device::Xenbus(x) => x.close(),
+            Device::Pipe(p) => p.close(),
+            Device::Text(_) | Device::Null | Device::Socket(_) | Device::Output(_) => {}
+        }
+    }
 }
 
 struct VfsState {
@@ -104,11 +138,25 @@ pub const POLLIN: u16 = 0x001;
 pub const POLLOUT: u16 = 0x004;
 /// `poll` events.
 pub const POLLRDNORM: u16 = 0x040;
+/// `poll` events.
+pub const POLLERR: u16 = 0x008;
+/// `poll` events.
+pub const POLLHUP: u16 = 0x010;
 /// `poll` events: `fd` is not open.
 pub const POLLNVAL: u16 = 0x020;
+/// `poll` events.
+pub const POLLWRNORM: u16 = 0x100;
 
 /// `fcntl` commands.
-pub use vfs::{F_GETFL, F_SETFL};
+pub use vfs::{FD_CLOEXEC, F_GETFL, F_SETFL};
+/// `fcntl(F_DUPFD)`.
+pub const F_DUPFD: u32 = 0;
+/// `fcntl(F_GETFD)`.
+pub const F_GETFD: u32 = 1;
+/// `fcntl(F_SETFD)`.
+pub const F_SETFD: u32 = 2;
+/// `fcntl(F_DUPFD_CLOEXEC)`.
+pub const F_DUPFD_CLOEXEC: u32 = 1030;
 
 /// One entry of a `poll` set.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,7 +167,7 @@ pub struct PollFd {
 }
 
 /// Builds the tree: `/proc/xen/{xenbus,capabilities}`, `/dev/xen/xenbus`,
-/// `/tmp`, `/etc`, and the files of the boot module (a newc cpio archive
+/// `/dev/null`, `/tmp`, `/etc`, and the files of the boot module (a newc cpio archive
 /// given as `ramdisk=`), if any. Returns what was unpacked.
 pub fn init(module: Option<&[u8]>) -> Result<Option<vfs::cpio::Unpacked>, String> {
     let limits = Limits { max_memory: crate::mm::budget::vfs_cap(), ..Limits::default() };
@@ -127,6 +175,8 @@ pub fn init(module: Option<&[u8]>) -> Result<Option<vfs::cpio::Unpacked>, String
     let layout = t
         .add_standard_layout(XENBUS, None)
         .and_then(|()| t.create_special("/proc/xen/xenbus-stats", vfs::flags::S_IFREG | 0o444, XENBUS_STATS))
+        .and_then(|i| t.mark_fixed(i))
+        .and_then(|()| t.create_special("/dev/null", vfs::flags::S_IFCHR | 0o666, NULL))
         .and_then(|i| t.mark_fixed(i))
         .map_err(|e| alloc::format!("standard layout: {}", e));
     let mut st = VfsState { tree: t, charge: GLOBAL.try_charge(0).unwrap_or_default() };
@@ -196,6 +246,7 @@ impl Program {
                     data: xenfs::stats::render().into_bytes(),
                     pos: ThreadLock::new("vfs.textfile", 0),
                 }))),
+                NULL => Ok(Device::Null),
                 _ => Err(Errno::ENOENT),
             })
         })
@@ -233,6 +284,10 @@ impl Program {
         match dev {
             (Device::Xenbus(x), nonblocking) => x.read(buf, nonblocking, interrupted),
             (Device::Text(t), _) => Ok(t.read(buf)),
+            (Device::Null, _) => Ok(0),
+            (Device::Pipe(p), nonblocking) => p.read(buf, nonblocking, interrupted),
+            (Device::Socket(s), _) => s.read(),
+            (Device::Output(_), _) => Err(Errno::EBADF),
         }
     }
 
@@ -240,11 +295,19 @@ impl Program {
     ///
     /// # Yields
     pub fn write(&self, fd: Fd, buf: &[u8]) -> Result<usize, Errno> {
+        self.write_interruptible(fd, buf, &|| false)
+    }
+
+    /// `write(2)` whose wait (a full pipe) ends with `EINTR` once
+    /// `interrupted()` is true.
+    ///
+    /// # Yields
+    pub fn write_interruptible(&self, fd: Fd, buf: &[u8], interrupted: &dyn Fn() -> bool) -> Result<usize, Errno> {
         let dev = {
             let mut fds = self.fds.lock();
             let r = with_tree(|t| match t.write(&mut fds, fd, buf)? {
                 Io::Done(n) => Ok(Ok(n)),
-                Io::Special { state, .. } => Ok(Err(state.clone())),
+                Io::Special { state, nonblocking, .. } => Ok(Err((state.clone(), nonblocking))),
             });
             match r? {
                 Ok(n) => return Ok(n),
@@ -252,8 +315,12 @@ impl Program {
             }
         };
         match dev {
-            Device::Xenbus(x) => x.write(buf),
-            Device::Text(_) => Err(Errno::EBADF),
+            (Device::Xenbus(x), _) => x.write(buf),
+            (Device::Text(_), _) => Err(Errno::EBADF),
+            (Device::Null, _) => Ok(buf.len()),
+            (Device::Pipe(p), nonblocking) => p.write(buf, nonblocking, interrupted),
+            (Device::Socket(s), _) => s.write(),
+            (Device::Output(o), _) => Ok(o.write(buf)),
         }
     }
 
@@ -266,8 +333,8 @@ impl Program {
             let mut fds = self.fds.lock();
             with_tree(|t| t.close(&mut fds, fd))?
         };
-        if let Some(Device::Xenbus(x)) = dev {
-            x.close();
+        if let Some(d) = dev {
+            d.end();
         }
         Ok(())
     }
@@ -279,11 +346,93 @@ impl Program {
             with_tree(|t| t.close_all(&mut fds))
         };
         for d in devs {
-            match d {
-                Device::Xenbus(x) => x.close(),
-                Device::Text(_) => {}
+            d.end();
+        }
+    }
+
+    /// `dup2(2)`: `new` becomes a descriptor for `old`'s description (what
+    /// `new` was is closed first). Returns `new`.
+    ///
+    /// # Yields
+    pub fn dup2(&self, old: Fd, new: Fd) -> Result<Fd, Errno> {
+        let dev = {
+            let mut fds = self.fds.lock();
+            with_tree(|t| t.dup2(&mut fds, old, new))?
+        };
+        if let Some(d) = dev {
+            d.end();
+        }
+        Ok(new)
+    }
+
+    /// `dup(2)`.
+    pub fn dup(&self, fd: Fd) -> Result<Fd, Errno> {
+        let mut fds = self.fds.lock();
+        with_tree(|t| t.dup(&mut fds, fd, 0, false))
+    }
+
+    /// Installs an anonymous description (`flags`: access mode,
+    /// `O_NONBLOCK`, `O_CLOEXEC`).
+    fn install(&self, id: SpecialId, ty: FileType, flags: u32, dev: Device) -> Result<Fd, Errno> {
+        let mut fds = self.fds.lock();
+        with_tree(|t| t.open_anonymous(&mut fds, id, ty, flags, dev))
+    }
+
+    /// `pipe2(2)`: (read end, write end). `flags`: `O_NONBLOCK`,
+    /// `O_CLOEXEC` (others: `EINVAL`).
+    pub fn pipe2(&self, flags: u32) -> Result<[Fd; 2], Errno> {
+        if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let (r, w) = pipe::new().ok_or(Errno::ENFILE)?;
+        let rfd = self.install(PIPE, FileType::Fifo, O_RDONLY | flags, Device::Pipe(r.clone()))?;
+        match self.install(PIPE, FileType::Fifo, O_WRONLY | flags, Device::Pipe(w.clone())) {
+            Ok(wfd) => Ok([rfd, wfd]),
+            Err(e) => {
+                let _ = self.close(rfd);
+                w.close();
+                Err(e)
             }
         }
+    }
+
+    /// `socket(2)` (see [`Socket::new`]); `SOCK_NONBLOCK`/`SOCK_CLOEXEC`
+    /// in `ty` set those flags.
+    pub fn socket(&self, domain: i32, ty: i32, protocol: i32) -> Result<Fd, Errno> {
+        let s = Socket::new(domain, ty, protocol)?;
+        let mut flags = O_RDWR;
+        if ty & devices::SOCK_NONBLOCK != 0 {
+            flags |= O_NONBLOCK;
+        }
+        if ty & devices::SOCK_CLOEXEC != 0 {
+            flags |= O_CLOEXEC;
+        }
+        self.install(SOCKET, FileType::Socket, flags, Device::Socket(Arc::new(s)))
+    }
+
+    /// `connect(2)` (see [`Socket::connect`]): `ENOTSOCK` for a descriptor
+    /// that is not a socket.
+    pub fn connect(&self, fd: Fd, addr: &[u8]) -> Result<(), Errno> {
+        match self.device(fd)? {
+            Some((Device::Socket(s), _)) => s.connect(addr),
+            _ => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// Installs an output capture as descriptor `fd` (replacing what was
+    /// there), write-only: a program's standard output or error.
+    pub fn install_output(&self, fd: Fd, out: Arc<Output>) -> Result<(), Errno> {
+        let tmp = self.install(OUTPUT, FileType::Fifo, O_WRONLY, Device::Output(out))?;
+        if tmp != fd {
+            self.dup2(tmp, fd)?;
+            self.close(tmp)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `fd` is a terminal: never (`ENOTTY`), `EBADF` if not open.
+    pub fn isatty(&self, fd: Fd) -> Result<bool, Errno> {
+        self.fds.lock().get(fd).map(|_| false)
     }
 
     /// `lseek(2)` (`ESPIPE` on the xenbus node).
@@ -298,13 +447,20 @@ impl Program {
         with_tree(|t| t.fstat(&fds, fd))
     }
 
-    /// `fcntl(F_GETFL)` / `fcntl(F_SETFL, flags)` (only `O_NONBLOCK` and
-    /// `O_APPEND` change).
+    /// `fcntl`: `F_GETFL` / `F_SETFL` (only `O_NONBLOCK` and `O_APPEND`
+    /// change), `F_GETFD` / `F_SETFD` (`FD_CLOEXEC`), `F_DUPFD` /
+    /// `F_DUPFD_CLOEXEC`; other commands `EINVAL`.
     pub fn fcntl(&self, fd: Fd, cmd: u32, arg: u32) -> Result<u32, Errno> {
         let mut fds = self.fds.lock();
         match cmd {
             F_GETFL => fds.getfl(fd),
             F_SETFL => fds.setfl(fd, arg).map(|_| 0),
+            F_GETFD => fds.getfd(fd),
+            F_SETFD => fds.setfd(fd, arg).map(|_| 0),
+            F_DUPFD | F_DUPFD_CLOEXEC => {
+                let min = Fd::try_from(arg).map_err(|_| Errno::EINVAL)?;
+                with_tree(|t| t.dup(&mut fds, fd, min, cmd == F_DUPFD_CLOEXEC)).map(|n| n as u32)
+            }
             _ => Err(Errno::EINVAL),
         }
     }
@@ -331,24 +487,58 @@ impl Program {
     ///
     /// # Yields
     pub fn poll(&self, set: &mut [PollFd], timeout_ms: i64) -> Result<usize, Errno> {
+        self.poll_interruptible(set, timeout_ms, &|| false)
+    }
+
+    /// `poll(2)` whose wait ends with `EINTR` once `interrupted()` is true.
+    ///
+    /// # Yields
+    pub fn poll_interruptible(
+        &self,
+        set: &mut [PollFd],
+        timeout_ms: i64,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<usize, Errno> {
+        enum Watched {
+            Xenbus(Arc<XenbusOpen>, u64),
+            Pipe(PipeEnd, u64),
+        }
+        impl Watched {
+            fn changed(&self) -> bool {
+                match self {
+                    Watched::Xenbus(x, g) => x.changed_since(*g),
+                    Watched::Pipe(p, g) => p.generation() != *g,
+                }
+            }
+        }
         // Saturating: a huge timeout is "never", not a wrapped past.
         let deadline = if timeout_ms < 0 { u64::MAX } else { crate::time::deadline_after_ms(timeout_ms as u64) };
         loop {
-            let mut gens: Vec<(Arc<XenbusOpen>, u64)> = Vec::new();
+            let mut gens: Vec<Watched> = Vec::new();
             let mut ready = 0;
             for p in set.iter_mut() {
                 p.revents = 0;
                 if p.fd < 0 {
                     continue;
                 }
+                // POLLERR, POLLHUP and POLLNVAL are reported whatever was
+                // asked, as Linux does.
+                let always = POLLERR | POLLHUP | POLLNVAL;
                 let mask = match self.device(p.fd) {
                     Err(_) => POLLNVAL,
-                    Ok(None) => (POLLIN | POLLRDNORM | POLLOUT | 0x100/* POLLWRNORM */) & p.events,
+                    Ok(None) => (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM) & p.events,
                     Ok(Some((Device::Xenbus(x), _))) => {
-                        gens.push((x.clone(), x.generation()));
+                        gens.push(Watched::Xenbus(x.clone(), x.generation()));
                         (x.poll() as u16) & (p.events | POLLNVAL)
                     }
                     Ok(Some((Device::Text(_), _))) => (POLLIN | POLLRDNORM) & p.events,
+                    Ok(Some((Device::Null, _))) => (POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM) & p.events,
+                    Ok(Some((Device::Pipe(e), _))) => {
+                        gens.push(Watched::Pipe(e.clone(), e.generation()));
+                        e.poll() & (p.events | always)
+                    }
+                    Ok(Some((Device::Socket(s), _))) => s.poll() & (p.events | always),
+                    Ok(Some((Device::Output(_), _))) => (POLLOUT | POLLWRNORM) & p.events,
                 };
                 p.revents = mask;
                 if mask != 0 {
@@ -358,7 +548,10 @@ impl Program {
             if ready > 0 || timeout_ms == 0 || crate::time::now_ns() >= deadline {
                 return Ok(ready);
             }
-            xenfs::ACTIVITY.wait_until_deadline(|| gens.iter().any(|(x, g)| x.changed_since(*g)), deadline);
+            if interrupted() {
+                return Err(Errno::EINTR);
+            }
+            xenfs::ACTIVITY.wait_until_deadline(|| gens.iter().any(Watched::changed) || interrupted(), deadline);
         }
     }
 }

@@ -25,6 +25,7 @@
 //! released before `SCHED` is taken; nothing is taken while `SCHED` is
 //! held. No spin lock may be held when a thread blocks or yields
 //! (`sync::assert_may_block`).
+mod prog;
 mod sleep_mutex;
 mod stack;
 pub mod timer;
@@ -38,6 +39,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::irq;
 use crate::sync::IrqLock;
+pub use prog::ProgCtx;
 pub use sleep_mutex::SleepMutex;
 pub use stack::Stack;
 pub use timer::sleep_ns;
@@ -70,6 +72,10 @@ struct Thread {
     wake_pending: bool,
     joiners: Vec<ThreadId>,
     switches: u64,
+    /// A program thread's context (FPU state, %fs base, its program).
+    prog: Option<Box<ProgCtx>>,
+    /// Interrupted ([`interrupt`]): its interruptible waits end with EINTR.
+    interrupted: bool,
 }
 
 struct Sched {
@@ -117,6 +123,8 @@ pub fn init() {
         wake_pending: false,
         joiners: Vec::new(),
         switches: 0,
+        prog: None,
+        interrupted: false,
     });
     let mut threads = BTreeMap::new();
     threads.insert(ThreadId(0), main);
@@ -144,8 +152,29 @@ pub fn spawn_with_stack(
     stack_size: usize,
     f: impl FnOnce() + Send + 'static,
 ) -> Result<ThreadId, SpawnError> {
+    spawn_inner(name, stack_size, None, Box::new(f))
+}
+
+/// Starts a program thread: like [`spawn_with_stack`], but it runs with
+/// its own FPU/SSE state and %fs base (`ctx`), and starts with events
+/// masked (program code may use the red zone, which an event frame would
+/// overwrite: events are delivered when it calls into the kernel).
+pub fn spawn_program(
+    name: &str,
+    stack_size: usize,
+    ctx: Box<ProgCtx>,
+    f: Box<dyn FnOnce() + Send>,
+) -> Result<ThreadId, SpawnError> {
+    spawn_inner(name, stack_size, Some(ctx), f)
+}
+
+fn spawn_inner(
+    name: &str,
+    stack_size: usize,
+    prog: Option<Box<ProgCtx>>,
+    entry: Box<dyn FnOnce() + Send>,
+) -> Result<ThreadId, SpawnError> {
     let stack = Stack::new(stack_size).ok_or(SpawnError::NoMemory)?;
-    let entry: Box<dyn FnOnce() + Send> = Box::new(f);
     let mut tname = String::new();
     tname.try_reserve_exact(name.len()).map_err(|_| SpawnError::NoMemory)?;
     tname.push_str(name);
@@ -175,6 +204,8 @@ pub fn spawn_with_stack(
                 wake_pending: false,
                 joiners: Vec::new(),
                 switches: 0,
+                prog,
+                interrupted: false,
             }),
         );
         s.run_queue.push_back(id);
@@ -190,10 +221,16 @@ pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<ThreadId, 
 /// First Rust code of a new thread (called by `thread_trampoline`).
 #[no_mangle]
 extern "C" fn thread_start(id: u64) -> ! {
-    let entry = with(|s| s.threads.get_mut(&ThreadId(id as u32)).and_then(|t| t.entry.take()));
-    // A thread starts with events enabled (it was switched to from a
-    // context that had them masked inside the scheduler).
-    irq::enable();
+    let (entry, is_prog) = with(|s| match s.threads.get_mut(&ThreadId(id as u32)) {
+        Some(t) => (t.entry.take(), t.prog.is_some()),
+        None => (None, false),
+    });
+    // A kernel thread starts with events enabled (it was switched to from a
+    // context that had them masked inside the scheduler); a program thread
+    // keeps them masked (see `spawn_program`).
+    if !is_prog {
+        irq::enable();
+    }
     if let Some(f) = entry {
         f();
     }
@@ -321,17 +358,23 @@ fn idle() {
 }
 
 fn switch_to(next: ThreadId) {
-    let (save, rsp) = with(|s| {
+    let (save, rsp, out_ctx, in_ctx) = with(|s| {
         let cur = s.current;
         s.current = next;
         let n = s.threads.get_mut(&next).expect("runnable thread exists");
         n.state = State::Running;
         n.switches += 1;
         let rsp = n.rsp;
+        let in_ctx = n.prog.as_mut().map(|p| &mut **p as *mut ProgCtx);
         let c = s.threads.get_mut(&cur).expect("current thread exists");
-        (&mut c.rsp as *mut u64, rsp)
+        let out_ctx = c.prog.as_mut().map(|p| &mut **p as *mut ProgCtx);
+        (&mut c.rsp as *mut u64, rsp, out_ctx, in_ctx)
     });
     SWITCHES.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: both contexts are boxed in thread records that stay alive
+    // across this switch (a thread is reaped only after it switched away
+    // for good); events are masked and no lock is held.
+    unsafe { prog::switch_contexts(out_ctx, in_ctx) };
     // SAFETY: `save` points into the boxed Thread of the current thread,
     // which is not freed while it is alive or until another thread reaped
     // it after this switch; `rsp` is the saved stack pointer of a thread
@@ -375,6 +418,48 @@ pub fn join(tid: ThreadId) {
         block_masked();
         irq::restore(was);
     }
+}
+
+/// Marks thread `tid` interrupted and wakes it: its interruptible waits
+/// (program system calls) end with EINTR until it clears the mark.
+pub fn interrupt(tid: ThreadId) {
+    with(|s| {
+        if let Some(t) = s.threads.get_mut(&tid) {
+            t.interrupted = true;
+        }
+    });
+    wake(tid);
+}
+
+/// Whether the calling thread is interrupted.
+pub fn interrupted() -> bool {
+    with(|s| s.threads.get(&s.current).is_some_and(|t| t.interrupted))
+}
+
+/// Clears the calling thread's interrupt mark.
+pub fn clear_interrupt() {
+    with(|s| {
+        let cur = s.current;
+        if let Some(t) = s.threads.get_mut(&cur) {
+            t.interrupted = false;
+        }
+    });
+}
+
+/// Runs `f` on the calling thread's program context, if it is a program
+/// thread.
+pub fn with_prog<R>(f: impl FnOnce(&ProgCtx) -> R) -> Option<R> {
+    let p = with(|s| s.threads.get(&s.current).and_then(|t| t.prog.as_ref().map(|p| &**p as *const ProgCtx)))?;
+    // SAFETY: the context is boxed in the current thread's record, which
+    // lives at least as long as the current thread runs; it is only
+    // mutated by the scheduler at switch time (its FPU area), never while
+    // this thread runs.
+    Some(f(unsafe { &*p }))
+}
+
+/// Whether thread `tid` exists and has not exited.
+pub fn alive(tid: ThreadId) -> bool {
+    with(|s| s.threads.get(&tid).is_some_and(|t| t.state != State::Exited))
 }
 
 /// (id, name, state, switches) of every thread, for diagnostics.

@@ -6,12 +6,17 @@
 //! flight is answered, instead of waiting forever.
 use core::sync::atomic::Ordering;
 
-use super::conn::{After, EVENT, PAGE, READER, STATE};
+use super::conn::{After, COMPLETED, EVENT, PAGE, READER, STATE};
 use crate::time::now_ns;
 
 /// How long the reader waits for an event while requests are in flight
 /// before it checks the ring anyway.
 pub const WATCHDOG_NS: u64 = 1_000_000_000;
+/// How long requests may be in flight with no reply at all before the
+/// connection counts as failed ("xenstored stopped answering": a crashed
+/// daemon, or a response stream desynchronised by garbage whose framing
+/// still looks valid).
+pub const STALL_NS: u64 = 30_000_000_000;
 
 pub(super) fn on_event(_port: u32, _data: usize) {
     EVENT.store(true, Ordering::SeqCst);
@@ -19,12 +24,42 @@ pub(super) fn on_event(_port: u32, _data: usize) {
 }
 
 pub(super) fn reader_thread() {
+    let mut seen = COMPLETED.load(Ordering::Relaxed);
+    let mut since = now_ns();
     loop {
         let busy = STATE.lock().as_ref().is_some_and(|c| c.usable() && c.core.in_flight() > 0);
         let deadline = if busy { now_ns().saturating_add(WATCHDOG_NS) } else { u64::MAX };
         READER.wait_until_deadline(|| EVENT.swap(false, Ordering::SeqCst), deadline);
         service();
+        let done = COMPLETED.load(Ordering::Relaxed);
+        if done != seen || !busy {
+            seen = done;
+            since = now_ns();
+        } else if now_ns().saturating_sub(since) > STALL_NS {
+            stalled();
+            since = now_ns();
+        }
     }
+}
+
+/// Requests have been in flight for [`STALL_NS`] with no reply: the
+/// connection has failed; answer them.
+fn stalled() {
+    let mut after = After::default();
+    {
+        let mut g = STATE.lock();
+        let Some(c) = g.as_mut() else { return };
+        if !c.usable() || c.core.in_flight() == 0 {
+            return;
+        }
+        let what = alloc::format!(
+            "xenstored stopped answering: {} request(s) in flight and no reply for {} s",
+            c.core.in_flight(),
+            STALL_NS / 1_000_000_000
+        );
+        c.fail_with(what, &mut after);
+    }
+    after.run();
 }
 
 /// Pumps both rings and routes what arrived. Runs in the reader thread.

@@ -115,12 +115,6 @@ impl Conn {
 
     /// The other side broke the ring: answer everything, record why.
     pub fn fail(&mut self, e: RingError, after: &mut After) {
-        // The core may have failed itself already (it found the error).
-        self.core.fail(ClientError::ConnectionLost);
-        let total = self.core.stats().failed_requests;
-        let answered = total.saturating_sub(self.failed_mark) as usize;
-        self.failed_mark = total;
-        self.route_completions(after);
         let what = match e {
             RingError::Corrupt { ring, prod, cons } => alloc::format!(
                 "xenstored left the {} ring with impossible indices (prod {:#x}, cons {:#x}: {} bytes apart, the ring \
@@ -134,6 +128,18 @@ impl Conn {
                 alloc::format!("xenstored sent a message header announcing {} payload bytes (at most 4096)", len)
             }
         };
+        self.fail_with(what, after);
+    }
+
+    /// The connection failed for the reason `what`: answer everything,
+    /// record why.
+    pub fn fail_with(&mut self, what: alloc::string::String, after: &mut After) {
+        // The core may have failed itself already (it found the error).
+        self.core.fail(ClientError::ConnectionLost);
+        let total = self.core.stats().failed_requests;
+        let answered = total.saturating_sub(self.failed_mark) as usize;
+        self.failed_mark = total;
+        self.route_completions(after);
         let f = Failure { what, at_ns: crate::time::now_ns(), answered };
         self.failed = Some(f.clone());
         after.failure = Some(f);

@@ -34,8 +34,7 @@
 //! * strtol (for `atoi` of `-n`, and `xs_strings_to_perms` with base 0),
 //!   strtoul (base 0).
 #![cfg_attr(not(test), no_std)]
-#![cfg_attr(not(test), forbid(unsafe_code))]
-#![cfg_attr(test, deny(unsafe_code))]
+#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -8,6 +8,7 @@ extern crate alloc;
 pub mod budget;
 pub mod evtchn_scan;
 pub mod lockdep;
+pub mod sha256;
 pub mod time;
 pub mod timer_queue;
 pub mod wait_list;

@@ -26,8 +26,10 @@
 //!   contents) with their permission bits and data;
 //! * missing parent directories are created with mode `0755`;
 //! * symlinks, devices, fifos and sockets are skipped and counted;
-//! * hard links (`nlink > 1`) are not reconstructed: each name becomes an
-//!   independent file with the data its own entry carries;
+//! * hard links: regular-file entries with `nlink > 1` that share an inode
+//!   number are one file with several names ([`Tree::link`]); the data is
+//!   whichever of those entries carries some (GNU cpio puts it on the last,
+//!   others on the first), and a later entry with data replaces it;
 //! * uid, gid, mtime and the archive's inode numbers are ignored.
 //!
 //! A failure while applying (a file where a directory is needed, the limits
@@ -109,6 +111,8 @@ pub struct Entry<'a> {
     pub mode: u32,
     /// The `nlink` field.
     pub nlink: u32,
+    /// The `ino` field (identifies the names of one hard-linked file).
+    pub ino: u32,
     /// The name, without its NUL (cut at the first NUL).
     pub name: &'a [u8],
     /// The data (`filesize` bytes).
@@ -174,7 +178,7 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
         for ((slot, chunk), name) in f.iter_mut().zip(rest.chunks(8)).zip(FIELDS) {
             *slot = hex8(chunk).ok_or(err(off, CpioReason::BadHex(name)))?;
         }
-        let [_ino, mode, _uid, _gid, nlink, _mtime, filesize, _, _, _, _, namesize, check] = f;
+        let [ino, mode, _uid, _gid, nlink, _mtime, filesize, _, _, _, _, namesize, check] = f;
         let namesize = namesize as usize;
         if namesize == 0 {
             return Err(err(off, CpioReason::EmptyName));
@@ -206,7 +210,7 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
                 return Err(err(off, CpioReason::BadChecksum));
             }
         }
-        entries.push(Entry { offset: off, mode, nlink, name, data });
+        entries.push(Entry { offset: off, mode, nlink, ino, name, data });
         off = next;
     }
 }
@@ -216,6 +220,8 @@ pub fn parse(archive: &[u8]) -> Result<Vec<Entry<'_>>, CpioError> {
 pub fn unpack(tree: &mut Tree, archive: &[u8]) -> Result<Unpacked, CpioError> {
     let entries = parse(archive)?;
     let mut done = Unpacked::default();
+    // Archive inode number -> (tree inode, path) of hard-linked files seen.
+    let mut linked: alloc::collections::BTreeMap<u32, (crate::tree::Ino, Vec<u8>)> = Default::default();
     for e in entries {
         let fs = |errno| CpioError { offset: e.offset, reason: CpioReason::Fs(errno) };
         let perm = e.mode & PERM_MASK;
@@ -235,6 +241,24 @@ pub fn unpack(tree: &mut Tree, archive: &[u8]) -> Result<Unpacked, CpioError> {
                     return Err(fs(Errno::EISDIR));
                 }
                 tree.mkdir_all(if dir.is_empty() { &b"/"[..] } else { dir }, 0o755).map_err(fs)?;
+                if e.nlink > 1 {
+                    if let Some((ino, first)) = linked.get(&e.ino) {
+                        let ino = *ino;
+                        // Only a file this archive created gets a new name.
+                        if tree.lookup(first.as_slice()) == Ok(ino) && tree.lookup(&p) != Ok(ino) {
+                            if tree.lookup(&p).is_ok() {
+                                tree.unlink(&p).map_err(fs)?;
+                            }
+                            tree.link(first.as_slice(), &p).map_err(fs)?;
+                        }
+                        if !e.data.is_empty() {
+                            tree.set_len(ino, 0).map_err(fs)?;
+                            tree.write_at(ino, 0, e.data).map_err(fs)?;
+                        }
+                        done.files = done.files.saturating_add(1);
+                        continue;
+                    }
+                }
                 let ino = match tree.lookup(&p) {
                     Ok(ino) => {
                         let st = tree.stat_ino(ino).map_err(fs)?;
@@ -249,6 +273,9 @@ pub fn unpack(tree: &mut Tree, archive: &[u8]) -> Result<Unpacked, CpioError> {
                     Err(other) => return Err(fs(other)),
                 };
                 tree.write_at(ino, 0, e.data).map_err(fs)?;
+                if e.nlink > 1 {
+                    linked.insert(e.ino, (ino, p.clone()));
+                }
                 done.files = done.files.saturating_add(1);
             }
             _ => done.skipped = done.skipped.saturating_add(1),

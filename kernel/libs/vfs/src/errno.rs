@@ -10,14 +10,20 @@ pub enum Errno {
     EPERM = 1,
     /// No such file or directory.
     ENOENT = 2,
+    /// No such process.
+    ESRCH = 3,
     /// Interrupted system call.
     EINTR = 4,
     /// I/O error.
     EIO = 5,
     /// Argument list too long.
     E2BIG = 7,
+    /// Exec format error.
+    ENOEXEC = 8,
     /// Bad file descriptor.
     EBADF = 9,
+    /// No child processes.
+    ECHILD = 10,
     /// Resource temporarily unavailable (would block).
     EAGAIN = 11,
     /// Out of memory.
@@ -52,8 +58,12 @@ pub enum Errno {
     EROFS = 30,
     /// Too many links.
     EMLINK = 31,
+    /// Broken pipe.
+    EPIPE = 32,
     /// Result out of range.
     ERANGE = 34,
+    /// Resource deadlock would occur.
+    EDEADLK = 35,
     /// File name too long.
     ENAMETOOLONG = 36,
     /// Function not implemented.
@@ -64,12 +74,22 @@ pub enum Errno {
     ELOOP = 40,
     /// Invalid or incomplete byte sequence.
     EILSEQ = 84,
+    /// Socket operation on non-socket.
+    ENOTSOCK = 88,
+    /// Protocol not supported.
+    EPROTONOSUPPORT = 93,
+    /// Address family not supported by protocol.
+    EAFNOSUPPORT = 97,
     /// No buffer space available.
     ENOBUFS = 105,
     /// Transport endpoint is already connected.
     EISCONN = 106,
+    /// Transport endpoint is not connected.
+    ENOTCONN = 107,
     /// Connection timed out.
     ETIMEDOUT = 110,
+    /// Connection refused.
+    ECONNREFUSED = 111,
 }
 
 impl Errno {
@@ -83,10 +103,13 @@ impl Errno {
         Some(match code {
             1 => Errno::EPERM,
             2 => Errno::ENOENT,
+            3 => Errno::ESRCH,
             4 => Errno::EINTR,
             5 => Errno::EIO,
             7 => Errno::E2BIG,
+            8 => Errno::ENOEXEC,
             9 => Errno::EBADF,
+            10 => Errno::ECHILD,
             11 => Errno::EAGAIN,
             12 => Errno::ENOMEM,
             13 => Errno::EACCES,
@@ -104,15 +127,22 @@ impl Errno {
             29 => Errno::ESPIPE,
             30 => Errno::EROFS,
             31 => Errno::EMLINK,
+            32 => Errno::EPIPE,
             34 => Errno::ERANGE,
+            35 => Errno::EDEADLK,
             36 => Errno::ENAMETOOLONG,
             38 => Errno::ENOSYS,
             39 => Errno::ENOTEMPTY,
             40 => Errno::ELOOP,
             84 => Errno::EILSEQ,
+            88 => Errno::ENOTSOCK,
+            93 => Errno::EPROTONOSUPPORT,
+            97 => Errno::EAFNOSUPPORT,
             105 => Errno::ENOBUFS,
             106 => Errno::EISCONN,
+            107 => Errno::ENOTCONN,
             110 => Errno::ETIMEDOUT,
+            111 => Errno::ECONNREFUSED,
             _ => return None,
         })
     }
@@ -123,10 +153,13 @@ impl Errno {
         match self {
             EPERM => "EPERM",
             ENOENT => "ENOENT",
+            ESRCH => "ESRCH",
             EINTR => "EINTR",
             EIO => "EIO",
             E2BIG => "E2BIG",
+            ENOEXEC => "ENOEXEC",
             EBADF => "EBADF",
+            ECHILD => "ECHILD",
             EAGAIN => "EAGAIN",
             ENOMEM => "ENOMEM",
             EACCES => "EACCES",
@@ -144,15 +177,22 @@ impl Errno {
             ESPIPE => "ESPIPE",
             EROFS => "EROFS",
             EMLINK => "EMLINK",
+            EPIPE => "EPIPE",
             ERANGE => "ERANGE",
+            EDEADLK => "EDEADLK",
             ENAMETOOLONG => "ENAMETOOLONG",
             ENOSYS => "ENOSYS",
             ENOTEMPTY => "ENOTEMPTY",
             ELOOP => "ELOOP",
             EILSEQ => "EILSEQ",
+            ENOTSOCK => "ENOTSOCK",
+            EPROTONOSUPPORT => "EPROTONOSUPPORT",
+            EAFNOSUPPORT => "EAFNOSUPPORT",
             ENOBUFS => "ENOBUFS",
             EISCONN => "EISCONN",
+            ENOTCONN => "ENOTCONN",
             ETIMEDOUT => "ETIMEDOUT",
+            ECONNREFUSED => "ECONNREFUSED",
         }
     }
 }
@@ -182,7 +222,11 @@ mod tests {
             }
         }
         assert_eq!(Errno::from_code(105), Some(Errno::ENOBUFS));
-        assert_eq!(Errno::from_code(3), None);
+        assert_eq!(Errno::from_code(3), Some(Errno::ESRCH));
+        assert_eq!(Errno::from_code(6), None);
+        assert_eq!(Errno::EPIPE.code(), 32);
+        assert_eq!(Errno::ECONNREFUSED.code(), 111);
+        assert_eq!(Errno::EAFNOSUPPORT.code(), 97);
         assert_eq!(Errno::ESPIPE.name(), "ESPIPE");
     }
 }

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::fd::{Fd, FdTable, Handle, OpenFile};
-use crate::flags::{AccessMode, OpenFlags, SEEK_CUR, SEEK_END, SEEK_SET};
+use crate::flags::{AccessMode, FileType, OpenFlags, O_CLOEXEC, SEEK_CUR, SEEK_END, SEEK_SET};
 use crate::path::Path;
 use crate::tree::{DirEntry, Last, NodeKind, SpecialId, Stat, Tree, MAX_FILE_SIZE};
 use crate::Errno;
@@ -114,8 +114,8 @@ impl Tree {
         };
         self.acquire(ino)?;
         let status = of & (OpenFlags::APPEND | OpenFlags::NONBLOCK);
-        let file = OpenFile { ino, access, status, offset: 0, handle };
-        match table.insert(file) {
+        let file = OpenFile { ino, anon: None, access, status, offset: 0, handle };
+        match table.insert(file, flags & O_CLOEXEC != 0) {
             Ok(fd) => Ok(fd),
             Err(e) => {
                 self.release(ino);
@@ -124,16 +124,65 @@ impl Tree {
         }
     }
 
-    /// `close(2)`: removes `fd` and returns the special per-open state, if
-    /// any, for the kernel to tear down. An unlinked file is freed with its
-    /// last descriptor. Errors: `EBADF` when `fd` is not open.
+    /// `close(2)`: removes `fd` and, when it was the description's last
+    /// descriptor, returns the special per-open state, if any, for the
+    /// kernel to tear down. An unlinked file is freed with its last
+    /// description. Errors: `EBADF` when `fd` is not open.
     pub fn close<S>(&mut self, table: &mut FdTable<S>, fd: Fd) -> Result<Option<S>, Errno> {
-        let f = table.remove(fd)?;
-        self.release(f.ino);
-        Ok(match f.handle {
+        Ok(table.remove(fd)?.and_then(|f| self.end_description(f)))
+    }
+
+    /// Releases a description that lost its last descriptor.
+    fn end_description<S>(&mut self, f: OpenFile<S>) -> Option<S> {
+        if f.anon.is_none() {
+            self.release(f.ino);
+        }
+        match f.handle {
             Handle::Special { state, .. } => Some(state),
             _ => None,
-        })
+        }
+    }
+
+    /// Opens a description that is not a node of the tree — a pipe end, a
+    /// socket, a program's captured output — as a special description of
+    /// type `file_type` with the kernel's state `state` (reads and writes
+    /// come back as [`Io::Special`] like a special node's; `lseek` is
+    /// `ESPIPE`; `fstat` reports the type, permission bits 0600, size 0
+    /// and an inode number of its own). `flags`: the access mode,
+    /// `O_NONBLOCK`, `O_CLOEXEC`. Errors: `EINVAL` for `O_ACCMODE`;
+    /// `EMFILE`; `ENFILE` when inode numbers ran out.
+    pub fn open_anonymous<S>(
+        &mut self,
+        table: &mut FdTable<S>,
+        id: SpecialId,
+        file_type: FileType,
+        flags: u32,
+        state: S,
+    ) -> Result<Fd, Errno> {
+        let access = AccessMode::from_flags(flags)?;
+        if table.is_full() {
+            return Err(Errno::EMFILE);
+        }
+        let ino = self.anonymous_ino().ok_or(Errno::ENFILE)?;
+        let status = OpenFlags::from_bits_truncate(flags) & OpenFlags::NONBLOCK;
+        let file = OpenFile { ino, anon: Some(file_type), access, status, offset: 0, handle: Handle::Special { id, state } };
+        table.insert(file, flags & O_CLOEXEC != 0)
+    }
+
+    /// `dup(2)` (`min` 0) and `fcntl(F_DUPFD)`/`F_DUPFD_CLOEXEC`: a new
+    /// descriptor, the lowest free one at or above `min`, for `fd`'s
+    /// description. Errors: `EBADF`; `EINVAL` for `min` outside
+    /// `0..FD_LIMIT`; `EMFILE`.
+    pub fn dup<S>(&mut self, table: &mut FdTable<S>, fd: Fd, min: Fd, cloexec: bool) -> Result<Fd, Errno> {
+        table.dup_from(fd, min, cloexec)
+    }
+
+    /// `dup2(2)`: makes `new` a descriptor for `old`'s description, first
+    /// closing what `new` referred to (returned like [`Tree::close`]'s
+    /// state). `old == new` only checks that `old` is open. Errors:
+    /// `EBADF` when `old` is not open or `new` is outside `0..FD_LIMIT`.
+    pub fn dup2<S>(&mut self, table: &mut FdTable<S>, old: Fd, new: Fd) -> Result<Option<S>, Errno> {
+        Ok(table.dup_to(old, new)?.and_then(|f| self.end_description(f)))
     }
 
     /// Closes every descriptor (program exit); returns the special per-open
@@ -213,7 +262,18 @@ impl Tree {
 
     /// `fstat(2)`. Errors: `EBADF`.
     pub fn fstat<S>(&self, table: &FdTable<S>, fd: Fd) -> Result<Stat, Errno> {
-        self.stat_ino(table.get(fd)?.ino)
+        let f = table.get(fd)?;
+        match (f.anon, &f.handle) {
+            (Some(file_type), Handle::Special { id, .. }) => Ok(Stat {
+                ino: f.ino,
+                mode: file_type.mode_bits() | 0o600,
+                nlink: 1,
+                size: 0,
+                file_type,
+                special: Some(*id),
+            }),
+            _ => self.stat_ino(f.ino),
+        }
     }
 
     /// `ftruncate(2)`. Errors: `EBADF` when `fd` is not open; `EINVAL` when

@@ -49,6 +49,9 @@ pub const O_APPEND: u32 = OpenFlags::APPEND.bits();
 pub const O_NONBLOCK: u32 = OpenFlags::NONBLOCK.bits();
 /// `O_DIRECTORY`.
 pub const O_DIRECTORY: u32 = OpenFlags::DIRECTORY.bits();
+/// `O_CLOEXEC` (0o2000000): sets the new descriptor's close-on-exec flag;
+/// not a status flag of the description.
+pub const O_CLOEXEC: u32 = 0o2000000;
 
 /// The access mode of an open file description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,6 +104,11 @@ pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFREG: u32 = 0o100000;
 /// `S_IFCHR`: character device.
 pub const S_IFCHR: u32 = 0o020000;
+/// `S_IFIFO`: pipe (only for descriptions without a node, see
+/// [`crate::Tree::open_anonymous`]).
+pub const S_IFIFO: u32 = 0o010000;
+/// `S_IFSOCK`: socket (as [`S_IFIFO`]).
+pub const S_IFSOCK: u32 = 0o140000;
 /// `S_IFLNK`: symbolic link (only seen in cpio archives; never created).
 pub const S_IFLNK: u32 = 0o120000;
 /// The permission bits a mode may carry (`07777`: rwx for all plus
@@ -120,6 +128,10 @@ pub const DT_CHR: u8 = 2;
 pub const DT_DIR: u8 = 4;
 /// `DT_REG`.
 pub const DT_REG: u8 = 8;
+/// `DT_FIFO`.
+pub const DT_FIFO: u8 = 1;
+/// `DT_SOCK`.
+pub const DT_SOCK: u8 = 12;
 
 /// The type of a node as `stat` and `getdents` report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -131,6 +143,11 @@ pub enum FileType {
     Regular,
     /// A character device (`S_IFCHR`, `DT_CHR`), like `/dev/xen/xenbus`.
     CharDevice,
+    /// A pipe (`S_IFIFO`): never a node of the tree, only an anonymous
+    /// description ([`crate::Tree::open_anonymous`]).
+    Fifo,
+    /// A socket (`S_IFSOCK`): as [`FileType::Fifo`].
+    Socket,
 }
 
 impl FileType {
@@ -140,6 +157,8 @@ impl FileType {
             FileType::Directory => S_IFDIR,
             FileType::Regular => S_IFREG,
             FileType::CharDevice => S_IFCHR,
+            FileType::Fifo => S_IFIFO,
+            FileType::Socket => S_IFSOCK,
         }
     }
 
@@ -149,10 +168,13 @@ impl FileType {
             FileType::Directory => DT_DIR,
             FileType::Regular => DT_REG,
             FileType::CharDevice => DT_CHR,
+            FileType::Fifo => DT_FIFO,
+            FileType::Socket => DT_SOCK,
         }
     }
 
-    /// The type named by the `S_IFMT` bits of `mode`, if one of the three.
+    /// The type named by the `S_IFMT` bits of `mode`, if it is one a node of
+    /// the tree can have (directory, regular file, character device).
     pub fn from_mode(mode: u32) -> Option<Self> {
         match mode & S_IFMT {
             S_IFDIR => Some(FileType::Directory),

@@ -43,9 +43,13 @@
 //!   is the kernel's per-open state for special nodes, created by a callback
 //!   of [`Tree::open`] and handed back by [`Tree::close`]. Descriptors are
 //!   allocated lowest-free-first in `0..FD_LIMIT` ([`FD_LIMIT`] = 64; one
-//!   more is `EMFILE`). Each descriptor owns its open file description
-//!   (access mode, `O_APPEND`, `O_NONBLOCK`, offset); there is no `dup`, so
-//!   descriptions are never shared.
+//!   more is `EMFILE`). A descriptor refers to an open file description
+//!   (access mode, `O_APPEND`, `O_NONBLOCK`, offset) and has its own
+//!   close-on-exec flag; [`Tree::dup`] and [`Tree::dup2`] share a
+//!   description between descriptors, which then share its offset and
+//!   status flags, as on Linux. [`Tree::open_anonymous`] opens a
+//!   description that is no node of the tree (pipe ends, sockets, a
+//!   program's captured output): the kernel gives its type and state.
 //! * Regular-file I/O is done here; a read or write on a special node
 //!   returns [`Io::Special`] with the per-open state, after the access-mode
 //!   check, and the kernel does the transfer (and, when the device says
@@ -67,9 +71,13 @@
 //! | [`Tree::unlink`] | path errors; `EISDIR` a directory (also `/`, `.`, `..`); `ENOTDIR` trailing `/` on a file; `EPERM` a fixed node (xenfs, device nodes) |
 //! | [`Tree::rename`] | path errors; `EBUSY` `/`, `.`, `..`, mount points; `EPERM` a fixed node; `EINVAL` a directory into itself; `EISDIR`/`ENOTDIR` type mismatch; `ENOTEMPTY`; `ENOSPC` |
 //! | [`Tree::create_file`], [`Tree::create_special`] | path errors; `EISDIR` trailing `/`; `EEXIST`; `EINVAL` bad special type; `ENOSPC` |
+//! | [`Tree::link`] | path errors; `ENOENT` missing; `ENOTDIR` trailing `/` on the file; `EPERM` a directory or special node; `EEXIST` new name exists (or `/`, `.`, `..`); `EMLINK`; `ENOSPC` |
 //! | [`Tree::readdir`] | path errors; `ENOTDIR` |
 //! | [`Tree::open`] | `EINVAL` `O_ACCMODE` or `O_CREAT\|O_DIRECTORY`; `EMFILE`; path errors; `EISDIR` `O_CREAT` with a trailing `/`; `EEXIST` `O_CREAT\|O_EXCL` on existing; `EISDIR` directory with write access, `O_TRUNC` or `O_CREAT`; `ENOTDIR` `O_DIRECTORY` or trailing `/` on a non-directory; `ENOENT` missing without `O_CREAT`; `ENOSPC`; the special callback's error |
 //! | [`Tree::close`] | `EBADF` |
+//! | [`Tree::open_anonymous`] | `EINVAL` `O_ACCMODE`; `EMFILE`; `ENFILE` |
+//! | [`Tree::dup`] | `EBADF`; `EINVAL` minimum outside `0..FD_LIMIT`; `EMFILE` |
+//! | [`Tree::dup2`] | `EBADF` `old` not open or `new` outside `0..FD_LIMIT` |
 //! | [`Tree::read`] | `EBADF` not open or `O_WRONLY`; `EISDIR` directory |
 //! | [`Tree::write`] | `EBADF` not open or `O_RDONLY` (every directory); `EFBIG` past `i64::MAX`; `ENOSPC`; `ENOMEM` |
 //! | [`Tree::lseek`] | `EBADF`; `ESPIPE` special node; `EINVAL` bad whence, negative result, `SEEK_END` on a directory |
@@ -77,6 +85,7 @@
 //! | [`Tree::ftruncate`] | `EBADF`; `EINVAL` negative length, not a regular file open for writing; `EFBIG`; `ENOSPC` |
 //! | [`Tree::getdents`] | `EBADF`; `ENOTDIR` |
 //! | [`FdTable::getfl`], [`FdTable::setfl`] | `EBADF` (`F_SETFL` changes only `O_APPEND` and `O_NONBLOCK`) |
+//! | [`FdTable::getfd`], [`FdTable::setfd`] | `EBADF` (only `FD_CLOEXEC`) |
 //!
 //! `O_TRUNC` empties a regular file whatever the access mode (as Linux does,
 //! even with `O_RDONLY`) and is ignored on special nodes. Unknown `open`
@@ -100,7 +109,7 @@ pub mod path;
 mod tree;
 
 pub use errno::Errno;
-pub use fd::{Fd, FdTable, Handle, OpenFile, FD_LIMIT, F_GETFL, F_SETFL, SETFL_MASK};
+pub use fd::{Fd, FdTable, Handle, OpenFile, FD_CLOEXEC, FD_LIMIT, F_GETFL, F_SETFL, SETFL_MASK};
 pub use file::Io;
 pub use flags::{AccessMode, FileType, OpenFlags};
 pub use path::Path;

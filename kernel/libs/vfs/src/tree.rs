@@ -200,6 +200,74 @@ impl Tree {
         self.memory
     }
 
+    /// Recomputes every counter from the tree itself and checks the
+    /// structure: the memory and byte accounting, inode count, each
+    /// directory's two maps (same entries), its subdirectory count and link
+    /// count, and that every entry names a live inode whose parent pointer
+    /// (for directories) is right. For fuzzing and tests: `Err` describes
+    /// the first inconsistency.
+    pub fn audit(&self) -> Result<(), alloc::string::String> {
+        use alloc::format;
+        let mut memory = 0u64;
+        let mut bytes = 0u64;
+        let mut names: BTreeMap<Ino, u32> = BTreeMap::new();
+        for (&ino, i) in &self.inodes {
+            memory = memory.saturating_add(INODE_OVERHEAD);
+            match &i.node {
+                Node::File(d) => {
+                    bytes = bytes.saturating_add(d.len() as u64);
+                    memory = memory.saturating_add(d.capacity() as u64);
+                }
+                Node::Dir(d) => {
+                    if d.by_name.len() != d.by_pos.len() {
+                        return Err(format!("dir {ino}: {} names, {} positions", d.by_name.len(), d.by_pos.len()));
+                    }
+                    let mut subdirs = 0u32;
+                    for (name, &(child, pos)) in &d.by_name {
+                        if d.by_pos.get(&pos).map(|n| n.as_ref()) != Some(name.as_ref()) {
+                            return Err(format!("dir {ino}: entry {:?} not at its position {pos}", name));
+                        }
+                        memory = memory.saturating_add(entry_cost(name));
+                        let Some(c) = self.inodes.get(&child) else {
+                            return Err(format!("dir {ino}: entry {:?} names dead inode {child}", name));
+                        };
+                        if !matches!(c.node, Node::Dir(_)) {
+                            *names.entry(child).or_insert(0) += 1;
+                        }
+                        if let Node::Dir(cd) = &c.node {
+                            subdirs += 1;
+                            if cd.parent != ino {
+                                return Err(format!("dir {child} has parent {}, is in {ino}", cd.parent));
+                            }
+                        }
+                    }
+                    if subdirs != d.subdirs {
+                        return Err(format!("dir {ino}: {subdirs} subdirectories counted {}", d.subdirs));
+                    }
+                    if i.nlink != 0 && i.nlink != 2 + subdirs {
+                        return Err(format!("dir {ino}: nlink {} with {subdirs} subdirectories", i.nlink));
+                    }
+                }
+                Node::Special(_) => {}
+            }
+        }
+        for (&ino, i) in &self.inodes {
+            if !matches!(i.node, Node::Dir(_)) && i.nlink != names.get(&ino).copied().unwrap_or(0) {
+                return Err(format!("inode {ino}: nlink {} but {} names", i.nlink, names.get(&ino).unwrap_or(&0)));
+            }
+        }
+        if memory != self.memory {
+            return Err(format!("memory accounted {} but the tree holds {memory}", self.memory));
+        }
+        if bytes != self.bytes {
+            return Err(format!("bytes accounted {} but files hold {bytes}", self.bytes));
+        }
+        if self.memory > self.limits.max_memory && self.limits.max_memory != 0 {
+            return Err(format!("memory {} over the bound {}", self.memory, self.limits.max_memory));
+        }
+        Ok(())
+    }
+
     fn charge_memory(&mut self, n: u64) -> Result<(), Errno> {
         match self.memory.checked_add(n) {
             Some(m) if m <= self.limits.max_memory => {
@@ -328,6 +396,13 @@ impl Tree {
             Last::DotDot => Ok(Some(self.dir(r.parent)?.parent)),
             Last::Name(n) => Ok(self.dir(r.parent)?.by_name.get(n).map(|e| e.0)),
         }
+    }
+
+    /// A fresh inode number for an anonymous description (never a node).
+    pub(crate) fn anonymous_ino(&mut self) -> Option<Ino> {
+        let ino = self.next_ino;
+        self.next_ino = ino.checked_add(1)?;
+        Some(ino)
     }
 
     fn alloc_ino(&mut self) -> Result<Ino, Errno> {
@@ -559,6 +634,46 @@ impl Tree {
             return Err(Errno::EPERM);
         }
         self.unlink_entry(r.parent, name, ino)
+    }
+
+    /// `link(2)`: a new name `new` for the file `old`. Regular files only
+    /// (a directory or a special node: `EPERM`, as Linux for directories).
+    ///
+    /// Errors: path errors of either path; `ENOENT` when `old` is missing
+    /// or `new`'s parent is; `ENOTDIR` for a trailing slash on `old`;
+    /// `EPERM` for a directory or special node; `EEXIST` when `new` exists
+    /// (or is `/`, `.`, `..`); `ENOENT` for a trailing slash on `new`;
+    /// `EMLINK` at `u32::MAX` links; `ENOSPC`.
+    pub fn link<'p, 'q>(&mut self, old: impl Into<Path<'p>>, new: impl Into<Path<'q>>) -> Result<(), Errno> {
+        let ro = self.resolve(old.into())?;
+        let rn = self.resolve(new.into())?;
+        let src = self.target(&ro)?.ok_or(Errno::ENOENT)?;
+        if ro.must_be_dir && !self.is_dir(src) {
+            return Err(Errno::ENOTDIR);
+        }
+        if !matches!(self.inode(src)?.node, Node::File(_)) {
+            return Err(Errno::EPERM);
+        }
+        let Last::Name(name) = rn.last else { return Err(Errno::EEXIST) };
+        if self.target(&rn)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if rn.must_be_dir {
+            return Err(Errno::ENOENT);
+        }
+        check_name(name)?;
+        if self.inode(src)?.nlink == u32::MAX {
+            return Err(Errno::EMLINK);
+        }
+        self.charge_memory(entry_cost(name))?;
+        let d = self.dir_mut(rn.parent)?;
+        let pos = d.next_pos;
+        d.next_pos = pos.saturating_add(1);
+        d.by_name.insert(name.into(), (src, pos));
+        d.by_pos.insert(pos, name.into());
+        let i = self.inode_mut(src)?;
+        i.nlink = i.nlink.saturating_add(1);
+        Ok(())
     }
 
     /// Marks a node as part of a fixed layout (xenfs, device nodes): unlink

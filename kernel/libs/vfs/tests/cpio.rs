@@ -16,8 +16,17 @@ impl Builder {
     }
 
     fn raw(&mut self, name: &[u8], mode: u32, nlink: u32, data: &[u8], check: u32) -> &mut Self {
+        self.raw_ino(1, name, mode, nlink, data, check)
+    }
+
+    /// A hard-linked regular file's entry: inode `ino`, `nlink` names.
+    fn linked(&mut self, ino: u32, name: &str, nlink: u32, data: &[u8]) -> &mut Self {
+        self.raw_ino(ino, name.as_bytes(), S_IFREG | 0o755, nlink, data, 0)
+    }
+
+    fn raw_ino(&mut self, ino: u32, name: &[u8], mode: u32, nlink: u32, data: &[u8], check: u32) -> &mut Self {
         let namesize = name.len() + 1;
-        let fields = [1, mode, 0, 0, nlink, 0, data.len() as u32, 0, 0, 0, 0, namesize as u32, check];
+        let fields = [ino, mode, 0, 0, nlink, 0, data.len() as u32, 0, 0, 0, 0, namesize as u32, check];
         self.out.extend_from_slice(self.magic.as_bytes());
         for f in fields {
             self.out.extend_from_slice(format!("{f:08X}").as_bytes());
@@ -210,4 +219,33 @@ fn data_limit() {
     let mut t = Tree::with_limits(vfs::Limits { max_inodes: 100, max_bytes: 4, max_memory: u64::MAX });
     let a = Builder::new().file("big", 0o644, b"12345").finish();
     assert_eq!(cpio::unpack(&mut t, &a).unwrap_err().reason, CpioReason::Fs(Errno::ENOSPC));
+}
+
+#[test]
+fn hard_links_become_one_file() {
+    // GNU cpio's way: the data comes with the last name.
+    let a = Builder::new()
+        .dir("usr", 0o755)
+        .linked(7, "usr/bin/xenstore", 3, b"")
+        .linked(7, "usr/bin/xenstore-read", 3, b"")
+        .linked(7, "usr/bin/xenstore-write", 3, b"ELF...")
+        .linked(8, "usr/bin/other", 2, b"first")
+        .linked(8, "usr/bin/other2", 2, b"")
+        .finish();
+    let mut t = Tree::new();
+    let u = cpio::unpack(&mut t, &a).unwrap();
+    assert_eq!(u.files, 5);
+    let x = t.stat("/usr/bin/xenstore").unwrap();
+    assert_eq!(x.nlink, 3);
+    assert_eq!(x.size, 6);
+    assert_eq!(t.stat("/usr/bin/xenstore-read").unwrap().ino, x.ino);
+    assert_eq!(t.stat("/usr/bin/xenstore-write").unwrap().ino, x.ino);
+    let o = t.stat("/usr/bin/other2").unwrap();
+    assert_eq!((o.nlink, o.size), (2, 5));
+    assert_eq!(t.stat("/usr/bin/other").unwrap().ino, o.ino);
+    t.audit().unwrap();
+    // Unlinking one name keeps the others.
+    t.unlink("/usr/bin/xenstore").unwrap();
+    assert_eq!(t.stat("/usr/bin/xenstore-read").unwrap().nlink, 2);
+    t.audit().unwrap();
 }

@@ -1,7 +1,7 @@
 //! Descriptor table and descriptor operations.
 
 use vfs::flags::*;
-use vfs::{Errno, FdTable, Io, SpecialId, Tree, FD_LIMIT};
+use vfs::{Errno, FdTable, FileType, Io, SpecialId, Tree, FD_CLOEXEC, FD_LIMIT};
 
 const XENBUS: SpecialId = SpecialId(1);
 
@@ -350,4 +350,120 @@ fn relative_open_with_cwd() {
     assert_eq!(t.fstat(&tb, fd).unwrap().ino, t.lookup("/tmp/rel").unwrap());
     let fd2 = t.open(&mut tb, vfs::Path::at(b"/tmp", b"../etc"), O_RDONLY, 0, no_special).unwrap();
     assert_eq!(t.fstat(&tb, fd2).unwrap().ino, t.lookup("/etc").unwrap());
+}
+
+#[test]
+fn dup_shares_the_description() {
+    let (mut t, mut tb) = setup();
+    let a = open(&mut t, &mut tb, "/tmp/f", O_RDWR | O_CREAT).unwrap();
+    assert_eq!(write(&mut t, &mut tb, a, b"hello world").unwrap(), 11);
+    t.lseek(&mut tb, a, 0, SEEK_SET).unwrap();
+    let b = t.dup(&mut tb, a, 0, false).unwrap();
+    assert_eq!(b, 1);
+    assert!(tb.same_description(a, b));
+    assert_eq!(tb.descriptions(), 1);
+    // The offset is shared: a read through one moves the other.
+    assert_eq!(read(&t, &mut tb, a, 5).unwrap(), b"hello");
+    assert_eq!(read(&t, &mut tb, b, 6).unwrap(), b" world");
+    // So are the status flags.
+    tb.setfl(b, O_NONBLOCK).unwrap();
+    assert_eq!(tb.getfl(a).unwrap(), O_RDWR | O_NONBLOCK);
+    // Closing one keeps the description; the file stays open after unlink.
+    t.unlink("/tmp/f").unwrap();
+    assert_eq!(t.close(&mut tb, a).unwrap(), None);
+    t.lseek(&mut tb, b, 0, SEEK_SET).unwrap();
+    assert_eq!(read(&t, &mut tb, b, 20).unwrap(), b"hello world");
+    assert_eq!(t.close(&mut tb, b).unwrap(), None);
+    assert!(tb.is_empty());
+    assert_eq!(tb.descriptions(), 0);
+    t.audit().unwrap();
+}
+
+#[test]
+fn dup_minimum_and_errors() {
+    let (mut t, mut tb) = setup();
+    let a = open(&mut t, &mut tb, "/etc", O_RDONLY).unwrap();
+    assert_eq!(t.dup(&mut tb, a, 10, true).unwrap(), 10);
+    assert_eq!(tb.getfd(10).unwrap(), FD_CLOEXEC);
+    assert_eq!(tb.getfd(a).unwrap(), 0);
+    assert_eq!(t.dup(&mut tb, a, 10, false).unwrap(), 11);
+    assert_eq!(t.dup(&mut tb, 5, 0, false), Err(Errno::EBADF));
+    assert_eq!(t.dup(&mut tb, -1, 0, false), Err(Errno::EBADF));
+    assert_eq!(t.dup(&mut tb, a, -1, false), Err(Errno::EINVAL));
+    assert_eq!(t.dup(&mut tb, a, FD_LIMIT as i32, false), Err(Errno::EINVAL));
+    assert_eq!(t.dup(&mut tb, a, FD_LIMIT as i32 - 1, false).unwrap(), FD_LIMIT as i32 - 1);
+    assert_eq!(t.dup(&mut tb, a, FD_LIMIT as i32 - 1, false), Err(Errno::EMFILE));
+    // Filling the table: EMFILE, and nothing changes.
+    while !tb.is_full() {
+        t.dup(&mut tb, a, 0, false).unwrap();
+    }
+    assert_eq!(t.dup(&mut tb, a, 0, false), Err(Errno::EMFILE));
+    assert_eq!(tb.len(), FD_LIMIT);
+    assert_eq!(tb.descriptions(), 1);
+    for fd in tb.fds().collect::<Vec<_>>() {
+        t.close(&mut tb, fd).unwrap();
+    }
+    assert_eq!(tb.descriptions(), 0);
+    t.audit().unwrap();
+}
+
+#[test]
+fn dup2_replaces_and_returns_the_closed_state() {
+    let (mut t, mut tb) = setup();
+    let x = open(&mut t, &mut tb, "/dev/xen/xenbus", O_RDWR).unwrap();
+    let f = open(&mut t, &mut tb, "/tmp/f", O_RDWR | O_CREAT).unwrap();
+    // Replacing the only descriptor of the xenbus description hands its
+    // state back for teardown.
+    assert_eq!(t.dup2(&mut tb, f, x), Ok(Some(101)));
+    assert!(tb.same_description(f, x));
+    // dup2 onto itself: nothing happens, as long as it is open.
+    assert_eq!(t.dup2(&mut tb, f, f), Ok(None));
+    assert_eq!(t.dup2(&mut tb, 7, 7), Err(Errno::EBADF));
+    assert_eq!(t.dup2(&mut tb, 9, f), Err(Errno::EBADF));
+    assert_eq!(t.dup2(&mut tb, f, FD_LIMIT as i32), Err(Errno::EBADF));
+    assert_eq!(t.dup2(&mut tb, f, -3), Err(Errno::EBADF));
+    // To a free number above the others; the close-on-exec flag is clear.
+    tb.setfd(f, FD_CLOEXEC).unwrap();
+    assert_eq!(t.dup2(&mut tb, f, 40), Ok(None));
+    assert_eq!(tb.getfd(40).unwrap(), 0);
+    assert_eq!(tb.getfd(f).unwrap(), FD_CLOEXEC);
+    assert_eq!(tb.fds().collect::<Vec<_>>(), vec![0, 1, 40]);
+    // A special description shared by two descriptors ends with the last.
+    let y = open(&mut t, &mut tb, "/proc/xen/xenbus", O_RDWR).unwrap();
+    assert_eq!(t.dup2(&mut tb, y, 50), Ok(None));
+    assert_eq!(t.close(&mut tb, y), Ok(None));
+    assert_eq!(t.close(&mut tb, 50), Ok(Some(101)));
+    for fd in tb.fds().collect::<Vec<_>>() {
+        t.close(&mut tb, fd).unwrap();
+    }
+    t.audit().unwrap();
+}
+
+#[test]
+fn anonymous_descriptions() {
+    let (mut t, mut tb) = setup();
+    let inodes = t.inode_count();
+    let r = t.open_anonymous(&mut tb, SpecialId(7), FileType::Fifo, O_RDONLY, 1000).unwrap();
+    let w = t.open_anonymous(&mut tb, SpecialId(7), FileType::Fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 1001).unwrap();
+    assert_eq!(t.inode_count(), inodes);
+    let sr = t.fstat(&tb, r).unwrap();
+    let sw = t.fstat(&tb, w).unwrap();
+    assert_eq!(sr.mode, S_IFIFO | 0o600);
+    assert_eq!(sr.file_type, FileType::Fifo);
+    assert_ne!(sr.ino, sw.ino);
+    assert_eq!(tb.getfl(w).unwrap(), O_WRONLY | O_NONBLOCK);
+    assert_eq!(tb.getfd(w).unwrap(), FD_CLOEXEC);
+    // The access mode is checked; the state comes back for the transfer.
+    let mut buf = [0u8; 4];
+    assert_eq!(t.read(&mut tb, w, &mut buf).err(), Some(Errno::EBADF));
+    assert!(matches!(t.read(&mut tb, r, &mut buf), Ok(Io::Special { state: &mut 1000, nonblocking: false, .. })));
+    assert!(matches!(t.write(&mut tb, w, b"x"), Ok(Io::Special { state: &mut 1001, nonblocking: true, .. })));
+    assert_eq!(t.lseek(&mut tb, r, 0, SEEK_CUR), Err(Errno::ESPIPE));
+    assert_eq!(t.open_anonymous(&mut tb, SpecialId(8), FileType::Socket, O_ACCMODE, 0), Err(Errno::EINVAL));
+    let s = t.open_anonymous(&mut tb, SpecialId(8), FileType::Socket, O_RDWR, 5).unwrap();
+    assert_eq!(t.fstat(&tb, s).unwrap().mode, S_IFSOCK | 0o600);
+    assert_eq!(t.close(&mut tb, r), Ok(Some(1000)));
+    assert_eq!(t.close_all(&mut tb), vec![1001, 5]);
+    assert_eq!(t.inode_count(), inodes);
+    t.audit().unwrap();
 }

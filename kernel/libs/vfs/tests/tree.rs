@@ -372,3 +372,30 @@ fn rename_semantics() {
     t.rename("/b/sub2", "/c").unwrap();
     assert!(t.lookup("/b/sub2").is_err());
 }
+
+#[test]
+fn hard_link_rules() {
+    let mut t = Tree::new();
+    t.add_standard_layout(SpecialId(1), None).unwrap();
+    let f = t.create_file("/tmp/a", 0o644).unwrap();
+    t.write_at(f, 0, b"data").unwrap();
+    t.link("/tmp/a", "/etc/b").unwrap();
+    let st = t.stat("/etc/b").unwrap();
+    assert_eq!((st.ino, st.nlink, st.size), (f, 2, 4));
+    assert_eq!(t.link("/tmp/a", "/etc/b"), Err(Errno::EEXIST));
+    assert_eq!(t.link("/tmp/a", "/"), Err(Errno::EEXIST));
+    assert_eq!(t.link("/tmp/a", "/tmp/."), Err(Errno::EEXIST));
+    assert_eq!(t.link("/tmp", "/etc/d"), Err(Errno::EPERM));
+    assert_eq!(t.link("/dev/xen/xenbus", "/etc/x"), Err(Errno::EPERM));
+    assert_eq!(t.link("/tmp/missing", "/etc/c"), Err(Errno::ENOENT));
+    assert_eq!(t.link("/tmp/a", "/nodir/c"), Err(Errno::ENOENT));
+    assert_eq!(t.link("/tmp/a/", "/etc/c"), Err(Errno::ENOTDIR));
+    assert_eq!(t.link("/tmp/a", "/etc/c/"), Err(Errno::ENOENT));
+    t.audit().unwrap();
+    t.unlink("/tmp/a").unwrap();
+    assert_eq!(t.stat("/etc/b").unwrap().nlink, 1);
+    t.audit().unwrap();
+    t.unlink("/etc/b").unwrap();
+    assert_eq!(t.stat_ino(f), Err(Errno::ENOENT));
+    t.audit().unwrap();
+}
