@@ -165,7 +165,8 @@ impl Tree {
         }
         let ino = self.anonymous_ino().ok_or(Errno::ENFILE)?;
         let status = OpenFlags::from_bits_truncate(flags) & OpenFlags::NONBLOCK;
-        let file = OpenFile { ino, anon: Some(file_type), access, status, offset: 0, handle: Handle::Special { id, state } };
+        let file =
+            OpenFile { ino, anon: Some(file_type), access, status, offset: 0, handle: Handle::Special { id, state } };
         table.insert(file, flags & O_CLOEXEC != 0)
     }
 
