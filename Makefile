@@ -18,7 +18,7 @@ VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
 .PHONY: kernel-min
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools
 
 deps:
 	@tests/harness/install-deps.sh
@@ -74,8 +74,12 @@ bindings:
 dom0: deps
 	@tests/harness/build-dom0.sh "$(CACHE)" "$(BUILD)/dom0"
 
+# PROGRAMS='xenstore-write data/hello world; xenstore-read data/hello': run
+# Debian's xenstore tools (or any command list, docs/programs.md) in the guest.
+PROGRAMS ?=
+export PROGRAMS
 run: kernel dom0
-	$(PYTHON) tests/harness/xenrun.py run --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --logs $(BUILD)/logs --args "$(ARGS)" $(VERBOSE_FLAG)
+	$(PYTHON) tests/harness/xenrun.py run --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --logs $(BUILD)/logs --args "$(ARGS)" --programs "$$PROGRAMS" $(VERBOSE_FLAG)
 
 test-host: deps
 	$(CARGO) test --workspace --exclude unikernel
@@ -85,7 +89,7 @@ CHECKS ?=
 test: kernel dom0 conformance-tools ring-corruptor
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--lint "$(MAKE) --no-print-directory lint" --scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
-		--ring-corruptor $(RING_CORRUPTOR) $(VERBOSE_FLAG) $(if $(CHECKS),--only '$(CHECKS)')
+		--ring-corruptor $(RING_CORRUPTOR) --tools-runner $(TOOLS_RUNNER) $(VERBOSE_FLAG) $(if $(CHECKS),--only '$(CHECKS)')
 
 # One guest running an in-guest selection, e.g. make test-guest TESTS='xenbus::*' [MEMORY=4] [XENSTORED=oxenstored]
 TESTS ?= all
@@ -106,13 +110,19 @@ ring-corruptor: deps
 # Our xenbus node against Linux's, byte for byte (docs/conformance.md).
 SCENARIOS ?= tests/conformance/scenarios
 LINUX_RUNNER := target/x86_64-unknown-linux-gnu/release/xbconform
+TOOLS_RUNNER := target/x86_64-unknown-linux-gnu/release/xbtools
 conformance-tools: deps
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux --target x86_64-unknown-linux-gnu
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux -p xenstore-tools-runner --target x86_64-unknown-linux-gnu
 	$(CARGO) build --release -p xenbus-conformance-compare
 
 conformance: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/conformance.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare $(VERBOSE_FLAG)
+
+# Debian's xenstore tools in the unikernel and in a Linux domU, byte for byte (docs/programs.md).
+tools: kernel dom0 conformance-tools
+	$(PYTHON) tests/harness/tools.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
+		--tools-runner $(TOOLS_RUNNER) $(VERBOSE_FLAG)
 
 clean:
 	rm -rf $(BUILD) target

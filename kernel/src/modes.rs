@@ -65,8 +65,11 @@ fn run_programs(cmdline: &str) {
     if let Some(rest) = cmdline::rest_after(cmdline, "programs") {
         lists.push(alloc::string::String::from(rest));
     }
+    let domid = crate::xenstore::read_string(0, "domid").unwrap_or_default();
     for text in lists {
-        match crate::programs::shell::parse(&text) {
+        let parsed = crate::programs::shell::parse(&text)
+            .and_then(|mut c| cmdlist::expand(&mut c, &[("DOMID", domid.as_str())]).map(|()| c));
+        match parsed {
             Ok(cmds) => {
                 let (n, failed) = crate::programs::shell::run_list(&cmds, report);
                 kprintln!("programs: done: {} programs, {} failed", n, failed);

@@ -26,7 +26,8 @@ PACKAGES=(
     binutils                                # ld, nm, size, readelf
     libxen-dev bindgen libclang-dev         # Xen public headers and `make bindings`
     qemu-system-x86                         # the nested test machine (TCG)
-    xen-utils-4.17 xenstore-utils           # xl, xenstored, xenconsoled for the dom0 initramfs
+    xen-utils-4.17 xenstore-utils           # xl, xenstored, xenconsoled for the dom0 initramfs;
+    libxenstore4 libxentoolcore1            # and Debian's xenstore tools the guest runs unmodified (docs/programs.md)
     busybox-static cpio gzip                # the dom0 initramfs
     python3                                 # the harness
 )

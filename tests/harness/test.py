@@ -23,6 +23,7 @@ from typing import Callable, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import xenrun  # noqa: E402
 import conformance  # noqa: E402
+import tools  # noqa: E402
 
 # Guest console lines (docs/testing.md, "Console grammar").
 TEST_LINE = re.compile(r"^TEST (\S+) \.\.\. (ok|FAIL|TIMEOUT|SKIP)(?: \(([\d.]+) ms\))?")
@@ -417,6 +418,7 @@ def main():
     ap.add_argument("--scenarios", default="", help="also run this conformance corpus (ours vs Linux)")
     ap.add_argument("--lint", default="", help="run this lint command first (make lint): one JUnit case")
     ap.add_argument("--linux-runner", default="")
+    ap.add_argument("--tools-runner", default="", help="also run the tools suite (Debian's xenstore tools, ours vs Linux)")
     ap.add_argument("--compare", default="")
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--list", action="store_true", help="print the guest checks as a markdown table and exit")
@@ -477,6 +479,21 @@ def main():
                        f"{len(verdicts) - matched - devs} failing ({csecs:.0f} s)")
         if not cok and all(v in ("match", "deviation") for _, v in verdicts):
             cases.append(Case("conformance", "run", False, message="the conformance run did not complete"))
+    if a.tools_runner and not selection:
+        tok, tverdicts, tm = tools.run_tools(a, a.verbose)
+        for n, cmd, v, detail in tverdicts:
+            cases.append(Case("tools", f"{n:02d} {cmd[:80]}", v in ("match", "deviation"),
+                              message=v + (f": {detail}" if detail else ""), output=f"see {tm['report']}"))
+        line = (f"tools: {tm['invocations']} invocations of Debian's xenstore tools, {tm['identical']} identical to Linux "
+                f"({tm['seconds']:.0f} s)")
+        if "xenstore_read_ms" in tm:
+            line += (f"; xenstore-read start to exit {tm['xenstore_read_ms'][0]:.2f} ms ours, "
+                     f"{tm['xenstore_read_ms'][1]:.2f} ms Linux")
+        if "load_ms_median" in tm:
+            line += f"; load median {tm['load_ms_median']:.2f} ms"
+        METRICS.append(line)
+        if not tok and all(v[2] in ("match", "deviation") for v in tverdicts):
+            cases.append(Case("tools", "run", False, message="the tools run did not complete"))
     for tag, g in guests:
         METRICS.extend(f"{tag}{l[len(METRIC_PREFIX):]}" for l in g.lines if l.startswith(METRIC_PREFIX))
     if METRICS:

@@ -65,22 +65,34 @@ def cfg_value(text, key):
 
 
 def cpio_newc(entries):
-    """Builds a newc cpio archive from (path, mode, data) entries."""
+    """Builds a newc cpio archive from (path, mode, data) entries, or
+    (path, mode, data, link_group, nlink) for the names of one hard-linked
+    file: every entry of a group shares an inode number; the data goes with
+    the first, the others have none (both our unpacker and Linux's accept
+    that)."""
     out = bytearray()
     ino = 1000
+    groups = {}
 
-    def add(name, mode, data):
+    def add(name, mode, data, group=None, nlink=1):
         nonlocal ino
-        ino += 1
+        if group is None:
+            ino += 1
+            num = ino
+        elif group in groups:
+            num, data = groups[group], b""
+        else:
+            ino += 1
+            num = groups[group] = ino
         nb = name.encode() + b"\0"
-        hdr = "070701" + "".join(f"{v:08x}" for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+        hdr = "070701" + "".join(f"{v:08x}" for v in (num, mode, 0, 0, nlink, 0, len(data), 0, 0, 0, 0, len(nb), 0))
         out.extend(hdr.encode() + nb)
         out.extend(b"\0" * ((4 - len(out) % 4) % 4))
         out.extend(data)
         out.extend(b"\0" * ((4 - len(out) % 4) % 4))
 
-    for path, mode, data in entries:
-        add(path, mode, data)
+    for e in entries:
+        add(*e)
     add("TRAILER!!!", 0, b"")
     return bytes(out)
 
@@ -95,7 +107,51 @@ BOOT_MODULE_FILES = [
 
 
 def boot_module():
-    return cpio_newc(BOOT_MODULE_FILES)
+    return cpio_newc(BOOT_MODULE_FILES + debian_tools_entries())
+
+
+# Debian's xenstore tools (package xenstore-utils): one binary with a hard
+# link per tool, and the shared objects it needs beyond the C library.
+XENSTORE_BIN = "/usr/bin/xenstore"
+TOOL_LIBS = ["libxenstore.so.4", "libxentoolcore.so.1"]
+LIB_DIRS = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu"]
+# What a Linux guest needs in addition to run them: the C library, ld.so,
+# and libgcc_s (glibc loads it for pthread_cancel, which xs_close uses on
+# libxenstore's watch thread; every Debian system has it).
+LINUX_RUNTIME = [("lib/x86_64-linux-gnu/libc.so.6", "libc.so.6"), ("lib/x86_64-linux-gnu/libgcc_s.so.1", "libgcc_s.so.1"),
+                 ("lib64/ld-linux-x86-64.so.2", None)]
+
+
+def find_lib(name):
+    for d in LIB_DIRS:
+        p = os.path.join(d, name)
+        if os.path.exists(p):
+            return os.path.realpath(p)
+    raise FileNotFoundError(f"{name} not found in {LIB_DIRS} (install xenstore-utils: make deps)")
+
+
+def debian_tools_entries(linux_runtime=False):
+    """cpio entries for /usr/bin/xenstore and its links (xenstore-read, ...)
+    and its libraries under /usr/lib/x86_64-linux-gnu, with the names ld.so
+    looks for; with `linux_runtime`, also glibc and ld.so (for a Linux
+    guest; the unikernel has its own libc)."""
+    if not os.path.exists(XENSTORE_BIN):
+        raise FileNotFoundError(f"{XENSTORE_BIN} missing (install xenstore-utils: make deps)")
+    st = os.stat(XENSTORE_BIN)
+    names = sorted(os.path.join("/usr/bin", n) for n in os.listdir("/usr/bin")
+                   if os.stat(os.path.join("/usr/bin", n), follow_symlinks=False).st_ino == st.st_ino)
+    data = open(XENSTORE_BIN, "rb").read()
+    entries = [("usr", 0o040755, b""), ("usr/bin", 0o040755, b""), ("usr/lib", 0o040755, b""),
+               ("usr/lib/x86_64-linux-gnu", 0o040755, b"")]
+    entries += [(n.lstrip("/"), 0o100755, data, "xenstore", len(names)) for n in names]
+    for lib in TOOL_LIBS:
+        entries.append((f"usr/lib/x86_64-linux-gnu/{lib}", 0o100644, open(find_lib(lib), "rb").read()))
+    if linux_runtime:
+        entries += [("lib", 0o040755, b""), ("lib/x86_64-linux-gnu", 0o040755, b""), ("lib64", 0o040755, b"")]
+        for path, lib in LINUX_RUNTIME:
+            src = find_lib(lib) if lib else os.path.realpath("/" + path)
+            entries.append((path, 0o100755, open(src, "rb").read()))
+    return entries
 
 
 class Guest:
@@ -374,17 +430,35 @@ def main():
     ap.add_argument("--dom0", required=True)
     ap.add_argument("--logs", required=True)
     ap.add_argument("--args", default="")
+    ap.add_argument("--programs", default="",
+                    help="a command list to run (docs/programs.md), with Debian's xenstore tools in the boot module")
     ap.add_argument("--timeout", type=int, default=120, help="seconds the guest may run")
     ap.add_argument("--verbose", action="store_true", help="also show Xen's and dom0's lines")
     a = ap.parse_args()
 
+    ramdisk = None
+    args = a.args
+    if a.programs.strip():
+        # The list goes into a file of the boot module: no quoting or length
+        # limits of the kernel command line apply.
+        ramdisk = cpio_newc([("etc", 0o040755, b""), ("etc/programs.list", 0o100644, a.programs.encode() + b"\n")]
+                            + debian_tools_entries())
+        args = (args + " programs-file=/etc/programs.list").strip()
+
     if on_real_xen() and not os.environ.get("XENRUN_FORCE_QEMU"):
         log("this host is a Xen dom0: running xl create -c directly")
         text = open(a.cfg).read()
-        extra = ((cfg_value(text, "extra") or "") + " " + a.args).strip()
-        return subprocess.call(["xl", "create", "-c", a.cfg, f'extra="{extra}"'])
+        extra = ((cfg_value(text, "extra") or "") + " " + args).strip()
+        cmd = ["xl", "create", "-c", a.cfg, f'extra="{extra}"']
+        if ramdisk is not None:
+            rd = os.path.join(os.path.dirname(os.path.abspath(a.kernel)), "programs.cpio")
+            with open(rd, "wb") as f:
+                f.write(ramdisk)
+            cmd.append(f'ramdisk="{rd}"')
+        return subprocess.call(cmd)
 
-    g = Guest("unikernel", guest_cfg(a.cfg, "unikernel", a.args), a.timeout)
+    g = Guest("unikernel", guest_cfg(a.cfg, "unikernel", args, ramdisk=ramdisk is not None), a.timeout,
+              ramdisk=ramdisk)
     job = 'run_guest unikernel /guest/unikernel.cfg\n'
     r = Run(a.kernel, a.dom0, a.logs, [g], job, verbose=a.verbose or os.environ.get("VERBOSE", "") not in ("", "0"))
     rc = r.run()

@@ -11,6 +11,9 @@
 //!          | 'wait'                             wait for background commands
 //! ```
 //!
+//! `${NAME}` in any word is replaced by the runner's variable `NAME`
+//! ([`expand`]; both runners define `DOMID`, the domain's id).
+//!
 //! A command followed by `&` runs in the background; a list ends by
 //! waiting for every background command. Words are separated by blanks;
 //! `'...'` quotes literally, `"..."` quotes with `\"` and `\\` escapes,
@@ -167,6 +170,32 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     s
+}
+
+/// Replaces `${NAME}` in every word by the value of `NAME` in `vars`. An
+/// unknown name or a `${` without `}` is an error.
+pub fn expand(cmds: &mut [Command], vars: &[(&str, &str)]) -> Result<(), ParseError> {
+    for c in cmds.iter_mut() {
+        for w in c.env.iter_mut().chain(c.argv.iter_mut()) {
+            let mut out = String::new();
+            let mut rest = w.as_str();
+            while let Some(i) = rest.find("${") {
+                out.push_str(rest.get(..i).unwrap_or(""));
+                let after = rest.get(i + 2..).unwrap_or("");
+                let end = after.find('}').ok_or_else(|| ParseError(alloc::format!("unterminated ${{ in {}", w)))?;
+                let name = after.get(..end).unwrap_or("");
+                let v = vars
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .ok_or_else(|| ParseError(alloc::format!("unknown variable {}", name)))?;
+                out.push_str(v.1);
+                rest = after.get(end + 1..).unwrap_or("");
+            }
+            out.push_str(rest);
+            *w = out;
+        }
+    }
+    Ok(())
 }
 
 /// Longest escaped chunk per `PROGRAM-DATA` line.

@@ -116,3 +116,14 @@ fn seconds() {
     assert_eq!(parse_seconds("1.x"), None);
     assert_eq!(parse_seconds("99999999999999999999"), None);
 }
+
+#[test]
+fn variables() {
+    let mut l = parse("X=${DOMID} chmod data/a n${DOMID} '${DOMID}${DOMID}' plain").unwrap();
+    expand(&mut l, &[("DOMID", "7")]).unwrap();
+    assert_eq!(l, vec![cmd(&["X=7"], &["chmod", "data/a", "n7", "77", "plain"], false)]);
+    let mut bad = parse("a ${NOPE}").unwrap();
+    assert!(expand(&mut bad, &[("DOMID", "7")]).is_err());
+    let mut open = parse("a ${DOMID").unwrap();
+    assert!(expand(&mut open, &[("DOMID", "7")]).is_err());
+}

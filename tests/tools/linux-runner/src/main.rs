@@ -58,7 +58,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let cmds = match cmdlist::parse(&text) {
+    // The domain's id, for ${DOMID}, as the unikernel reads it.
+    let domid = Command::new("xenstore-read")
+        .arg("domid")
+        .env_clear()
+        .env("PATH", DEFAULT_ENV[0].1)
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cmds = match cmdlist::parse(&text).and_then(|mut c| cmdlist::expand(&mut c, &[("DOMID", &domid)]).map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("xbtools: {path}: {}", e.0);
