@@ -18,7 +18,7 @@ VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
 .PHONY: kernel-min
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools test-programs
 
 deps:
 	@tests/harness/install-deps.sh
@@ -86,7 +86,7 @@ test-host: deps
 
 # CHECKS=a,b: only those guest checks (names: tests/harness/test.py --list), no host tests, no conformance.
 CHECKS ?=
-test: kernel dom0 conformance-tools ring-corruptor
+test: kernel dom0 conformance-tools ring-corruptor test-programs
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--lint "$(MAKE) --no-print-directory lint" --scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
 		--ring-corruptor $(RING_CORRUPTOR) --tools-runner $(TOOLS_RUNNER) $(VERBOSE_FLAG) $(if $(CHECKS),--only '$(CHECKS)')
@@ -95,7 +95,7 @@ test: kernel dom0 conformance-tools ring-corruptor
 TESTS ?= all
 MEMORY ?=
 XENSTORED ?= xenstored
-test-guest: kernel dom0 ring-corruptor
+test-guest: kernel dom0 ring-corruptor test-programs
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --tests '$(TESTS)' \
 		--ring-corruptor $(RING_CORRUPTOR) --xenstored $(XENSTORED) $(if $(MEMORY),--memory $(MEMORY)) $(VERBOSE_FLAG)
 
@@ -118,6 +118,20 @@ conformance-tools: deps
 conformance: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/conformance.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare $(VERBOSE_FLAG)
+
+# C programs of our own for the in-guest program tests (tests/programs), built
+# as a user would build theirs: position-independent, against Debian's glibc
+# headers and libxenstore (docs/programs.md).
+TEST_PROGRAMS := $(patsubst tests/programs/%.c,$(BUILD)/programs/%,$(wildcard tests/programs/*.c))
+PROG_CFLAGS := -fPIE -pie -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+test-programs: $(TEST_PROGRAMS)
+$(BUILD)/programs/%: tests/programs/%.c | deps
+	@mkdir -p $(BUILD)/programs
+	gcc $(PROG_CFLAGS) -o $@ $< -lxenstore
+# crash.c: only the canary may catch its overflow.
+$(BUILD)/programs/crash: tests/programs/crash.c | deps
+	@mkdir -p $(BUILD)/programs
+	gcc -fPIE -pie -O2 -U_FORTIFY_SOURCE -fstack-protector-all -o $@ $<
 
 # Debian's xenstore tools in the unikernel and in a Linux domU, byte for byte (docs/programs.md).
 tools: kernel dom0 conformance-tools

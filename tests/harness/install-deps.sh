@@ -24,6 +24,7 @@ PACKAGES=(
     rustc-web cargo-web rust-web-src        # the toolchain (build-std on x86_64-unknown-none)
     rustfmt-web rust-web-clippy             # `make lint`: /usr/bin/rustfmt, cargo-fmt, cargo-clippy, clippy-driver
     binutils                                # ld, nm, size, readelf
+    gcc libc6-dev                           # the C test programs (tests/programs)
     libxen-dev bindgen libclang-dev         # Xen public headers and `make bindings`
     qemu-system-x86                         # the nested test machine (TCG)
     xen-utils-4.17 xenstore-utils           # xl, xenstored, xenconsoled for the dom0 initramfs;

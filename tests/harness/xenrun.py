@@ -106,8 +106,22 @@ BOOT_MODULE_FILES = [
 ]
 
 
+# The C test programs (tests/programs, built by `make test-programs`), put
+# into /usr/local/bin of every test guest.
+TEST_PROGRAMS_DIR = os.path.join("build", "programs")
+
+
+def test_program_entries():
+    if not os.path.isdir(TEST_PROGRAMS_DIR):
+        return []
+    entries = [("usr/local", 0o040755, b""), ("usr/local/bin", 0o040755, b"")]
+    for n in sorted(os.listdir(TEST_PROGRAMS_DIR)):
+        entries.append((f"usr/local/bin/{n}", 0o100755, open(os.path.join(TEST_PROGRAMS_DIR, n), "rb").read()))
+    return entries
+
+
 def boot_module():
-    return cpio_newc(BOOT_MODULE_FILES + debian_tools_entries())
+    return cpio_newc(BOOT_MODULE_FILES + debian_tools_entries() + test_program_entries())
 
 
 # Debian's xenstore tools (package xenstore-utils): one binary with a hard
