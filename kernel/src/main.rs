@@ -24,6 +24,8 @@ mod log;
 mod mm;
 mod modes;
 mod panic;
+#[cfg(feature = "programs")]
+mod programs;
 mod sched;
 mod sync;
 mod time;
@@ -224,4 +226,6 @@ fn vfs_up(si: &StartInfo) {
         Ok(None) => {}
         Err(e) => warn!("vfs: {}", e),
     }
+    #[cfg(feature = "programs")]
+    programs::init();
 }

@@ -29,6 +29,8 @@ mod boot_module;
 mod demo;
 pub mod dom0;
 mod events;
+#[cfg(feature = "programs")]
+mod programs_tests;
 mod sched_tests;
 mod time_tests;
 mod vfs_tests;
@@ -166,6 +168,8 @@ fn registry() -> Vec<&'static Test> {
     ] {
         v.extend(suite.iter());
     }
+    #[cfg(feature = "programs")]
+    v.extend(programs_tests::TESTS.iter());
     // The xenbus suite is split by area, in file order.
     for suite in xenbus::suites() {
         v.extend(suite.iter());

@@ -24,6 +24,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use elf_loader::{BuiltinSymbol, Builtins};
+use guest_libc::abi::DataSymbol;
 
 use crate::crash::TrapFrame;
 use crate::fs::devices::Output;
@@ -117,21 +118,31 @@ impl core::fmt::Display for StartError {
 
 /// The built-in libc as the linker sees it, for one process (its data
 /// objects, such as `stdout` and `optind`, are the process's own).
-struct LibcSymbols<'p> {
-    process: &'p guest_libc::abi::Process,
+struct LibcSymbols {
+    /// Each data object's address and initial bytes.
+    data: Vec<(DataSymbol, usize, Vec<u8>)>,
 }
 
-impl Builtins for LibcSymbols<'_> {
+impl LibcSymbols {
+    fn new(p: &guest_libc::abi::Process) -> LibcSymbols {
+        let data = DataSymbol::ALL.iter().map(|&d| (d, p.data_symbol(d).0, p.initial_bytes(d))).collect();
+        LibcSymbols { data }
+    }
+}
+
+/// The data symbol a name (any of its aliases) denotes.
+fn data_symbol_named(name: &str) -> Option<DataSymbol> {
+    DataSymbol::ALL.iter().copied().find(|d| d.names().contains(&name))
+}
+
+impl Builtins for LibcSymbols {
     fn lookup(&self, name: &str, _version: Option<&str>) -> Option<BuiltinSymbol<'_>> {
-        match guest_libc::abi::lookup(name)? {
-            guest_libc::abi::Symbol::Function(address) => {
-                Some(BuiltinSymbol { address: address as u64, size: 0, data: None })
-            }
-            guest_libc::abi::Symbol::Data(d) => {
-                let (address, bytes) = self.process.data_symbol(d)?;
-                Some(BuiltinSymbol { address: address as u64, size: bytes.len() as u64, data: Some(bytes) })
-            }
+        if let Some(d) = data_symbol_named(name) {
+            let (_, address, bytes) = self.data.iter().find(|(s, _, _)| *s == d)?;
+            return Some(BuiltinSymbol { address: *address as u64, size: bytes.len() as u64, data: Some(bytes) });
         }
+        let address = guest_libc::abi::lookup(name)?;
+        Some(BuiltinSymbol { address: address as u64, size: 0, data: None })
     }
 
     fn provides_library(&self, soname: &str) -> bool {
@@ -148,12 +159,22 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
     let name = *argv.first().ok_or(StartError::Empty)?;
     let path = image::resolve(name).map_err(StartError::Image)?;
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let argv_b: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
-    let env_b: Vec<&[u8]> = env.iter().map(|a| a.as_bytes()).collect();
-    let libc = guest_libc::abi::Process::new(&argv_b, &env_b).ok_or(StartError::NoMemory)?;
+    // Strings and pointer arrays of the initial stack (the libc keeps its
+    // own copies for environ and program_invocation_name), charged with
+    // the process's control block below.
+    let text: usize = argv.iter().chain(env).map(|s| s.len() + 1 + 16).sum();
+    let charge = crate::mm::budget::PROGRAMS
+        .try_charge(process::PROC_OVERHEAD.saturating_add(text.saturating_mul(3)))
+        .map_err(|_| StartError::NoMemory)?;
+    let strings = start::Strings::new(argv, env);
+    let libc = guest_libc::abi::Process::new(
+        argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        env.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    );
     let stdout = Arc::new(Output::new(opts.capture_limit, opts.echo.clone()));
     let stderr = Arc::new(Output::new(opts.capture_limit, opts.echo.as_ref().map(|p| alloc::format!("{}!", p))));
-    let proc = Arc::new(Proc::new(id, String::from(name), libc, stdout.clone(), stderr.clone(), opts.stack_size));
+    let proc =
+        Arc::new(Proc::new(id, String::from(name), libc, stdout.clone(), stderr.clone(), opts.stack_size, charge));
     let files_ok = proc.files.open("/dev/null", crate::fs::O_RDONLY).is_ok()
         && proc.files.install_output(1, stdout).is_ok()
         && proc.files.install_output(2, stderr).is_ok();
@@ -162,10 +183,12 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
     }
 
     let t0 = crate::time::now_ns();
-    let img = image::load(&path, &LibcSymbols { process: &proc.libc }).map_err(StartError::Image)?;
+    let img = image::load(&path, &LibcSymbols::new(&proc.libc)).map_err(StartError::Image)?;
     let load_ns = crate::time::now_ns().saturating_sub(t0);
     for (sym, addr) in &img.copies {
-        proc.libc.bind_copy(sym, *addr as usize);
+        if let Some(d) = data_symbol_named(sym) {
+            proc.libc.bind_copy(d, *addr as usize);
+        }
     }
     proc.libc.set_finalizers(img.fini.iter().map(|f| f.address as usize).collect());
     let objects = img.objects.iter().map(|o| (o.path.clone(), o.sha256, o.file_size)).collect();
@@ -173,11 +196,12 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
     let inits: Vec<u64> = img.init.iter().map(|i| i.address).collect();
     proc.image.call_once(|| img);
 
-    // The initial stack: argv and envp point into the libc's copies.
-    let argv_ptrs = proc.libc.argv_ptrs();
-    let env_ptrs = proc.libc.envp_ptrs();
+    // The initial stack: argv and envp point into `strings`, which the
+    // process keeps.
     let (words_ptr, count, argc, argv_addr, env_addr) = {
         let mut sw = proc.start_words.lock();
+        let argv_ptrs = strings.argv_ptrs();
+        let env_ptrs = strings.env_ptrs();
         for chunk in sw.0.chunks_mut(8) {
             let r = start::random_u64().to_le_bytes();
             let n = chunk.len();
@@ -185,6 +209,7 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
         }
         let random = sw.0.as_ptr() as u64;
         sw.1 = start::initial_stack(&argv_ptrs, &env_ptrs, entry, random);
+        sw.2 = Some(strings);
         let argv_addr = sw.1.as_ptr() as u64 + 8;
         let env_addr = argv_addr + (argv_ptrs.len() as u64 + 1) * 8;
         (sw.1.as_ptr() as usize, sw.1.len(), argv_ptrs.len() as i32, argv_addr, env_addr)

@@ -133,11 +133,14 @@ pub struct Proc {
     pub stderr: Arc<Output>,
     /// Stack size of new threads.
     pub stack_size: usize,
-    /// 16 random bytes (`AT_RANDOM`) and the initial stack's words, kept
-    /// while the process lives.
-    pub start_words: ThreadLock<(Box<[u8; 16]>, Vec<u64>)>,
+    /// 16 random bytes (`AT_RANDOM`), the initial stack's words and the
+    /// strings they point to, kept while the process lives.
+    pub start_words: ThreadLock<(Box<[u8; 16]>, Vec<u64>, Option<super::start::Strings>)>,
     state: ThreadLock<State>,
     heap: ThreadLock<Vec<PageBlock>>,
+    /// The process's own bookkeeping (this record, the libc state, the
+    /// argument strings), charged to the programs budget.
+    _charge: Charge,
     exiting: AtomicBool,
     /// Woken when a thread of the process ends.
     pub thread_ended: WaitQueue,
@@ -161,6 +164,7 @@ impl Proc {
         stdout: Arc<Output>,
         stderr: Arc<Output>,
         stack_size: usize,
+        charge: Charge,
     ) -> Proc {
         Proc {
             id,
@@ -175,9 +179,10 @@ impl Proc {
             stdout,
             stderr,
             stack_size,
-            start_words: ThreadLock::new("programs.start", (Box::new([0; 16]), Vec::new())),
+            start_words: ThreadLock::new("programs.start", (Box::new([0; 16]), Vec::new(), None)),
             state: ThreadLock::new("programs.proc", State { threads: Vec::new(), status: None }),
             heap: ThreadLock::new("programs.heap", Vec::new()),
+            _charge: charge,
             exiting: AtomicBool::new(false),
             thread_ended: WaitQueue::new(),
             next_thread: AtomicU32::new(0),
@@ -246,6 +251,10 @@ impl Proc {
     }
 }
 
+/// Bookkeeping charged per process beyond its argument strings (the
+/// process record, the libc's state and stdio buffers).
+pub const PROC_OVERHEAD: usize = 16 << 10;
+
 /// Bookkeeping charged per program thread beyond its stack (the control
 /// block).
 const THREAD_CHARGE: usize = core::mem::size_of::<Tcb>();
@@ -259,7 +268,7 @@ pub fn spawn_thread(proc: &Arc<Proc>, body: Box<dyn FnOnce() + Send>) -> Result<
     let fs_base = tcb.thread_pointer();
     let data = &tcb.data as *const _ as usize;
     let owner: Arc<dyn core::any::Any + Send + Sync> = Arc::new(ProgThread { proc: proc.clone(), tcb, _charge: charge });
-    let ctx = Box::new(ProgCtx { fs_base, fpu: crate::sched::FxArea::initial(), owner, data });
+    let ctx = Box::new(ProgCtx { fs_base, fpu: crate::sched::FxArea::initial(), owner: Some(owner), data });
     let n = proc.next_thread.fetch_add(1, Ordering::Relaxed);
     let name = if n == 0 { alloc::format!("prog{}", proc.id) } else { alloc::format!("prog{}.{}", proc.id, n) };
     // Registered before it can run (it runs only when this thread blocks).
@@ -270,15 +279,19 @@ pub fn spawn_thread(proc: &Arc<Proc>, body: Box<dyn FnOnce() + Send>) -> Result<
 
 /// The calling program thread's context, if it is one.
 pub fn current() -> Option<Arc<ProgThread>> {
-    let owner = sched::with_prog(|c| c.owner.clone())?;
+    let owner = sched::with_prog(|c| c.owner.clone())??;
     owner.downcast::<ProgThread>().ok()
 }
 
 /// Ends the calling program thread: removes it from its process, wakes
 /// whoever waits for it, and switches away for good. The caller owns
-/// nothing that needs dropping (its frames are abandoned).
+/// nothing that needs dropping (its frames are abandoned). The thread's
+/// control block and its reference to the process are dropped here, in
+/// thread context (the last reference may close descriptors, which can
+/// wait), not by the scheduler.
 pub fn end_current_thread() -> ! {
-    if let Some(pt) = current() {
+    let owner = sched::take_prog_owner();
+    if let Some(pt) = owner.and_then(|o| o.downcast::<ProgThread>().ok()) {
         let me = sched::current();
         let proc = pt.proc.clone();
         drop(pt);

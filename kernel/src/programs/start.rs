@@ -90,6 +90,49 @@ pub fn random_u64() -> u64 {
     x ^ (x >> 31)
 }
 
+/// The argument and environment strings of the initial stack,
+/// NUL-terminated, in one block that does not move.
+pub struct Strings {
+    block: Box<[u8]>,
+    argv: Vec<usize>,
+    env: Vec<usize>,
+}
+
+impl Strings {
+    /// Copies `argv` and `env` (an embedded NUL ends a string, as in C).
+    pub fn new(argv: &[&str], env: &[&str]) -> Strings {
+        let mut block = Vec::new();
+        let mut offs = |list: &[&str], block: &mut Vec<u8>| -> Vec<usize> {
+            list.iter()
+                .map(|s| {
+                    let at = block.len();
+                    block.extend(s.bytes().take_while(|&b| b != 0));
+                    block.push(0);
+                    at
+                })
+                .collect()
+        };
+        let a = offs(argv, &mut block);
+        let e = offs(env, &mut block);
+        Strings { block: block.into_boxed_slice(), argv: a, env: e }
+    }
+
+    fn ptrs(&self, offs: &[usize]) -> Vec<u64> {
+        let base = self.block.as_ptr() as u64;
+        offs.iter().map(|&o| base + o as u64).collect()
+    }
+
+    /// `argv[i]` addresses.
+    pub fn argv_ptrs(&self) -> Vec<u64> {
+        self.ptrs(&self.argv)
+    }
+
+    /// `envp[i]` addresses.
+    pub fn env_ptrs(&self) -> Vec<u64> {
+        self.ptrs(&self.env)
+    }
+}
+
 /// auxv keys.
 const AT_NULL: u64 = 0;
 const AT_PAGESZ: u64 = 6;

@@ -39,7 +39,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::irq;
 use crate::sync::IrqLock;
-pub use prog::ProgCtx;
+pub use prog::{FxArea, ProgCtx};
 pub use sleep_mutex::SleepMutex;
 pub use stack::Stack;
 pub use timer::sleep_ns;
@@ -455,6 +455,15 @@ pub fn with_prog<R>(f: impl FnOnce(&ProgCtx) -> R) -> Option<R> {
     // mutated by the scheduler at switch time (its FPU area), never while
     // this thread runs.
     Some(f(unsafe { &*p }))
+}
+
+/// Takes the calling program thread's owner out of its context (see
+/// [`ProgCtx::owner`]).
+pub fn take_prog_owner() -> Option<alloc::sync::Arc<dyn core::any::Any + Send + Sync>> {
+    let p = with(|s| s.threads.get_mut(&s.current).and_then(|t| t.prog.as_mut().map(|p| &mut **p as *mut ProgCtx)))?;
+    // SAFETY: as in `with_prog`: the context belongs to the running thread
+    // and the scheduler touches only its FPU area, at switch time.
+    unsafe { (*p).owner.take() }
 }
 
 /// Whether thread `tid` exists and has not exited.

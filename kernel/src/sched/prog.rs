@@ -37,8 +37,10 @@ pub struct ProgCtx {
     /// Saved x87/SSE state while the thread is switched out.
     pub fpu: FxArea,
     /// The program (and per-thread data) the thread belongs to, for the
-    /// layer above (`kernel/src/programs`).
-    pub owner: Arc<dyn Any + Send + Sync>,
+    /// layer above (`kernel/src/programs`). The thread takes it out
+    /// ([`super::take_prog_owner`]) before it exits, so that it is dropped
+    /// in thread context, never by the scheduler's reaper.
+    pub owner: Option<Arc<dyn Any + Send + Sync>>,
     /// The thread's own data for that layer (its control block's address).
     pub data: usize,
 }
