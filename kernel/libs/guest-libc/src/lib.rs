@@ -35,9 +35,11 @@
 //!   strtoul (base 0).
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+#![feature(c_variadic)]
 
 extern crate alloc;
 
+pub mod abi;
 pub mod err;
 pub mod errno;
 pub mod float;
