@@ -158,6 +158,9 @@ pub struct Image {
     pub init: Vec<InitCall>,
     /// Finalizers, in order.
     pub fini: Vec<InitCall>,
+    /// Time to read, link and protect the objects (not counting the
+    /// sha256 of each file, computed afterwards for the report).
+    pub load_ns: u64,
     /// Where the COPY-relocated data objects of the executable ended up
     /// (name, address), for the libc to use them as the real ones.
     pub copies: Vec<(String, u64)>,
@@ -219,6 +222,7 @@ pub fn resolve(name: &str) -> Result<String, ImageError> {
 /// needs, links them against `builtins` and protects the pages. Nothing of
 /// the program runs.
 pub fn load(path: &str, builtins: &dyn Builtins) -> Result<Image, ImageError> {
+    let t0 = crate::time::now_ns();
     let limits = Limits::default();
     let exe_bytes = read_charged(path).map_err(|errno| ImageError::Read { path: String::from(path), errno })?;
     let exe = ObjectFile { name: String::from(path), path: String::from(path), bytes: exe_bytes };
@@ -277,6 +281,7 @@ pub fn load(path: &str, builtins: &dyn Builtins) -> Result<Image, ImageError> {
     }
 
     let entry = elfs.first().and_then(|e| e.entry()).zip(spans.first()).map(|(off, s)| s.addr() + off).unwrap_or(0);
+    let load_ns = crate::time::now_ns().saturating_sub(t0);
     let objects = files
         .iter()
         .zip(&spans)
@@ -291,5 +296,5 @@ pub fn load(path: &str, builtins: &dyn Builtins) -> Result<Image, ImageError> {
     drop(placed);
     drop(plan);
     drop(elfs);
-    Ok(Image { spans, objects, entry, init, fini, copies })
+    Ok(Image { spans, objects, entry, init, fini, load_ns, copies })
 }

@@ -137,12 +137,15 @@ fn data_symbol_named(name: &str) -> Option<DataSymbol> {
 
 impl Builtins for LibcSymbols {
     fn lookup(&self, name: &str, _version: Option<&str>) -> Option<BuiltinSymbol<'_>> {
-        if let Some(d) = data_symbol_named(name) {
-            let (_, address, bytes) = self.data.iter().find(|(s, _, _)| *s == d)?;
-            return Some(BuiltinSymbol { address: *address as u64, size: bytes.len() as u64, data: Some(bytes) });
+        match guest_libc::abi::lookup(name)? {
+            guest_libc::abi::Symbol::Function(address) => {
+                Some(BuiltinSymbol { address: address as u64, size: 0, data: None })
+            }
+            guest_libc::abi::Symbol::Data(d) => {
+                let (_, address, bytes) = self.data.iter().find(|(s, _, _)| *s == d)?;
+                Some(BuiltinSymbol { address: *address as u64, size: bytes.len() as u64, data: Some(bytes) })
+            }
         }
-        let address = guest_libc::abi::lookup(name)?;
-        Some(BuiltinSymbol { address: address as u64, size: 0, data: None })
     }
 
     fn provides_library(&self, soname: &str) -> bool {
@@ -182,9 +185,8 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
         return Err(StartError::NoMemory);
     }
 
-    let t0 = crate::time::now_ns();
     let img = image::load(&path, &LibcSymbols::new(&proc.libc)).map_err(StartError::Image)?;
-    let load_ns = crate::time::now_ns().saturating_sub(t0);
+    let load_ns = img.load_ns;
     for (sym, addr) in &img.copies {
         if let Some(d) = data_symbol_named(sym) {
             proc.libc.bind_copy(d, *addr as usize);

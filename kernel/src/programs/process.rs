@@ -155,6 +155,15 @@ pub struct ProgThread {
     _charge: Charge,
 }
 
+// SAFETY: the control block (and the libc's per-thread data in it) is
+// used only by the thread it belongs to — by its code through %fs and by
+// the libc through `Sys::thread_data` on that thread. Other threads reach
+// a ProgThread only to read `proc`, which is Sync.
+unsafe impl Sync for ProgThread {}
+// SAFETY: as above; the block moves between threads only when the thread
+// has ended (the owner is taken out and dropped by the thread itself).
+unsafe impl Send for ProgThread {}
+
 impl Proc {
     /// A process with no image and no threads yet.
     pub fn new(
