@@ -233,7 +233,8 @@ def main():
     ok, verdicts, m = run_tools(a, a.verbose)
     for n, cmd, v, detail in verdicts:
         if v != "match":
-            print(f"    {n} `{cmd}`: {v} {detail}")
+            c = cmd if len(cmd) < 80 else cmd[:77] + "..."
+            print(f"    {n} `{c}`: {v} {detail[:300]}")
     xenrun.log(f"tools: {m['identical']}/{m['invocations']} identical in {m['seconds']:.1f} s; report {m['report']}")
     if "xenstore_read_ms" in m:
         xenrun.log(f"tools: xenstore-read start to exit: unikernel {m['xenstore_read_ms'][0]:.2f} ms, "

@@ -122,7 +122,9 @@ fn not_found_and_malformed_refused() -> TestResult {
         msg: alloc::format!("read /usr/bin/xenstore: {}", e.name()),
     })?;
     let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
-    for cut in [0usize, 3, 63, 64, 200, 4000, elf.len() / 2, elf.len() - 1] {
+    // (Past the last segment only section headers follow, which a loader
+    // does not need: those cuts load.)
+    for cut in [0usize, 3, 63, 64, 200, 4000, elf.len() / 2, 24000] {
         cases.push((alloc::format!("truncated at {}", cut), elf.get(..cut).unwrap_or_default().to_vec()));
     }
     let mut bad_phoff = elf.clone();

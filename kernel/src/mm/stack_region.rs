@@ -103,7 +103,7 @@ impl MappedStack {
                 }
                 ok
             }
-            && mmu::mmu_update(&mut batch).is_ok();
+            && mmu::mmu_update_flush(&mut batch).is_ok();
         if !ok {
             for p in pages {
                 // SAFETY: allocated above with this layout; never mapped in
@@ -144,7 +144,8 @@ impl Drop for MappedStack {
                 }
             }
         }
-        let unmapped = unmap.len() == self.pages.len() && mmu::mmu_update(&mut unmap).is_ok();
+        // Flushed: a stale translation would reach the freed frames.
+        let unmapped = unmap.len() == self.pages.len() && mmu::mmu_update_flush(&mut unmap).is_ok();
         if unmapped {
             for p in self.pages.drain(..) {
                 // SAFETY: allocated in `new` with this layout; its second

@@ -96,7 +96,7 @@ impl Span {
             off += PAGE_SIZE;
         }
         self.protected = true;
-        mmu::mmu_update(&mut batch).map_err(|_| ImageError::Protect { va: self.addr() + range.start })
+        mmu::mmu_update_flush(&mut batch).map_err(|_| ImageError::Protect { va: self.addr() + range.start })
     }
 }
 

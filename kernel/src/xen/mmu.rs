@@ -57,7 +57,37 @@ pub fn update_va_mapping(va: u64, pte: u64) -> Result<(), XenError> {
 /// One page-table write: `ptr` is the machine address of the entry.
 pub type MmuUpdate = x::mmu_update;
 
-/// Applies a batch of page-table writes (`MMU_NORMAL_PT_UPDATE`).
+/// Flushes this vCPU's whole TLB (`MMUEXT_TLB_FLUSH_LOCAL`).
+///
+/// `mmu_update` changes page-table entries without flushing: a translation
+/// the TLB still holds keeps working — through the old frame, or with the
+/// old permissions — until it is flushed. So after unmapping or remapping
+/// a virtual address, or lowering or raising its permissions, with
+/// [`mmu_update`], call this before the address is used again or its old
+/// frame is reused. ([`update_va_mapping`] flushes its own entry.)
+pub fn flush_tlb_local() -> Result<(), XenError> {
+    let mut op = x::mmuext_op {
+        cmd: x::MMUEXT_TLB_FLUSH_LOCAL,
+        arg1: x::mmuext_op__bindgen_ty_1 { mfn: 0 },
+        arg2: x::mmuext_op__bindgen_ty_2 { nr_ents: 0 },
+    };
+    let mut done: u32 = 0;
+    // SAFETY: one valid mmuext_op and a valid u32, live for the call.
+    let r = unsafe {
+        hypercall5(x::__HYPERVISOR_mmuext_op, &mut op as *mut _ as u64, 1, &mut done as *mut u32 as u64, x::DOMID_SELF as u64, 0)
+    };
+    check(r).map(|_| ())
+}
+
+/// [`mmu_update`] then [`flush_tlb_local`]: for changes to entries that
+/// may be cached (unmapping, remapping, permission changes).
+pub fn mmu_update_flush(reqs: &mut [MmuUpdate]) -> Result<(), XenError> {
+    mmu_update(reqs)?;
+    flush_tlb_local()
+}
+
+/// Applies a batch of page-table writes (`MMU_NORMAL_PT_UPDATE`). Does
+/// not flush the TLB: see [`flush_tlb_local`].
 pub fn mmu_update(reqs: &mut [MmuUpdate]) -> Result<(), XenError> {
     let mut done: u32 = 0;
     // SAFETY: `reqs` is a valid array of `reqs.len()` mmu_update entries and
