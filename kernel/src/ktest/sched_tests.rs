@@ -153,7 +153,67 @@ fn guard_page_is_unmapped() -> TestResult {
     Ok(())
 }
 
+/// A freed stack's frames are not reachable through its old addresses: the
+/// TLB is flushed when a stack is unmapped. (Without the flush, the next
+/// stack in the same slot was written through a stale translation into
+/// the old frames, which the heap had handed out again.)
+fn freed_stack_not_reachable() -> TestResult {
+    let touch = |top: u64, v: u8| {
+        for off in (64..8192u64).step_by(512) {
+            // SAFETY: `top - off` lies in the mapped pages of a live stack
+            // of 8 KiB that nothing runs on.
+            unsafe { core::ptr::write_volatile((top - off) as *mut u8, v) };
+        }
+    };
+    for round in 0..20 {
+        let s1 = crate::check_ok!(sched::Stack::new(8192).ok_or("no memory"));
+        let top = s1.top();
+        touch(top, 0x11);
+        drop(s1);
+        // Likely to get the freed frames back.
+        let layout = core::alloc::Layout::from_size_align(4096, 4096).map_err(|_| super::Failure {
+            file: file!(),
+            line: line!(),
+            msg: alloc::string::String::from("layout"),
+        })?;
+        let mut pages = Vec::new();
+        for _ in 0..8 {
+            // SAFETY: a non-zero-sized layout; freed below.
+            let p = unsafe { alloc::alloc::alloc(layout) };
+            crate::check!(!p.is_null(), "no memory");
+            // SAFETY: `p` is a fresh 4096-byte allocation.
+            unsafe { core::ptr::write_bytes(p, 0x55, 4096) };
+            pages.push(p);
+        }
+        let s2 = crate::check_ok!(sched::Stack::new(8192).ok_or("no memory"));
+        touch(s2.top(), 0xaa);
+        let mut bad = None;
+        for &p in &pages {
+            // SAFETY: each `p` is a live 4096-byte allocation.
+            let b = unsafe { core::slice::from_raw_parts(p, 4096) };
+            if let Some(i) = b.iter().position(|&x| x != 0x55) {
+                bad = Some((p as u64 + i as u64, b[i]));
+            }
+            // SAFETY: allocated above with this layout.
+            unsafe { alloc::alloc::dealloc(p, layout) };
+        }
+        // SAFETY: as in `touch`.
+        let back = unsafe { core::ptr::read_volatile((s2.top() - 64) as *const u8) };
+        drop(s2);
+        crate::check!(bad.is_none(), "round {}: a heap page was written through a freed stack's address: {:x?}", round, bad);
+        crate::check_eq!(back, 0xaa);
+    }
+    Ok(())
+}
+
 pub static TESTS: &[Test] = &[
+    Test {
+        suite: "sched",
+        name: "freed_stack_not_reachable",
+        func: freed_stack_not_reachable,
+        timeout_ms: 10_000,
+        default: true,
+    },
     Test { suite: "sched", name: "spawn_join", func: spawn_join, timeout_ms: 5_000, default: true },
     Test {
         suite: "sched",
