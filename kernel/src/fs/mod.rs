@@ -148,7 +148,7 @@ pub const POLLNVAL: u16 = 0x020;
 pub const POLLWRNORM: u16 = 0x100;
 
 /// `fcntl` commands.
-pub use vfs::{FD_CLOEXEC, F_GETFL, F_SETFL};
+pub use vfs::{F_GETFL, F_SETFL};
 /// `fcntl(F_DUPFD)`.
 pub const F_DUPFD: u32 = 0;
 /// `fcntl(F_GETFD)`.
@@ -363,12 +363,6 @@ impl Program {
             d.end();
         }
         Ok(new)
-    }
-
-    /// `dup(2)`.
-    pub fn dup(&self, fd: Fd) -> Result<Fd, Errno> {
-        let mut fds = self.fds.lock();
-        with_tree(|t| t.dup(&mut fds, fd, 0, false))
     }
 
     /// Installs an anonymous description (`flags`: access mode,

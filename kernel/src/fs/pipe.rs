@@ -104,11 +104,6 @@ impl State {
 }
 
 impl PipeEnd {
-    /// Whether this is the write end.
-    pub fn is_write_end(&self) -> bool {
-        self.write
-    }
-
     /// `read(2)` on the read end.
     ///
     /// # Yields

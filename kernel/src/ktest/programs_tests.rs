@@ -224,7 +224,13 @@ fn many_programs_in_a_row_leave_nothing() -> TestResult {
 
 pub const TESTS: &[Test] = &[
     Test { suite: "programs", name: "debian_write_read_ls", func: debian_write_read_ls, timeout_ms: T, default: true },
-    Test { suite: "programs", name: "argv_env_status_stderr", func: argv_env_status_stderr, timeout_ms: T, default: true },
+    Test {
+        suite: "programs",
+        name: "argv_env_status_stderr",
+        func: argv_env_status_stderr,
+        timeout_ms: T,
+        default: true,
+    },
     Test {
         suite: "programs",
         name: "unknown_symbols_refused_with_the_list",
@@ -246,7 +252,13 @@ pub const TESTS: &[Test] = &[
         timeout_ms: T,
         default: true,
     },
-    Test { suite: "programs", name: "own_program_on_libxenstore", func: own_program_on_libxenstore, timeout_ms: T, default: true },
+    Test {
+        suite: "programs",
+        name: "own_program_on_libxenstore",
+        func: own_program_on_libxenstore,
+        timeout_ms: T,
+        default: true,
+    },
     Test {
         suite: "programs",
         name: "watch_fired_by_another_program",

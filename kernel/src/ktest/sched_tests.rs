@@ -200,7 +200,12 @@ fn freed_stack_not_reachable() -> TestResult {
         // SAFETY: as in `touch`.
         let back = unsafe { core::ptr::read_volatile((s2.top() - 64) as *const u8) };
         drop(s2);
-        crate::check!(bad.is_none(), "round {}: a heap page was written through a freed stack's address: {:x?}", round, bad);
+        crate::check!(
+            bad.is_none(),
+            "round {}: a heap page was written through a freed stack's address: {:x?}",
+            round,
+            bad
+        );
         crate::check_eq!(back, 0xaa);
     }
     Ok(())

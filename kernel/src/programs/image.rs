@@ -54,8 +54,8 @@ unsafe impl Sync for Span {}
 impl Span {
     fn new(len: usize, align: usize) -> Result<Span, ImageError> {
         let charge = PROGRAMS.try_charge(len).map_err(|_| ImageError::NoMemory { bytes: len })?;
-        let layout = Layout::from_size_align(len.max(PAGE), align.max(PAGE))
-            .map_err(|_| ImageError::NoMemory { bytes: len })?;
+        let layout =
+            Layout::from_size_align(len.max(PAGE), align.max(PAGE)).map_err(|_| ImageError::NoMemory { bytes: len })?;
         // SAFETY: `layout` has a non-zero size.
         let ptr = unsafe { alloc::alloc::alloc_zeroed(layout) };
         if ptr.is_null() {
@@ -149,7 +149,9 @@ impl core::fmt::Display for ImageError {
 
 /// A loaded, linked and protected program image.
 pub struct Image {
-    spans: Vec<Span>,
+    /// The objects' memory, freed (and made ordinary data pages again)
+    /// with the image.
+    _spans: Vec<Span>,
     /// The objects, executable first.
     pub objects: Vec<LoadedObject>,
     /// Absolute entry point of the executable.
@@ -167,11 +169,6 @@ pub struct Image {
 }
 
 impl Image {
-    /// Whether `addr` lies in one of the image's spans.
-    pub fn contains(&self, addr: u64) -> bool {
-        self.spans.iter().any(|s| (s.addr()..s.addr() + s.layout.size() as u64).contains(&addr))
-    }
-
     /// The object and offset `addr` falls in, for fault reports.
     pub fn locate(&self, addr: u64) -> Option<(&str, u64)> {
         self.objects
@@ -226,10 +223,9 @@ pub fn load(path: &str, builtins: &dyn Builtins) -> Result<Image, ImageError> {
     let limits = Limits::default();
     let exe_bytes = read_charged(path).map_err(|errno| ImageError::Read { path: String::from(path), errno })?;
     let exe = ObjectFile { name: String::from(path), path: String::from(path), bytes: exe_bytes };
-    let files = elf_loader::load_order(exe, &limits, builtins, elf_loader::DEFAULT_SEARCH_PATH, |p| {
-        read_charged(p).ok()
-    })
-    .map_err(ImageError::Load)?;
+    let files =
+        elf_loader::load_order(exe, &limits, builtins, elf_loader::DEFAULT_SEARCH_PATH, |p| read_charged(p).ok())
+            .map_err(ImageError::Load)?;
 
     let mut elfs: Vec<Elf<'_>> = Vec::new();
     for f in &files {
@@ -296,5 +292,5 @@ pub fn load(path: &str, builtins: &dyn Builtins) -> Result<Image, ImageError> {
     drop(placed);
     drop(plan);
     drop(elfs);
-    Ok(Image { spans, objects, entry, init, fini, load_ns, copies })
+    Ok(Image { _spans: spans, objects, entry, init, fini, load_ns, copies })
 }

@@ -201,20 +201,20 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
     // The initial stack: argv and envp point into `strings`, which the
     // process keeps.
     let (words_ptr, count, argc, argv_addr, env_addr) = {
-        let mut sw = proc.start_words.lock();
+        let mut sw = proc.start_block.lock();
         let argv_ptrs = strings.argv_ptrs();
         let env_ptrs = strings.env_ptrs();
-        for chunk in sw.0.chunks_mut(8) {
+        for chunk in sw.random.chunks_mut(8) {
             let r = start::random_u64().to_le_bytes();
             let n = chunk.len();
             chunk.copy_from_slice(r.get(..n).unwrap_or_default());
         }
-        let random = sw.0.as_ptr() as u64;
-        sw.1 = start::initial_stack(&argv_ptrs, &env_ptrs, entry, random);
-        sw.2 = Some(strings);
-        let argv_addr = sw.1.as_ptr() as u64 + 8;
+        let random = sw.random.as_ptr() as u64;
+        sw.words = start::initial_stack(&argv_ptrs, &env_ptrs, entry, random);
+        sw.strings = Some(strings);
+        let argv_addr = sw.words.as_ptr() as u64 + 8;
         let env_addr = argv_addr + (argv_ptrs.len() as u64 + 1) * 8;
-        (sw.1.as_ptr() as usize, sw.1.len(), argv_ptrs.len() as i32, argv_addr, env_addr)
+        (sw.words.as_ptr() as usize, sw.words.len(), argv_ptrs.len() as i32, argv_addr, env_addr)
     };
 
     let body_proc = proc.clone();

@@ -67,8 +67,6 @@ pub enum Signal {
     Sigill = 4,
     /// Breakpoint (`int3`).
     Sigtrap = 5,
-    /// Abort (`__stack_chk_fail`, `abort`).
-    Sigabrt = 6,
     /// Bus error (alignment check).
     Sigbus = 7,
     /// Arithmetic error (`#DE`, x87/SIMD exceptions).
@@ -83,7 +81,6 @@ impl Signal {
         match self {
             Signal::Sigill => "Illegal instruction",
             Signal::Sigtrap => "Trace/breakpoint trap",
-            Signal::Sigabrt => "Aborted",
             Signal::Sigbus => "Bus error",
             Signal::Sigfpe => "Floating point exception",
             Signal::Sigsegv => "Segmentation fault",
@@ -94,6 +91,16 @@ impl Signal {
 struct State {
     threads: Vec<ThreadId>,
     status: Option<ExitStatus>,
+}
+
+/// What the main thread's initial stack refers to.
+pub struct StartBlock {
+    /// 16 random bytes (`AT_RANDOM`).
+    pub random: Box<[u8; 16]>,
+    /// The initial stack's words (copied onto the stack at entry).
+    pub words: Vec<u64>,
+    /// The argument and environment strings.
+    pub strings: Option<super::start::Strings>,
 }
 
 /// A block of heap pages given to the libc's allocator.
@@ -133,9 +140,8 @@ pub struct Proc {
     pub stderr: Arc<Output>,
     /// Stack size of new threads.
     pub stack_size: usize,
-    /// 16 random bytes (`AT_RANDOM`), the initial stack's words and the
-    /// strings they point to, kept while the process lives.
-    pub start_words: ThreadLock<(Box<[u8; 16]>, Vec<u64>, Option<super::start::Strings>)>,
+    /// What the initial stack points to, kept while the process lives.
+    pub start_block: ThreadLock<StartBlock>,
     state: ThreadLock<State>,
     heap: ThreadLock<Vec<PageBlock>>,
     /// The process's own bookkeeping (this record, the libc state, the
@@ -151,7 +157,8 @@ pub struct Proc {
 /// control block.
 pub struct ProgThread {
     pub proc: Arc<Proc>,
-    pub tcb: Box<Tcb>,
+    /// The thread's control block (its %fs base points here).
+    _tcb: Box<Tcb>,
     _charge: Charge,
 }
 
@@ -188,7 +195,10 @@ impl Proc {
             stdout,
             stderr,
             stack_size,
-            start_words: ThreadLock::new("programs.start", (Box::new([0; 16]), Vec::new(), None)),
+            start_block: ThreadLock::new(
+                "programs.start",
+                StartBlock { random: Box::new([0; 16]), words: Vec::new(), strings: None },
+            ),
             state: ThreadLock::new("programs.proc", State { threads: Vec::new(), status: None }),
             heap: ThreadLock::new("programs.heap", Vec::new()),
             _charge: charge,
@@ -253,11 +263,6 @@ impl Proc {
         heap.push(PageBlock { ptr, layout, _charge: charge });
         Some(ptr)
     }
-
-    /// Bytes of heap pages given to the libc.
-    pub fn heap_bytes(&self) -> usize {
-        self.heap.lock().iter().map(|b| b.layout.size()).sum()
-    }
 }
 
 /// Bookkeeping charged per process beyond its argument strings (the
@@ -276,7 +281,8 @@ pub fn spawn_thread(proc: &Arc<Proc>, body: Box<dyn FnOnce() + Send>) -> Result<
     let tcb = Tcb::new(proc.canary, proc.pointer_guard);
     let fs_base = tcb.thread_pointer();
     let data = &tcb.data as *const _ as usize;
-    let owner: Arc<dyn core::any::Any + Send + Sync> = Arc::new(ProgThread { proc: proc.clone(), tcb, _charge: charge });
+    let owner: Arc<dyn core::any::Any + Send + Sync> =
+        Arc::new(ProgThread { proc: proc.clone(), _tcb: tcb, _charge: charge });
     let ctx = Box::new(ProgCtx { fs_base, fpu: crate::sched::FxArea::initial(), owner: Some(owner), data });
     let n = proc.next_thread.fetch_add(1, Ordering::Relaxed);
     let name = if n == 0 { alloc::format!("prog{}", proc.id) } else { alloc::format!("prog{}.{}", proc.id, n) };

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use super::{Options, Outcome, Running};
 
-pub use cmdlist::{parse, Command, ParseError};
+pub use cmdlist::{parse, Command};
 
 fn report(n: u32, o: &Outcome) {
     let r = cmdlist::Outcome {

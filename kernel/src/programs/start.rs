@@ -102,7 +102,7 @@ impl Strings {
     /// Copies `argv` and `env` (an embedded NUL ends a string, as in C).
     pub fn new(argv: &[&str], env: &[&str]) -> Strings {
         let mut block = Vec::new();
-        let mut offs = |list: &[&str], block: &mut Vec<u8>| -> Vec<usize> {
+        let offs = |list: &[&str], block: &mut Vec<u8>| -> Vec<usize> {
             list.iter()
                 .map(|s| {
                     let at = block.len();

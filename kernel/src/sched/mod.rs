@@ -466,11 +466,6 @@ pub fn take_prog_owner() -> Option<alloc::sync::Arc<dyn core::any::Any + Send + 
     unsafe { (*p).owner.take() }
 }
 
-/// Whether thread `tid` exists and has not exited.
-pub fn alive(tid: ThreadId) -> bool {
-    with(|s| s.threads.get(&tid).is_some_and(|t| t.state != State::Exited))
-}
-
 /// (id, name, state, switches) of every thread, for diagnostics.
 pub fn threads() -> Vec<(ThreadId, String, State, u64)> {
     with(|s| s.threads.values().map(|t| (t.id, t.name.clone(), t.state, t.switches)).collect())

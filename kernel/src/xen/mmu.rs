@@ -74,7 +74,14 @@ pub fn flush_tlb_local() -> Result<(), XenError> {
     let mut done: u32 = 0;
     // SAFETY: one valid mmuext_op and a valid u32, live for the call.
     let r = unsafe {
-        hypercall5(x::__HYPERVISOR_mmuext_op, &mut op as *mut _ as u64, 1, &mut done as *mut u32 as u64, x::DOMID_SELF as u64, 0)
+        hypercall5(
+            x::__HYPERVISOR_mmuext_op,
+            &mut op as *mut _ as u64,
+            1,
+            &mut done as *mut u32 as u64,
+            x::DOMID_SELF as u64,
+            0,
+        )
     };
     check(r).map(|_| ())
 }

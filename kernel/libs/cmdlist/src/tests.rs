@@ -20,7 +20,10 @@ fn lists_and_background() {
         ]
     );
     assert_eq!(parse("  ;; \n ; ").unwrap(), vec![]);
-    assert_eq!(parse("a\nb&\nc").unwrap(), vec![cmd(&[], &["a"], false), cmd(&[], &["b"], true), cmd(&[], &["c"], false)]);
+    assert_eq!(
+        parse("a\nb&\nc").unwrap(),
+        vec![cmd(&[], &["a"], false), cmd(&[], &["b"], true), cmd(&[], &["c"], false)]
+    );
 }
 
 #[test]
@@ -77,7 +80,8 @@ fn unescape(s: &str) -> Vec<u8> {
 #[test]
 fn records_round_trip() {
     let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
-    let r = Outcome { n: 7, status: 1, load_us: 5, run_us: 9, stdout: data.clone(), stderr: b"err\n".to_vec(), dropped: 0 };
+    let r =
+        Outcome { n: 7, status: 1, load_us: 5, run_us: 9, stdout: data.clone(), stderr: b"err\n".to_vec(), dropped: 0 };
     let lines = records(&r);
     assert_eq!(lines[0], "PROGRAM-RESULT 7 status=1 load_us=5 run_us=9 out=1000 err=4 dropped=0");
     assert_eq!(lines.last().unwrap(), "PROGRAM-END 7");
