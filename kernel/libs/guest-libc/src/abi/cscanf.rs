@@ -8,8 +8,8 @@ use core::ffi::{c_char, c_int};
 
 use crate::scanf::{self, IntSize, StoreError, Stores, Target, Text};
 
-use super::cstr::cstr_bytes;
 use super::cstdlib::malloc_impl;
+use super::cstr::cstr_bytes;
 use super::set_errno;
 use super::valist::{VaListTag, VaReader};
 

@@ -261,7 +261,14 @@ impl Sink for RawSink {
 /// # Safety
 /// `s` has `maxlen` writable bytes (any number when `maxlen` is
 /// `usize::MAX`); `fmt` is a C string; the arguments match it.
-unsafe fn vsnprintf_impl(s: *mut c_char, maxlen: usize, chk: bool, fmt: *const c_char, va: VaReader, opts: PrintfOptions) -> c_int {
+unsafe fn vsnprintf_impl(
+    s: *mut c_char,
+    maxlen: usize,
+    chk: bool,
+    fmt: *const c_char,
+    va: VaReader,
+    opts: PrintfOptions,
+) -> c_int {
     // SAFETY: `fmt` is a C string.
     let f = unsafe { cstr_bytes(fmt as *const u8) };
     let mut args = CArgs { va };
@@ -337,7 +344,12 @@ pub(crate) unsafe extern "C" fn vfprintf(fp: *mut c_void, fmt: *const c_char, ap
 }
 
 /// `__vfprintf_chk(fp, flag, fmt, ap)`.
-pub(crate) unsafe extern "C" fn vfprintf_chk(fp: *mut c_void, flag: c_int, fmt: *const c_char, ap: *mut VaListTag) -> c_int {
+pub(crate) unsafe extern "C" fn vfprintf_chk(
+    fp: *mut c_void,
+    flag: c_int,
+    fmt: *const c_char,
+    ap: *mut VaListTag,
+) -> c_int {
     // SAFETY: as in vprintf.
     let va = unsafe { VaReader::from_c(ap) };
     // SAFETY: as in printf.
@@ -353,7 +365,13 @@ pub(crate) unsafe extern "C" fn sprintf(s: *mut c_char, fmt: *const c_char, mut 
 }
 
 /// `__sprintf_chk(s, flag, slen, fmt, ...)`.
-pub(crate) unsafe extern "C" fn sprintf_chk(s: *mut c_char, flag: c_int, slen: usize, fmt: *const c_char, mut args: ...) -> c_int {
+pub(crate) unsafe extern "C" fn sprintf_chk(
+    s: *mut c_char,
+    flag: c_int,
+    slen: usize,
+    fmt: *const c_char,
+    mut args: ...
+) -> c_int {
     // SAFETY: as in printf.
     let va = unsafe { VaReader::from_rust(&mut args) };
     // SAFETY: `s` has `slen` bytes.
@@ -421,7 +439,12 @@ pub(crate) unsafe extern "C" fn snprintf_chk(
 }
 
 /// `vsnprintf(s, maxlen, fmt, ap)`.
-pub(crate) unsafe extern "C" fn vsnprintf(s: *mut c_char, maxlen: usize, fmt: *const c_char, ap: *mut VaListTag) -> c_int {
+pub(crate) unsafe extern "C" fn vsnprintf(
+    s: *mut c_char,
+    maxlen: usize,
+    fmt: *const c_char,
+    ap: *mut VaListTag,
+) -> c_int {
     // SAFETY: as in vprintf.
     let va = unsafe { VaReader::from_c(ap) };
     // SAFETY: as in snprintf.

@@ -335,12 +335,12 @@ pub(crate) unsafe extern "C" fn poll(fds: *mut c_void, nfds: c_ulong, timeout: c
 /// x86_64 domU with one vCPU.
 pub(crate) extern "C" fn sysconf(name: c_int) -> c_long {
     match name {
-        0 => 2_097_152,             // _SC_ARG_MAX
-        2 => 100,                   // _SC_CLK_TCK
-        4 => 1024,                  // _SC_OPEN_MAX
-        30 => 4096,                 // _SC_PAGESIZE
-        75 => 16384,                // _SC_THREAD_STACK_MIN
-        83 | 84 => 1,               // _SC_NPROCESSORS_CONF / _ONLN
+        0 => 2_097_152, // _SC_ARG_MAX
+        2 => 100,       // _SC_CLK_TCK
+        4 => 1024,      // _SC_OPEN_MAX
+        30 => 4096,     // _SC_PAGESIZE
+        75 => 16384,    // _SC_THREAD_STACK_MIN
+        83 | 84 => 1,   // _SC_NPROCESSORS_CONF / _ONLN
         _ => {
             set_errno(EINVAL);
             -1

@@ -224,7 +224,10 @@ impl Process {
             _argv0: argv0,
             _env_strings: env_strings,
             _env_array: env_array,
-            streams: [Lock::new(WriteFile::new(FileConfig::STDOUT_PIPE)), Lock::new(WriteFile::new(FileConfig::STDERR))],
+            streams: [
+                Lock::new(WriteFile::new(FileConfig::STDOUT_PIPE)),
+                Lock::new(WriteFile::new(FileConfig::STDERR)),
+            ],
             heap: Lock::new(ProcHeap::new()),
             atexit: Lock::new(Vec::new()),
             finalizers: Lock::new(Vec::new()),
