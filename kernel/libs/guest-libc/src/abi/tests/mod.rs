@@ -11,6 +11,7 @@ mod printf;
 mod stdio;
 mod symbols;
 mod threads;
+mod xenstore;
 
 use core::ffi::{c_char, c_int};
 

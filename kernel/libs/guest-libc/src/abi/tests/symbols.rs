@@ -7,7 +7,7 @@ use elf_loader::{BuiltinSymbol, Builtins, Elf, Limits};
 use super::mock::run;
 use crate::abi::{lookup, provides_library, DataSymbol, Process, Symbol, FUNCTIONS};
 
-const OBJECTS: [&str; 3] = [
+pub(crate) const OBJECTS: [&str; 3] = [
     "/usr/bin/xenstore",
     "/usr/lib/x86_64-linux-gnu/libxenstore.so.4",
     "/usr/lib/x86_64-linux-gnu/libxentoolcore.so.1",
