@@ -51,7 +51,7 @@
 //! friends, more of pthreads). Each module documents its part:
 //! [`cstdio`] (streams, printf), [`cscanf`], [`cgetopt`], [`cerr`],
 //! [`cstdlib`] (malloc, strtol, getenv), [`cstring`], [`cunistd`] (files,
-//! sysconf, dlsym), [`signal`], [`thread`] (pthreads, cancellation,
+//! sysconf, dlsym), [`ctime`] (clocks, sleeping), [`signal`], [`thread`] (pthreads, cancellation,
 //! setjmp), [`start`] (start, exit, abort, fatal checks), [`heap`],
 //! [`valist`] (reading C variable arguments).
 //!
@@ -79,6 +79,7 @@ pub mod cstdio;
 pub mod cstdlib;
 pub(crate) mod cstr;
 pub mod cstring;
+pub mod ctime;
 pub mod cunistd;
 pub mod heap;
 pub(crate) mod lock;
@@ -294,6 +295,13 @@ function_table! {
     "__sysconf" => cunistd::sysconf,
     "getpagesize" => cunistd::getpagesize,
     "dlsym" => cunistd::dlsym,
+    // ctime.rs
+    "clock_gettime" => ctime::clock_gettime,
+    "time" => ctime::time,
+    "gettimeofday" => ctime::gettimeofday,
+    "nanosleep" => ctime::nanosleep,
+    "usleep" => ctime::usleep,
+    "sleep" => ctime::sleep,
     // signal.rs
     "sigaction" => signal::sigaction,
     "sigemptyset" => signal::sigemptyset,
@@ -330,6 +338,7 @@ function_table! {
     "pthread_cond_signal" => thread::pthread_cond_signal,
     "pthread_cond_broadcast" => thread::pthread_cond_broadcast,
     "pthread_cond_wait" => thread::pthread_cond_wait,
+    "pthread_cond_timedwait" => thread::pthread_cond_timedwait,
     "pthread_once" => thread::pthread_once,
     "__pthread_register_cancel" => thread::pthread_register_cancel,
     "__pthread_unregister_cancel" => thread::pthread_unregister_cancel,
@@ -342,9 +351,10 @@ function_table! {
     "siglongjmp" => thread::guest_libc_abi_longjmp,
 }
 
-/// Resolves a libc symbol name (without a version: the loader accepts any
-/// version of a name).
+/// Resolves a libc symbol name. A version (`malloc@GLIBC_2.2.5`) is ignored:
+/// every version of a name resolves to the one implementation.
 pub fn lookup(name: &str) -> Option<Symbol> {
+    let name = name.split('@').next().unwrap_or(name);
     if let Some(a) = function(name) {
         return Some(Symbol::Function(a));
     }

@@ -111,9 +111,9 @@ fn with_world<R>(f: impl FnOnce(&mut World) -> R) -> R {
 }
 
 /// Waits on the world's condition variable (bounded, so a lost wake-up
-/// only costs time).
+/// or a deadline costs at most 2 ms).
 fn wait(g: MutexGuard<'static, Option<World>>) -> MutexGuard<'static, Option<World>> {
-    WAKE.wait_timeout(g, Duration::from_millis(20)).unwrap_or_else(|p| p.into_inner()).0
+    WAKE.wait_timeout(g, Duration::from_millis(2)).unwrap_or_else(|p| p.into_inner()).0
 }
 
 impl World {
@@ -692,11 +692,11 @@ impl Sys for MockSys {
         park_forever()
     }
 
-    fn futex_wait(&self, word: &AtomicU32, expected: u32, _deadline_ns: Option<u64>) -> Result<(), i32> {
+    fn futex_wait(&self, word: &AtomicU32, expected: u32, deadline_ns: Option<u64>) -> Result<(), i32> {
         let t = tid();
         let mut g = world();
         let w = g.get_or_insert_with(World::default);
-        if word.load(Ordering::SeqCst) != expected {
+        if word.load(Ordering::SeqCst) != expected || deadline_ns.is_some_and(|d| self.now_ns() >= d) {
             return Ok(());
         }
         if w.interrupted(t) {
@@ -706,7 +706,10 @@ impl Sys for MockSys {
         loop {
             g = check_killed(wait(g), t);
             let w = g.get_or_insert_with(World::default);
-            if w.futex_gen != gen || word.load(Ordering::SeqCst) != expected {
+            if w.futex_gen != gen
+                || word.load(Ordering::SeqCst) != expected
+                || deadline_ns.is_some_and(|d| self.now_ns() >= d)
+            {
                 return Ok(());
             }
             if w.interrupted(t) {

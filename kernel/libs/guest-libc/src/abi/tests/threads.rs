@@ -385,3 +385,67 @@ fn exit_ends_the_process_while_a_thread_is_blocked() {
     });
     assert_eq!((out.status, out.stdout.as_slice()), (Some(0), &b"bye\n"[..]));
 }
+
+unsafe extern "C" fn sleeper(_arg: *mut c_void) -> *mut c_void {
+    crate::abi::ctime::sleep(100) as usize as *mut c_void
+}
+
+#[test]
+fn clocks_sleeps_and_timed_waits() {
+    use crate::abi::ctime::{clock_gettime, nanosleep, time};
+    let out = run(&["t"], &[], |_| {
+        let mut a = [0i64; 2];
+        let mut b = [0i64; 2];
+        // SAFETY: struct timespec buffers.
+        unsafe {
+            assert_eq!(clock_gettime(1, a.as_mut_ptr() as *mut c_void), 0);
+            let req = [0i64, 30_000_000];
+            assert_eq!(nanosleep(req.as_ptr() as *const c_void, core::ptr::null_mut()), 0);
+            assert_eq!(clock_gettime(1, b.as_mut_ptr() as *mut c_void), 0);
+            assert_eq!((clock_gettime(99, b.as_mut_ptr() as *mut c_void), super::errno()), (-1, 22));
+            let bad = [0i64, 1_000_000_000];
+            assert_eq!((nanosleep(bad.as_ptr() as *const c_void, core::ptr::null_mut()), super::errno()), (-1, 22));
+        }
+        let slept = (b[0] - a[0]) * 1_000_000_000 + (b[1] - a[1]);
+        // SAFETY: a NULL time_t pointer is allowed.
+        let now = unsafe { time(core::ptr::null_mut()) };
+        // A timed wait nobody signals.
+        let mut m = [0u64; 5];
+        let mut c = [0u64; 6];
+        let mut abs = [0i64; 2];
+        // SAFETY: pthread objects and a timespec.
+        let (r, waited) = unsafe {
+            clock_gettime(0, abs.as_mut_ptr() as *mut c_void);
+            abs[1] += 40_000_000;
+            if abs[1] >= 1_000_000_000 {
+                abs[0] += 1;
+                abs[1] -= 1_000_000_000;
+            }
+            let t0 = std::time::Instant::now();
+            thread::pthread_mutex_lock(m.as_mut_ptr() as *mut u8);
+            let r = thread::pthread_cond_timedwait(
+                c.as_mut_ptr() as *mut u8,
+                m.as_mut_ptr() as *mut u8,
+                abs.as_ptr() as *const u8,
+            );
+            let held = thread::pthread_mutex_trylock(m.as_mut_ptr() as *mut u8);
+            thread::pthread_mutex_unlock(m.as_mut_ptr() as *mut u8);
+            ((r, held), t0.elapsed())
+        };
+        // A sleeping thread is cancelled at once.
+        let t = spawn(sleeper, core::ptr::null_mut(), core::ptr::null());
+        std::thread::sleep(Duration::from_millis(20));
+        let t0 = std::time::Instant::now();
+        // SAFETY: a live thread.
+        unsafe { thread::pthread_cancel(t) };
+        let ret = join(t);
+        (slept, now, r, waited, ret, t0.elapsed())
+    });
+    let (slept, now, r, waited, ret, cancel_time) = out.ret.unwrap();
+    assert!(slept >= 30_000_000, "slept {slept} ns");
+    assert!(now > 1_700_000_000);
+    assert_eq!(r, (110, 16));
+    assert!(waited >= Duration::from_millis(39), "waited {waited:?}");
+    assert_eq!(ret, PTHREAD_CANCELED);
+    assert!(cancel_time < Duration::from_secs(5));
+}
