@@ -55,6 +55,23 @@
 //! setjmp), [`start`] (start, exit, abort, fatal checks), [`heap`],
 //! [`valist`] (reading C variable arguments).
 //!
+//! # Adding a symbol
+//!
+//! 1. Write the function in the module of its header, as a `pub(crate)
+//!    unsafe extern "C" fn` (a plain `extern "C" fn` when it takes no
+//!    pointers). A variadic function is `unsafe extern "C" fn f(a: T, mut
+//!    args: ...)` and reads its arguments with
+//!    `valist::VaReader::from_rust`; a `va_list`
+//!    parameter is a `*mut VaListTag` read with
+//!    `valist::VaReader::from_c`. Set `errno` with the
+//!    thread's [`ThreadData`] and return what glibc returns; a call that can
+//!    block is a cancellation point if glibc's is (see [`thread`]).
+//! 2. Add `"name" => module::function,` to the table below (aliases get a
+//!    line each), and a host test that calls it through the C ABI on the mock
+//!    kernel (`abi/tests/`).
+//! 3. A data object needs a [`DataSymbol`] variant, its storage in the
+//!    process's globals and an entry in [`DataSymbol::names`].
+//!
 //! # Known differences from glibc
 //!
 //! * Floating-point variadic arguments passed in `xmm` registers cannot be
@@ -69,7 +86,14 @@
 //! * `free` of a bad pointer prints `free(): invalid pointer` for every kind
 //!   of misuse ([`heap`]).
 //! * `sscanf`'s floating conversions are not implemented ([`cscanf`]).
-//! * Only `stdin`, `stdout` and `stderr` exist as `FILE`s (no `fopen`).
+//! * Only `stdin`, `stdout` and `stderr` exist as `FILE`s (no `fopen`), and
+//!   nothing reads `stdin`.
+//! * printf to a buffered stream hands the whole output to the stream at
+//!   once, where glibc 2.36 hands it over piece by piece: the bytes are the
+//!   same, the sizes of the `write(2)` calls can differ when the buffer
+//!   fills in the middle of a call.
+//! * getopt diagnostics are one `write`; glibc's "ambiguous option" message
+//!   is several (same bytes).
 #![allow(unsafe_code)]
 
 pub mod cerr;
