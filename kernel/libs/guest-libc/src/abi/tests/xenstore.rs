@@ -427,6 +427,11 @@ fn debian_xenstore_tools_run_on_this_libc() {
     check(&["xenstore-ls", "/e2e"], 0, "dir = \"\"\n a = \"1\"\nhello = \"world\"\n", "");
     check(&["xenstore-ls", "-f", "/e2e"], 0, "/e2e/dir = \"\"\n/e2e/dir/a = \"1\"\n/e2e/hello = \"world\"\n", "");
     check(&["xenstore-chmod", "/e2e/hello", "r0", "w5"], 0, "", "");
+    // Escapes: unsanitise_value parses them with sscanf("%2x%n") and
+    // sscanf("%3o%n"); sanitise_value prints a control byte back in octal (\\ooo).
+    check(&["xenstore-write", "/e2e/esc", "a\\x41\\101", "/e2e/ctl", "c\\x01d"], 0, "", "");
+    check(&["xenstore-read", "/e2e/esc", "/e2e/ctl"], 0, "aAA\nc\\001d\n", "");
+    check(&["xenstore-read", "-R", "/e2e/esc"], 0, "aAA", "");
     check(&["xenstore-ls", "-p", "/e2e/dir"], 0, &format!("a = \"1\" {}  (n0)\n", " .".repeat(26)), "");
     check(&["xenstore-rm", "/e2e/dir/a"], 0, "", "");
     check(&["xenstore-list", "/e2e/dir"], 0, "", "");
