@@ -189,19 +189,27 @@ impl Store {
     }
 }
 
+/// The store behind the mock's `/dev/xen/xenbus`.
 fn store() -> &'static Mutex<Store> {
     static STORE: OnceLock<Mutex<Store>> = OnceLock::new();
     STORE.get_or_init(|| Mutex::new(Store::new()))
 }
 
-/// One open connection to the fake xenstored.
-struct Xenbus {
+/// One connection to a fake xenstored: requests in, replies and watch
+/// events out.
+struct Conn {
     inbuf: Vec<u8>,
     out: Queue,
+    store: &'static Mutex<Store>,
 }
 
-impl Device for Xenbus {
-    fn write(&mut self, data: &[u8]) -> Result<usize, i32> {
+impl Conn {
+    fn new(store: &'static Mutex<Store>) -> Self {
+        Conn { inbuf: Vec::new(), out: Arc::new(Mutex::new(VecDeque::new())), store }
+    }
+
+    /// Takes request bytes; handles every complete request.
+    fn feed(&mut self, data: &[u8]) {
         self.inbuf.extend_from_slice(data);
         while self.inbuf.len() >= 16 {
             let word = |i: usize| u32::from_le_bytes(self.inbuf[i..i + 4].try_into().unwrap());
@@ -210,7 +218,7 @@ impl Device for Xenbus {
                 break;
             }
             let body: Vec<u8> = self.inbuf.drain(..16 + len).skip(16).collect();
-            let mut st = store().lock().unwrap();
+            let mut st = self.store.lock().unwrap();
             let (rty, rbody) = st.request(&self.out, ty, &body);
             frame(&mut self.out.lock().unwrap(), rty, req, tx, &rbody);
             if ty == XS_WATCH {
@@ -220,11 +228,20 @@ impl Device for Xenbus {
                 frame(&mut self.out.lock().unwrap(), XS_WATCH_EVENT, 0, 0, &ev);
             }
         }
+    }
+}
+
+/// `/dev/xen/xenbus` of the mock: a connection to the mock's store.
+struct Xenbus(Conn);
+
+impl Device for Xenbus {
+    fn write(&mut self, data: &[u8]) -> Result<usize, i32> {
+        self.0.feed(data);
         Ok(data.len())
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Option<Result<usize, i32>> {
-        let mut q = self.out.lock().unwrap();
+        let mut q = self.0.out.lock().unwrap();
         if q.is_empty() {
             return None;
         }
@@ -236,8 +253,38 @@ impl Device for Xenbus {
     }
 
     fn readable(&self) -> bool {
-        !self.out.lock().unwrap().is_empty()
+        !self.0.out.lock().unwrap().is_empty()
     }
+}
+
+/// Serves the fake xenstored on a unix socket (for the host's glibc run of
+/// the same binary): one thread per connection.
+fn serve_socket(path: &std::path::Path, store: &'static Mutex<Store>) {
+    use std::io::{ErrorKind, Read, Write};
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path).expect("bind");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut conn = Conn::new(store);
+                let _ = stream.set_read_timeout(Some(Duration::from_millis(2)));
+                let mut buf = [0u8; 4096];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => conn.feed(&buf[..n]),
+                        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                        Err(_) => return,
+                    }
+                    let pending: Vec<u8> = conn.out.lock().unwrap().drain(..).collect();
+                    if !pending.is_empty() && stream.write_all(&pending).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -385,10 +432,7 @@ fn install_xenbus() {
     ONCE.call_once(|| {
         add_node(
             b"/dev/xen/xenbus",
-            Node::Device {
-                rdev: 0x0a3f,
-                make: Arc::new(|| Box::new(Xenbus { inbuf: Vec::new(), out: Arc::new(Mutex::new(VecDeque::new())) })),
-            },
+            Node::Device { rdev: 0x0a3f, make: Arc::new(|| Box::new(Xenbus(Conn::new(store())))) },
         );
     });
 }
@@ -428,7 +472,8 @@ fn debian_xenstore_tools_run_on_this_libc() {
     check(&["xenstore-ls", "-f", "/e2e"], 0, "/e2e/dir = \"\"\n/e2e/dir/a = \"1\"\n/e2e/hello = \"world\"\n", "");
     check(&["xenstore-chmod", "/e2e/hello", "r0", "w5"], 0, "", "");
     // Escapes: unsanitise_value parses them with sscanf("%2x%n") and
-    // sscanf("%3o%n"); sanitise_value prints a control byte back in octal (\\ooo).
+    // sscanf("%3o%n"); sanitise_value prints a control byte back as a backslash and
+    // three octal digits.
     check(&["xenstore-write", "/e2e/esc", "a\\x41\\101", "/e2e/ctl", "c\\x01d"], 0, "", "");
     check(&["xenstore-read", "/e2e/esc", "/e2e/ctl"], 0, "aAA\nc\\001d\n", "");
     check(&["xenstore-read", "-R", "/e2e/esc"], 0, "aAA", "");
@@ -468,4 +513,128 @@ fn xenstore_watch_uses_a_reader_thread_that_xs_close_cancels() {
     assert_eq!((out.status, out.stdout.as_slice(), out.stderr.as_slice()), (Some(0), &b"/w2\n/w2/x\n"[..], &b""[..]));
     // The watcher flushed each line on its own (fflush after each event).
     assert_eq!(out.stdout_writes, vec![b"/w2\n".to_vec(), b"/w2/x\n".to_vec()]);
+}
+
+/// Runs the same binary on the host's glibc, connected to a fake xenstored
+/// on a unix socket (`XENSTORED_PATH`): the reference.
+fn host_xenstore(argv: &[&str], sock: &std::path::Path) -> (Option<i32>, Vec<u8>, Vec<u8>) {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let out = std::process::Command::new("/usr/bin/xenstore")
+        .arg0(argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin")
+        .env("XENSTORED_PATH", sock)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the host's xenstore");
+    (out.status.code().or_else(|| out.status.signal().map(|s| 128 + s)), out.stdout, out.stderr)
+}
+
+/// The differential suite: every invocation runs on this libc (mock
+/// kernel, `/dev/xen/xenbus`) and on the host's glibc (socket), each
+/// against its own fake store that evolves the same way; status, stdout and
+/// stderr must be identical.
+#[test]
+fn same_bytes_as_the_hosts_glibc() {
+    if objects().is_none() || !std::path::Path::new("/usr/bin/xenstore").exists() {
+        eprintln!("Debian's xenstore objects are not installed: skipped");
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    static HOST_STORE: OnceLock<Mutex<Store>> = OnceLock::new();
+    let host_store = HOST_STORE.get_or_init(|| Mutex::new(Store::new()));
+    let sock = std::env::temp_dir().join(format!("guest-libc-xenstored-{}.sock", std::process::id()));
+    serve_socket(&sock, host_store);
+    let long: &'static str = Box::leak("x".repeat(100).into_boxed_str());
+    let huge: &'static str = Box::leak("y".repeat(3000).into_boxed_str());
+    let many: Vec<&'static str> =
+        (0..40).flat_map(|i| [Box::leak(format!("/d/many/n{i:02}").into_boxed_str()) as &'static str, "v"]).collect();
+    let mut cases: Vec<Vec<&'static str>> = vec![
+        vec!["xenstore-write", "/d/a", "1", "/d/b/c", "two"],
+        vec!["xenstore-read", "/d/a"],
+        vec!["xenstore-read", "-p", "/d/a", "/d/b/c"],
+        vec!["xenstore-read", "--prefix", "/d/a"],
+        vec!["xenstore-read", "--pre", "/d/a"],
+        vec!["xenstore-read", "/d/none"],
+        vec!["xenstore-read", "/d/a", "/d/none"],
+        vec!["xenstore-read"],
+        vec!["xenstore-read", "-h"],
+        vec!["xenstore-read", "--help=x", "/d/a"],
+        vec!["xenstore-read", "-z", "/d/a"],
+        vec!["xenstore-read", "--bogus", "/d/a"],
+        vec!["xenstore-read", "--r", "/d/a"],
+        vec!["xenstore-read", "--number"],
+        vec!["xenstore-read", "-t", "/d/a"],
+        vec!["xenstore-read", "-R", "/d/b/c"],
+        vec!["xenstore", "read", "/d/a"],
+        vec!["xenstore", "read", "-z", "/d/a"],
+        vec!["xenstore"],
+        vec!["xenstore", "bogus"],
+        vec!["/usr/bin/xenstore-read", "/d/a"],
+        vec!["xenstore-exists", "/d/a"],
+        vec!["xenstore-exists", "/d/none"],
+        vec!["xenstore-exists"],
+        vec!["xenstore-list", "/d"],
+        vec!["xenstore-list", "-p", "/d", "/d/b"],
+        vec!["xenstore-list", "/d/none"],
+        vec!["xenstore-write", "/d/long", long, "/d/huge", huge],
+        vec!["xenstore-ls", "/d"],
+        vec!["xenstore-ls", "-f", "/d"],
+        vec!["xenstore-ls", "-p", "/d"],
+        vec!["xenstore-ls", "-f", "-p", "/d/b"],
+        vec!["xenstore-ls", "/d/none"],
+        vec!["xenstore-ls", "-t", "/d"],
+        vec!["xenstore-write", "/d/esc", "a\\x41\\101\\t", "/d/ctl", "c\\x01d\\\\"],
+        vec!["xenstore-read", "/d/esc", "/d/ctl"],
+        vec!["xenstore-ls", "/d"],
+        vec!["xenstore-write", "/d/odd_-:@.,=", "weird value with spaces"],
+        vec!["xenstore-list", "/d"],
+        vec!["xenstore-write", "/d/w"],
+        vec!["xenstore-write", "-R", "/d/raw", "\\x41"],
+        vec!["xenstore-read", "/d/raw"],
+        vec!["xenstore-chmod", "/d/a", "r0", "w5", "b7", "n9"],
+        vec!["xenstore-ls", "-p", "/d/a"],
+        vec!["xenstore-chmod", "/d/a", "x1"],
+        vec!["xenstore-chmod", "-u", "/d/b/c", "b0"],
+        vec!["xenstore-chmod", "-r", "/d/b", "r3"],
+        vec!["xenstore-ls", "-p", "/d/b"],
+        vec!["xenstore-chmod"],
+        vec!["xenstore-rm", "/d/b/c"],
+        vec!["xenstore-rm", "/d/none"],
+        vec!["xenstore-rm", "/d/none/deeper"],
+        vec!["xenstore-write", "/d/t/x/y", ""],
+        vec!["xenstore-rm", "-t", "/d/t/x/y"],
+        vec!["xenstore-list", "/d"],
+        vec!["xenstore-rm"],
+        vec!["xenstore-watch"],
+        vec!["xenstore-watch", "-n", "1", "/d/a"],
+        vec!["xenstore-watch", "--number", "1", "/d/a", "/d/b"],
+        vec!["xenstore-watch", "-n"],
+    ];
+    let mut write_many = vec!["xenstore-write"];
+    write_many.extend(&many);
+    cases.push(write_many);
+    cases.push(vec!["xenstore-list", "/d/many"]);
+    cases.push(vec!["xenstore-ls", "/d/many"]);
+    let mut diffs = Vec::new();
+    for argv in &cases {
+        let ours = xenstore(argv);
+        let host = host_xenstore(argv, &sock);
+        let ours = (ours.status, ours.stdout, ours.stderr);
+        if ours != host {
+            diffs.push(format!(
+                "{argv:?}\n  ours: {:?} {:?} {:?}\n  host: {:?} {:?} {:?}",
+                ours.0,
+                String::from_utf8_lossy(&ours.1),
+                String::from_utf8_lossy(&ours.2),
+                host.0,
+                String::from_utf8_lossy(&host.1),
+                String::from_utf8_lossy(&host.2)
+            ));
+        }
+    }
+    let _ = std::fs::remove_file(&sock);
+    assert!(cases.len() >= 60);
+    assert!(diffs.is_empty(), "{} of {} invocations differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
 }
