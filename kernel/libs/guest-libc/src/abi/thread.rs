@@ -93,6 +93,18 @@ impl Default for ThreadData {
     }
 }
 
+impl Drop for ThreadData {
+    /// Releases the thread's reference to its pthread record if the thread
+    /// did not end through the libc (killed by `exit` in another thread).
+    fn drop(&mut self) {
+        let p = self.pthread.replace(0);
+        if p != 0 {
+            // SAFETY: `pthread` held one strong reference (from into_raw).
+            drop(unsafe { Arc::from_raw(p as *const PThread) });
+        }
+    }
+}
+
 impl ThreadData {
     /// The data of a new thread: errno 0, cancellation enabled and
     /// deferred, no cleanup buffers, empty signal mask.
