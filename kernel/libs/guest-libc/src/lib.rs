@@ -2,12 +2,18 @@
 //! unmodified xenstore tools (`/usr/bin/xenstore` and its links, with
 //! `libxenstore.so.4` and `libxentoolcore.so.1`).
 //!
-//! Everything here is pure, safe Rust over slices and small traits; the
-//! `extern "C"` layer (raw pointers, `va_list`, `FILE *`, process state) is
-//! built on top of it elsewhere. Each module documents the exact contract and
-//! the glibc behaviours it reproduces; the host tests compare every engine
-//! with the host's glibc (Debian 12, glibc 2.36), which prints the same texts
-//! as the guest's target.
+//! The engines are pure, safe Rust over slices and small traits. The
+//! `extern "C"` layer built on them (raw pointers, `va_list`, `FILE *`,
+//! process and thread state, pthreads, `setjmp`) is [`abi`], the only module
+//! with `unsafe` code (besides the test-only access to the host's glibc):
+//! the kernel resolves the programs' imports with [`abi::lookup`] and
+//! provides its services through [`abi::Sys`]. Each module documents the
+//! exact contract and the glibc behaviours it reproduces; the host tests
+//! compare every engine with the host's glibc (Debian 12, glibc 2.36), which
+//! prints the same texts as the guest's target, and run Debian's
+//! `/usr/bin/xenstore` itself on the [`abi`] layer.
+//!
+//! * [`abi`], the C ABI: every glibc symbol the xenstore objects import.
 //!
 //! * [`printf`] (+ [`float`]), the `vfprintf` engine.
 //! * [`scanf`], the `__isoc99_sscanf` engine.

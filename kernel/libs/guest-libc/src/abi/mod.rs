@@ -51,9 +51,26 @@
 //! friends, more of pthreads). Each module documents its part:
 //! [`cstdio`] (streams, printf), [`cscanf`], [`cgetopt`], [`cerr`],
 //! [`cstdlib`] (malloc, strtol, getenv), [`cstring`], [`cunistd`] (files,
-//! sysconf, dlsym), [`signal`], [`thread`] (pthreads, cancellation,
+//! sysconf, dlsym), [`ctime`] (clocks, sleeping), [`signal`], [`thread`] (pthreads, cancellation,
 //! setjmp), [`start`] (start, exit, abort, fatal checks), [`heap`],
 //! [`valist`] (reading C variable arguments).
+//!
+//! # Adding a symbol
+//!
+//! 1. Write the function in the module of its header, as a `pub(crate)
+//!    unsafe extern "C" fn` (a plain `extern "C" fn` when it takes no
+//!    pointers). A variadic function is `unsafe extern "C" fn f(a: T, mut
+//!    args: ...)` and reads its arguments with
+//!    `valist::VaReader::from_rust`; a `va_list`
+//!    parameter is a `*mut VaListTag` read with
+//!    `valist::VaReader::from_c`. Set `errno` with the
+//!    thread's [`ThreadData`] and return what glibc returns; a call that can
+//!    block is a cancellation point if glibc's is (see [`thread`]).
+//! 2. Add `"name" => module::function,` to the table below (aliases get a
+//!    line each), and a host test that calls it through the C ABI on the mock
+//!    kernel (`abi/tests/`).
+//! 3. A data object needs a [`DataSymbol`] variant, its storage in the
+//!    process's globals and an entry in [`DataSymbol::names`].
 //!
 //! # Known differences from glibc
 //!
@@ -69,7 +86,14 @@
 //! * `free` of a bad pointer prints `free(): invalid pointer` for every kind
 //!   of misuse ([`heap`]).
 //! * `sscanf`'s floating conversions are not implemented ([`cscanf`]).
-//! * Only `stdin`, `stdout` and `stderr` exist as `FILE`s (no `fopen`).
+//! * Only `stdin`, `stdout` and `stderr` exist as `FILE`s (no `fopen`), and
+//!   nothing reads `stdin`.
+//! * printf to a buffered stream hands the whole output to the stream at
+//!   once, where glibc 2.36 hands it over piece by piece: the bytes are the
+//!   same, the sizes of the `write(2)` calls can differ when the buffer
+//!   fills in the middle of a call.
+//! * getopt diagnostics are one `write`; glibc's "ambiguous option" message
+//!   is several (same bytes).
 #![allow(unsafe_code)]
 
 pub mod cerr;
@@ -79,6 +103,7 @@ pub mod cstdio;
 pub mod cstdlib;
 pub(crate) mod cstr;
 pub mod cstring;
+pub mod ctime;
 pub mod cunistd;
 pub mod heap;
 pub(crate) mod lock;
@@ -294,6 +319,13 @@ function_table! {
     "__sysconf" => cunistd::sysconf,
     "getpagesize" => cunistd::getpagesize,
     "dlsym" => cunistd::dlsym,
+    // ctime.rs
+    "clock_gettime" => ctime::clock_gettime,
+    "time" => ctime::time,
+    "gettimeofday" => ctime::gettimeofday,
+    "nanosleep" => ctime::nanosleep,
+    "usleep" => ctime::usleep,
+    "sleep" => ctime::sleep,
     // signal.rs
     "sigaction" => signal::sigaction,
     "sigemptyset" => signal::sigemptyset,
@@ -330,6 +362,7 @@ function_table! {
     "pthread_cond_signal" => thread::pthread_cond_signal,
     "pthread_cond_broadcast" => thread::pthread_cond_broadcast,
     "pthread_cond_wait" => thread::pthread_cond_wait,
+    "pthread_cond_timedwait" => thread::pthread_cond_timedwait,
     "pthread_once" => thread::pthread_once,
     "__pthread_register_cancel" => thread::pthread_register_cancel,
     "__pthread_unregister_cancel" => thread::pthread_unregister_cancel,
@@ -342,9 +375,10 @@ function_table! {
     "siglongjmp" => thread::guest_libc_abi_longjmp,
 }
 
-/// Resolves a libc symbol name (without a version: the loader accepts any
-/// version of a name).
+/// Resolves a libc symbol name. A version (`malloc@GLIBC_2.2.5`) is ignored:
+/// every version of a name resolves to the one implementation.
 pub fn lookup(name: &str) -> Option<Symbol> {
+    let name = name.split('@').next().unwrap_or(name);
     if let Some(a) = function(name) {
         return Some(Symbol::Function(a));
     }

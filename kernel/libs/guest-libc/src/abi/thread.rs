@@ -66,6 +66,7 @@ pub const PTHREAD_CANCELED: usize = usize::MAX;
 const ESRCH: c_int = 3;
 const EBUSY: c_int = 16;
 const EDEADLK: c_int = 35;
+const ETIMEDOUT: c_int = 110;
 
 /// The libc's per-thread data. The kernel creates one per program thread
 /// ([`ThreadData::new`]), keeps it alive as long as the thread and returns
@@ -89,6 +90,18 @@ pub struct ThreadData {
 impl Default for ThreadData {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl Drop for ThreadData {
+    /// Releases the thread's reference to its pthread record if the thread
+    /// did not end through the libc (killed by `exit` in another thread).
+    fn drop(&mut self) {
+        let p = self.pthread.replace(0);
+        if p != 0 {
+            // SAFETY: `pthread` held one strong reference (from into_raw).
+            drop(unsafe { Arc::from_raw(p as *const PThread) });
+        }
     }
 }
 
@@ -623,6 +636,44 @@ pub(crate) unsafe extern "C" fn pthread_cond_wait(c: *mut u8, m: *mut u8) -> c_i
         act_on_cancel();
     }
     0
+}
+
+/// `pthread_cond_timedwait(cond, mutex, abstime)`: `abstime` is on
+/// `CLOCK_REALTIME` (the only clock of a condition variable here); it is
+/// turned into a deadline on the monotonic clock when the call starts.
+/// `ETIMEDOUT` once it has passed; a cancellation point.
+pub(crate) unsafe extern "C" fn pthread_cond_timedwait(c: *mut u8, m: *mut u8, abstime: *const u8) -> c_int {
+    use super::ctime::{Timespec, NS_PER_SEC};
+    testcancel();
+    // SAFETY: `abstime` points to a struct timespec.
+    let ts = unsafe { (abstime as *const Timespec).read_unaligned() };
+    if ts.sec < 0 || ts.nsec < 0 || ts.nsec as u64 >= NS_PER_SEC {
+        return EINVAL;
+    }
+    let abs = (ts.sec as u64).saturating_mul(NS_PER_SEC).saturating_add(ts.nsec as u64);
+    let (ws, wn) = sys().wallclock();
+    let wall = ws.saturating_mul(NS_PER_SEC).saturating_add(u64::from(wn));
+    if abs <= wall {
+        return ETIMEDOUT;
+    }
+    let deadline = sys().now_ns().saturating_add(abs - wall);
+    // SAFETY: `c` and `m` point to a pthread_cond_t and pthread_mutex_t.
+    let (seq, lock) = unsafe { (word(c), word(m)) };
+    let snapshot = seq.load(Ordering::SeqCst);
+    futex_unlock(lock);
+    let cancel = match sys().futex_wait(seq, snapshot, Some(deadline)) {
+        Err(EINTR) => matches!(on_eintr(), Intr::Cancel),
+        _ => false,
+    };
+    futex_lock_contended(lock);
+    if cancel {
+        act_on_cancel();
+    }
+    if seq.load(Ordering::SeqCst) == snapshot && sys().now_ns() >= deadline {
+        ETIMEDOUT
+    } else {
+        0
+    }
 }
 
 /// `pthread_once(once, init)`: 0 not run, 1 running, 2 done.

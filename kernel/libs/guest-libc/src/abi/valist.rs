@@ -10,11 +10,11 @@
 //!
 //! Two sources are read the same way:
 //!
-//! * a C `va_list` ([`VaReader::from_c`], for `__vsnprintf_chk` and the
+//! * a C `va_list` (`VaReader::from_c`, for `__vsnprintf_chk` and the
 //!   other `v*` functions): built by the C caller's prologue, which saved the
 //!   `xmm` registers when the caller of *that* function passed any, so
 //!   floating-point arguments are read exactly;
-//! * the `...` of our own variadic functions ([`VaReader::from_rust`]).
+//! * the `...` of our own variadic functions (`VaReader::from_rust`).
 //!   Rust lays its `VaList` out as the same `__va_list_tag`. On the kernel
 //!   target (`x86_64-unknown-none`, soft-float) the prologue saves only the
 //!   integer registers, so a `double` passed in an `xmm` register cannot be
