@@ -305,7 +305,16 @@ fn watch_storm_coalesces_and_is_counted() -> TestResult {
     // xenstored 4.17 also merges identical events pending in its own output
     // queue (XSA-326), so fewer than N may reach the guest.)
     check_eq!(d1 - d0, 0);
-    check!(c1 > c0, "nothing coalesced: {} events queued", evs.len());
+    // Coalescing starts at the bound; when xenstored merged enough of the
+    // storm itself (it does under load), fewer events arrive than fit, and
+    // nothing needs merging here.
+    let queued_bytes = evs.len() * (16 + b"data/adv/storm/x\0tok\0".len());
+    check!(
+        c1 > c0 || queued_bytes < xenbus_node::QUEUE_LIMIT,
+        "nothing coalesced, but {} events ({} bytes) queued",
+        evs.len(),
+        queued_bytes
+    );
     check!(evs.len() as u64 + (c1 - c0) <= N as u64);
     metric("adversary.storm_identical_writes", N as u64, "writes");
     metric("adversary.storm_identical_arrived", evs.len() as u64 + (c1 - c0), "events");

@@ -222,7 +222,21 @@ fn many_programs_in_a_row_leave_nothing() -> TestResult {
     Ok(())
 }
 
+/// x87/SSE control state is per thread: four threads of one program with
+/// different rounding modes and precisions, switching 200 times.
+fn fpu_state_is_per_thread() -> TestResult {
+    let base = PROGRAMS.used();
+    let o = run_ok!("fpu-threads");
+    check_bytes!(
+        &o.stdout[..],
+        b"thread 0: 0 failures\nthread 1: 0 failures\nthread 2: 0 failures\nthread 3: 0 failures\nmain mxcsr 0x1f80\n"
+    );
+    check_eq!(o.status, ExitStatus::Exited(0));
+    budget_back_to(base)
+}
+
 pub const TESTS: &[Test] = &[
+    Test { suite: "programs", name: "fpu_state_is_per_thread", func: fpu_state_is_per_thread, timeout_ms: T, default: true },
     Test { suite: "programs", name: "debian_write_read_ls", func: debian_write_read_ls, timeout_ms: T, default: true },
     Test {
         suite: "programs",

@@ -41,7 +41,7 @@ use crate::arch::irq;
 use crate::sync::IrqLock;
 pub use prog::{FxArea, ProgCtx};
 pub use sleep_mutex::SleepMutex;
-pub use stack::Stack;
+pub use stack::{Stack, THREAD_OVERHEAD};
 pub use timer::sleep_ns;
 pub use wait_queue::WaitQueue;
 
