@@ -18,7 +18,7 @@ VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
 .PHONY: kernel-min
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools test-programs
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools test-programs sizes
 
 deps:
 	@tests/harness/install-deps.sh
@@ -37,6 +37,23 @@ kernel-min: deps
 	@strip -o $(BUILD)/unikernel-min.stripped.elf $(BUILD)/unikernel-min.elf
 	@echo "kernel-min: $(BUILD)/unikernel-min.elf stripped $$(stat -c %s $(BUILD)/unikernel-min.stripped.elf) bytes (loaded: $$(size -A $(BUILD)/unikernel-min.elf | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}') bytes)"
 
+# Image sizes with and without the optional parts (the in-guest tests, the
+# programs support: ELF loader, built-in libc, programs= shell), written to
+# build/sizes.txt. Each variant builds in its own target directory.
+sizes: deps
+	@mkdir -p $(BUILD)
+	@echo "| variant | features | stripped bytes | loaded bytes |" > $(BUILD)/sizes.txt
+	@echo "|---|---|---|---|" >> $(BUILD)/sizes.txt
+	@for v in "full|default" "no-programs|in-guest-tests" "min+programs|programs" "min|"; do \
+		name=$${v%%|*}; feat=$${v#*|}; \
+		if [ "$$feat" = default ]; then args=""; else args="--no-default-features $${feat:+--features $$feat}"; fi; \
+		$(CARGO) build -q -p unikernel --release --target $(KTARGET) $(BUILD_STD) $$args --target-dir target/size-$$name || exit 1; \
+		elf=target/size-$$name/$(KTARGET)/release/unikernel; strip -o $(BUILD)/size-$$name.elf $$elf; \
+		loaded=$$(size -A $$elf | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}'); \
+		echo "| $$name | $${feat:-none} | $$(stat -c %s $(BUILD)/size-$$name.elf) | $$loaded |" >> $(BUILD)/sizes.txt; \
+	done
+	@cat $(BUILD)/sizes.txt
+
 # rustfmt and clippy are Debian's (rustfmt-web, rust-web-clippy, matching
 # rustc-web 1.96); rustup's proxies come first on PATH, so /usr/bin goes first.
 # Every step runs; the target fails if any of them did. `make test` runs it
@@ -50,8 +67,10 @@ lint: deps
 	$(LINT_ENV) $(CARGO) clippy --keep-going --workspace --exclude unikernel --all-targets -- -D warnings || rc=1; \
 	echo "lint: clippy, kernel ($(KTARGET))"; \
 	$(LINT_ENV) $(CARGO) clippy --keep-going -p unikernel --release --target $(KTARGET) $(BUILD_STD) -- -D warnings || rc=1; \
-	echo "lint: clippy, kernel without the in-guest tests (as make kernel-min)"; \
+	echo "lint: clippy, kernel without the in-guest tests and programs (as make kernel-min)"; \
 	$(LINT_ENV) $(CARGO) clippy --keep-going -p unikernel --release --no-default-features --target $(KTARGET) $(BUILD_STD) -- -D warnings || rc=1; \
+	echo "lint: clippy, kernel with the in-guest tests, without programs"; \
+	$(LINT_ENV) $(CARGO) clippy --keep-going -p unikernel --release --no-default-features --features in-guest-tests --target $(KTARGET) $(BUILD_STD) -- -D warnings || rc=1; \
 	echo "lint: module import cycles inside each crate"; \
 	$(PYTHON) tests/lint/modcycles.py . || rc=1; \
 	if [ $$rc -eq 0 ]; then echo "lint: clean"; else echo "lint: FAILED (see above)"; fi; \

@@ -15,6 +15,7 @@ pub fn get<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {
     words(cmdline).filter(|(k, _)| *k == key).map(|(_, v)| v).last()
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Everything after the word `key=` (which must start a word), to the end
 /// of the command line: for values with blanks, such as a command list.
 pub fn rest_after<'a>(cmdline: &'a str, key: &str) -> Option<&'a str> {

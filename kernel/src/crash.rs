@@ -137,6 +137,7 @@ pub type FaultHook = fn(&TrapFrame, &str, Option<u64>);
 
 static FAULT_HOOK: spin::Once<FaultHook> = spin::Once::new();
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Lets a layer above handle exceptions it owns: the programs layer ends a
 /// program that faulted in its own code instead of crashing the kernel.
 /// The hook gets the frame, the exception's name and the fault address; it

@@ -1,6 +1,8 @@
 //! The small devices of the file API: `/dev/null`, `AF_UNIX` sockets that
 //! can connect nowhere, and the capture a program's standard output and
 //! error write into.
+// Used by the programs layer (feature `programs`).
+#![cfg_attr(not(feature = "programs"), allow(dead_code))]
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -52,9 +52,12 @@ const XENBUS: SpecialId = SpecialId(1);
 const XENBUS_STATS: SpecialId = SpecialId(2);
 /// `/dev/null`.
 const NULL: SpecialId = SpecialId(3);
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Anonymous descriptions: pipe ends, sockets, output captures.
 const PIPE: SpecialId = SpecialId(100);
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 const SOCKET: SpecialId = SpecialId(101);
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 const OUTPUT: SpecialId = SpecialId(102);
 
 /// A read-only snapshot file (its text is made at open).
@@ -76,6 +79,7 @@ impl TextFile {
     }
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Per-open state of a device node or anonymous description.
 #[derive(Clone)]
 pub enum Device {
@@ -350,85 +354,6 @@ impl Program {
         }
     }
 
-    /// `dup2(2)`: `new` becomes a descriptor for `old`'s description (what
-    /// `new` was is closed first). Returns `new`.
-    ///
-    /// # Yields
-    pub fn dup2(&self, old: Fd, new: Fd) -> Result<Fd, Errno> {
-        let dev = {
-            let mut fds = self.fds.lock();
-            with_tree(|t| t.dup2(&mut fds, old, new))?
-        };
-        if let Some(d) = dev {
-            d.end();
-        }
-        Ok(new)
-    }
-
-    /// Installs an anonymous description (`flags`: access mode,
-    /// `O_NONBLOCK`, `O_CLOEXEC`).
-    fn install(&self, id: SpecialId, ty: FileType, flags: u32, dev: Device) -> Result<Fd, Errno> {
-        let mut fds = self.fds.lock();
-        with_tree(|t| t.open_anonymous(&mut fds, id, ty, flags, dev))
-    }
-
-    /// `pipe2(2)`: (read end, write end). `flags`: `O_NONBLOCK`,
-    /// `O_CLOEXEC` (others: `EINVAL`).
-    pub fn pipe2(&self, flags: u32) -> Result<[Fd; 2], Errno> {
-        if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
-            return Err(Errno::EINVAL);
-        }
-        let (r, w) = pipe::new().ok_or(Errno::ENFILE)?;
-        let rfd = self.install(PIPE, FileType::Fifo, O_RDONLY | flags, Device::Pipe(r.clone()))?;
-        match self.install(PIPE, FileType::Fifo, O_WRONLY | flags, Device::Pipe(w.clone())) {
-            Ok(wfd) => Ok([rfd, wfd]),
-            Err(e) => {
-                let _ = self.close(rfd);
-                w.close();
-                Err(e)
-            }
-        }
-    }
-
-    /// `socket(2)` (see [`Socket::new`]); `SOCK_NONBLOCK`/`SOCK_CLOEXEC`
-    /// in `ty` set those flags.
-    pub fn socket(&self, domain: i32, ty: i32, protocol: i32) -> Result<Fd, Errno> {
-        let s = Socket::new(domain, ty, protocol)?;
-        let mut flags = O_RDWR;
-        if ty & devices::SOCK_NONBLOCK != 0 {
-            flags |= O_NONBLOCK;
-        }
-        if ty & devices::SOCK_CLOEXEC != 0 {
-            flags |= O_CLOEXEC;
-        }
-        self.install(SOCKET, FileType::Socket, flags, Device::Socket(Arc::new(s)))
-    }
-
-    /// `connect(2)` (see [`Socket::connect`]): `ENOTSOCK` for a descriptor
-    /// that is not a socket.
-    pub fn connect(&self, fd: Fd, addr: &[u8]) -> Result<(), Errno> {
-        match self.device(fd)? {
-            Some((Device::Socket(s), _)) => s.connect(addr),
-            _ => Err(Errno::ENOTSOCK),
-        }
-    }
-
-    /// Installs an output capture as descriptor `fd` (replacing what was
-    /// there), write-only: a program's standard output or error.
-    pub fn install_output(&self, fd: Fd, out: Arc<Output>) -> Result<(), Errno> {
-        let tmp = self.install(OUTPUT, FileType::Fifo, O_WRONLY, Device::Output(out))?;
-        if tmp != fd {
-            self.dup2(tmp, fd)?;
-            self.close(tmp)?;
-        }
-        Ok(())
-    }
-
-    /// Whether `fd` is a terminal: never (`ENOTTY`), `EBADF` if not open.
-    pub fn isatty(&self, fd: Fd) -> Result<bool, Errno> {
-        self.fds.lock().get(fd).map(|_| false)
-    }
-
     /// `lseek(2)` (`ESPIPE` on the xenbus node).
     pub fn lseek(&self, fd: Fd, offset: i64, whence: u32) -> Result<u64, Errno> {
         let mut fds = self.fds.lock();
@@ -550,6 +475,90 @@ impl Program {
     }
 }
 
+/// Descriptor operations the programs layer uses (the libc's `dup2`,
+/// `pipe2`, `socket`, `connect`, `isatty`, and the standard streams).
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
+impl Program {
+    /// `dup2(2)`: `new` becomes a descriptor for `old`'s description (what
+    /// `new` was is closed first). Returns `new`.
+    ///
+    /// # Yields
+    pub fn dup2(&self, old: Fd, new: Fd) -> Result<Fd, Errno> {
+        let dev = {
+            let mut fds = self.fds.lock();
+            with_tree(|t| t.dup2(&mut fds, old, new))?
+        };
+        if let Some(d) = dev {
+            d.end();
+        }
+        Ok(new)
+    }
+
+    /// Installs an anonymous description (`flags`: access mode,
+    /// `O_NONBLOCK`, `O_CLOEXEC`).
+    fn install(&self, id: SpecialId, ty: FileType, flags: u32, dev: Device) -> Result<Fd, Errno> {
+        let mut fds = self.fds.lock();
+        with_tree(|t| t.open_anonymous(&mut fds, id, ty, flags, dev))
+    }
+
+    /// `pipe2(2)`: (read end, write end). `flags`: `O_NONBLOCK`,
+    /// `O_CLOEXEC` (others: `EINVAL`).
+    pub fn pipe2(&self, flags: u32) -> Result<[Fd; 2], Errno> {
+        if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let (r, w) = pipe::new().ok_or(Errno::ENFILE)?;
+        let rfd = self.install(PIPE, FileType::Fifo, O_RDONLY | flags, Device::Pipe(r.clone()))?;
+        match self.install(PIPE, FileType::Fifo, O_WRONLY | flags, Device::Pipe(w.clone())) {
+            Ok(wfd) => Ok([rfd, wfd]),
+            Err(e) => {
+                let _ = self.close(rfd);
+                w.close();
+                Err(e)
+            }
+        }
+    }
+
+    /// `socket(2)` (see [`Socket::new`]); `SOCK_NONBLOCK`/`SOCK_CLOEXEC`
+    /// in `ty` set those flags.
+    pub fn socket(&self, domain: i32, ty: i32, protocol: i32) -> Result<Fd, Errno> {
+        let s = Socket::new(domain, ty, protocol)?;
+        let mut flags = O_RDWR;
+        if ty & devices::SOCK_NONBLOCK != 0 {
+            flags |= O_NONBLOCK;
+        }
+        if ty & devices::SOCK_CLOEXEC != 0 {
+            flags |= O_CLOEXEC;
+        }
+        self.install(SOCKET, FileType::Socket, flags, Device::Socket(Arc::new(s)))
+    }
+
+    /// `connect(2)` (see [`Socket::connect`]): `ENOTSOCK` for a descriptor
+    /// that is not a socket.
+    pub fn connect(&self, fd: Fd, addr: &[u8]) -> Result<(), Errno> {
+        match self.device(fd)? {
+            Some((Device::Socket(s), _)) => s.connect(addr),
+            _ => Err(Errno::ENOTSOCK),
+        }
+    }
+
+    /// Installs an output capture as descriptor `fd` (replacing what was
+    /// there), write-only: a program's standard output or error.
+    pub fn install_output(&self, fd: Fd, out: Arc<Output>) -> Result<(), Errno> {
+        let tmp = self.install(OUTPUT, FileType::Fifo, O_WRONLY, Device::Output(out))?;
+        if tmp != fd {
+            self.dup2(tmp, fd)?;
+            self.close(tmp)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `fd` is a terminal: never (`ENOTTY`), `EBADF` if not open.
+    pub fn isatty(&self, fd: Fd) -> Result<bool, Errno> {
+        self.fds.lock().get(fd).map(|_| false)
+    }
+}
+
 impl Drop for Program {
     fn drop(&mut self) {
         self.close_all();
@@ -586,6 +595,7 @@ pub fn memory_used() -> u64 {
     TREE.lock().as_ref().map(|s| s.tree.memory_used()).unwrap_or(0)
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// The whole contents of the regular file at `path` (a copy, charged to
 /// nobody: the caller holds it briefly). Errors: those of `stat`; `EISDIR`
 /// for a directory; `EINVAL` for a special node; `ENOMEM`.

@@ -25,6 +25,8 @@
 //! end counts; held for one transfer, never across a wait. Waiters wait on
 //! the devices' activity queue (`xenfs::ACTIVITY`), which every change
 //! wakes, so `poll` over pipes and xenbus descriptors together works.
+// Used by the programs layer (feature `programs`).
+#![cfg_attr(not(feature = "programs"), allow(dead_code))]
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 

@@ -236,7 +236,13 @@ fn fpu_state_is_per_thread() -> TestResult {
 }
 
 pub const TESTS: &[Test] = &[
-    Test { suite: "programs", name: "fpu_state_is_per_thread", func: fpu_state_is_per_thread, timeout_ms: T, default: true },
+    Test {
+        suite: "programs",
+        name: "fpu_state_is_per_thread",
+        func: fpu_state_is_per_thread,
+        timeout_ms: T,
+        default: true,
+    },
     Test { suite: "programs", name: "debian_write_read_ls", func: debian_write_read_ls, timeout_ms: T, default: true },
     Test {
         suite: "programs",

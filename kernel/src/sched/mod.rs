@@ -39,7 +39,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::irq;
 use crate::sync::IrqLock;
-pub use prog::{FxArea, ProgCtx};
+#[cfg(feature = "programs")]
+pub use prog::FxArea;
+pub use prog::ProgCtx;
 pub use sleep_mutex::SleepMutex;
 pub use stack::{Stack, THREAD_OVERHEAD};
 pub use timer::sleep_ns;
@@ -75,6 +77,7 @@ struct Thread {
     /// A program thread's context (FPU state, %fs base, its program).
     prog: Option<Box<ProgCtx>>,
     /// Interrupted ([`interrupt`]): its interruptible waits end with EINTR.
+    #[cfg_attr(not(feature = "programs"), allow(dead_code))]
     interrupted: bool,
 }
 
@@ -155,6 +158,7 @@ pub fn spawn_with_stack(
     spawn_inner(name, stack_size, None, Box::new(f))
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Starts a program thread: like [`spawn_with_stack`], but it runs with
 /// its own FPU/SSE state and %fs base (`ctx`), and starts with events
 /// masked (program code may use the red zone, which an event frame would
@@ -420,6 +424,7 @@ pub fn join(tid: ThreadId) {
     }
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Marks thread `tid` interrupted and wakes it: its interruptible waits
 /// (program system calls) end with EINTR until it clears the mark.
 pub fn interrupt(tid: ThreadId) {
@@ -431,11 +436,13 @@ pub fn interrupt(tid: ThreadId) {
     wake(tid);
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Whether the calling thread is interrupted.
 pub fn interrupted() -> bool {
     with(|s| s.threads.get(&s.current).is_some_and(|t| t.interrupted))
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Clears the calling thread's interrupt mark.
 pub fn clear_interrupt() {
     with(|s| {
@@ -446,6 +453,7 @@ pub fn clear_interrupt() {
     });
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Runs `f` on the calling thread's program context, if it is a program
 /// thread.
 pub fn with_prog<R>(f: impl FnOnce(&ProgCtx) -> R) -> Option<R> {
@@ -457,6 +465,7 @@ pub fn with_prog<R>(f: impl FnOnce(&ProgCtx) -> R) -> Option<R> {
     Some(f(unsafe { &*p }))
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Takes the calling program thread's owner out of its context (see
 /// [`ProgCtx::owner`]).
 pub fn take_prog_owner() -> Option<alloc::sync::Arc<dyn core::any::Any + Send + Sync>> {

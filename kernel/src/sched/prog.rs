@@ -7,6 +7,8 @@
 //! it is saved when a program thread is switched out and restored when one
 //! is switched in (FXSAVE/FXRSTOR). Event upcalls never switch threads, and
 //! program threads run with events masked anyway.
+// Used by the programs layer (feature `programs`).
+#![cfg_attr(not(feature = "programs"), allow(dead_code))]
 use alloc::sync::Arc;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -49,6 +49,7 @@ pub fn in_upcall() -> bool {
     IN_UPCALL.load(Ordering::SeqCst)
 }
 
+#[cfg_attr(not(feature = "programs"), allow(dead_code))]
 /// Spin locks the running thread holds (outside the upcall): 0 when it is
 /// in no kernel critical section.
 pub fn locks_held() -> u32 {
