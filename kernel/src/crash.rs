@@ -210,7 +210,7 @@ fn frame_pointer_ok(fp: u64) -> bool {
     fp.is_multiple_of(8)
         && fp >= lo
         && fp.saturating_add(16) <= hi
-        && !(guard..guard + 4096).contains(&fp)
+        && !(guard..guard + crate::mm::PAGE_SIZE).contains(&fp)
         && crate::mm::is_va_mapped(fp)
         && crate::mm::is_va_mapped(fp + 8)
 }

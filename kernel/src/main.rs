@@ -101,7 +101,7 @@ fn console_up(si: &StartInfo) {
         env!("CARGO_PKG_VERSION"),
         si.magic(),
         si.nr_pages(),
-        (si.nr_pages() * 4096) >> 20,
+        (si.nr_pages() * mm::PAGE_SIZE) >> 20,
         si.flags()
     );
     kprintln!(

@@ -8,7 +8,7 @@ use core::arch::asm;
 
 extern "C" {
     /// Filled with hypercall stubs by Xen (XEN_ELFNOTE_HYPERCALL_PAGE).
-    static hypercall_page: [u8; 4096];
+    static hypercall_page: [u8; crate::mm::PAGE];
 }
 
 /// A negative errno value returned by Xen (Xen uses Linux's numbers for the

@@ -136,12 +136,13 @@ impl VfsState {
 
 static TREE: ThreadLock<Option<VfsState>> = ThreadLock::new("vfs.tree", None);
 
-/// `poll` events.
-pub const POLLIN: u16 = 0x001;
+/// `poll` events (the node's own bits come from its crate, which defines
+/// the values it reports).
+pub const POLLIN: u16 = xenbus_node::POLLIN as u16;
 /// `poll` events.
 pub const POLLOUT: u16 = 0x004;
 /// `poll` events.
-pub const POLLRDNORM: u16 = 0x040;
+pub const POLLRDNORM: u16 = xenbus_node::POLLRDNORM as u16;
 /// `poll` events.
 pub const POLLERR: u16 = 0x008;
 /// `poll` events.

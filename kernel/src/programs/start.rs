@@ -159,7 +159,7 @@ pub fn initial_stack(argv: &[u64], envp: &[u64], entry: u64, random: u64) -> Vec
     w.push(0);
     let execfn = argv.first().copied().unwrap_or(0);
     for (k, v) in [
-        (AT_PAGESZ, 4096),
+        (AT_PAGESZ, crate::mm::PAGE_SIZE),
         (AT_BASE, 0),
         (AT_ENTRY, entry),
         (AT_UID, 0),

@@ -51,6 +51,12 @@ pub unsafe fn init(va: u64, port: u32) {
     *CONSOLE.lock() = Some(Console { ring, port, prod });
 }
 
+/// One wait for the backend to consume output (an event on the console
+/// port, or this long).
+const WAIT_STEP_NS: u64 = 10_000_000;
+/// How long `flush` waits for the backend at most.
+pub const FLUSH_LIMIT_NS: u64 = 2_000_000_000;
+
 impl Console {
     fn out_cons(&self) -> u32 {
         // SAFETY: `ring` maps the console page (see `init`); the backend writes this index.
@@ -68,7 +74,7 @@ impl Console {
     /// Waits (blocked in Xen, not spinning) until the backend signals or 10 ms pass.
     fn wait_backend(&self) {
         let mut ports = [self.port];
-        let deadline = if shared_info::is_mapped() { time::now_ns() + 10_000_000 } else { 0 };
+        let deadline = if shared_info::is_mapped() { time::now_ns() + WAIT_STEP_NS } else { 0 };
         let _ = sched::poll(&mut ports, deadline);
         // The pending bit stays set: the upcall (once events are on) sees it
         // too and wakes input readers; poll returns at once while it is set,
@@ -109,10 +115,11 @@ impl Console {
         self.publish();
     }
 
-    /// Waits until the backend has consumed everything (at most ~2 s).
+    /// Waits until the backend has consumed everything (at most
+    /// [`FLUSH_LIMIT_NS`]).
     pub fn flush(&mut self) {
         self.publish();
-        for _ in 0..200 {
+        for _ in 0..FLUSH_LIMIT_NS / WAIT_STEP_NS {
             if self.out_cons() == self.prod {
                 return;
             }

@@ -118,14 +118,19 @@ impl Conn {
         let what = match e {
             RingError::Corrupt { ring, prod, cons } => alloc::format!(
                 "xenstored left the {} ring with impossible indices (prod {:#x}, cons {:#x}: {} bytes apart, the ring \
-                 holds 1024)",
+                 holds {})",
                 if ring == xs_ring::RingKind::Request { "request" } else { "response" },
                 prod,
                 cons,
-                prod.wrapping_sub(cons)
+                prod.wrapping_sub(cons),
+                xs_ring::RING_SIZE
             ),
             RingError::Oversized { len } => {
-                alloc::format!("xenstored sent a message header announcing {} payload bytes (at most 4096)", len)
+                alloc::format!(
+                    "xenstored sent a message header announcing {} payload bytes (at most {})",
+                    len,
+                    xs_wire::PAYLOAD_MAX
+                )
             }
         };
         self.fail_with(what, after);
