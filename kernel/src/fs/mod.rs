@@ -153,7 +153,7 @@ pub const POLLNVAL: u16 = 0x020;
 pub const POLLWRNORM: u16 = 0x100;
 
 /// `fcntl` commands.
-pub use vfs::{F_GETFL, F_SETFL};
+pub use vfs::{FD_CLOEXEC, F_GETFL, F_SETFL};
 /// `fcntl(F_DUPFD)`.
 pub const F_DUPFD: u32 = 0;
 /// `fcntl(F_GETFD)`.

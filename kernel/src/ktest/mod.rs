@@ -29,6 +29,7 @@ mod boot_module;
 mod demo;
 pub mod dom0;
 mod events;
+mod fs_devices;
 #[cfg(feature = "programs")]
 mod programs_tests;
 mod sched_tests;
@@ -69,6 +70,15 @@ macro_rules! check {
         if !$cond {
             return Err($crate::ktest::Failure { file: file!(), line: line!(), msg: alloc::format!($($arg)*) });
         }
+    };
+}
+
+/// Fails the test with a message (an expression of any type, for match
+/// arms).
+#[macro_export]
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::ktest::Failure { file: file!(), line: line!(), msg: alloc::format!($($arg)*) })
     };
 }
 
@@ -164,6 +174,7 @@ fn registry() -> Vec<&'static Test> {
         sched_tests::TESTS,
         xenstore_tests::TESTS,
         vfs_tests::TESTS,
+        fs_devices::TESTS,
         boot_module::TESTS,
     ] {
         v.extend(suite.iter());

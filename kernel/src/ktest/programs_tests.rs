@@ -13,13 +13,6 @@ use crate::{check, check_bytes, check_eq};
 
 const T: u64 = 60_000;
 
-/// Fails the test (an expression of any type).
-macro_rules! bail {
-    ($($arg:tt)*) => {
-        return Err(super::Failure { file: file!(), line: line!(), msg: alloc::format!($($arg)*) })
-    };
-}
-
 fn run(argv: &[&str]) -> Result<programs::Outcome, StartError> {
     programs::run(argv, programs::DEFAULT_ENV, &Options::default())
 }
@@ -29,7 +22,7 @@ macro_rules! run_ok {
     ($($a:expr),+) => {
         match run(&[$($a),+]) {
             Ok(o) => o,
-            Err(e) => bail!("{:?} did not start: {}", [$($a),+], e),
+            Err(e) => crate::fail!("{:?} did not start: {}", [$($a),+], e),
         }
     };
 }
@@ -81,7 +74,7 @@ fn argv_env_status_stderr() -> TestResult {
     );
     let o = match o {
         Ok(o) => o,
-        Err(e) => bail!("did not start: {}", e),
+        Err(e) => crate::fail!("did not start: {}", e),
     };
     check_eq!(o.status, ExitStatus::Exited(7));
     check_bytes!(&o.stdout[..], b"argv[0]=exit-status\nargv[1]=7\nargv[2]=two words\nGREETING=hi there\n");
@@ -103,8 +96,8 @@ fn unknown_symbols_refused_with_the_list() -> TestResult {
             }
             check!(!text.contains("puts"), "puts is provided: {}", text);
         }
-        Err(e) => bail!("refused for another reason: {}", e),
-        Ok(_) => bail!("a program with unknown imports was started"),
+        Err(e) => crate::fail!("refused for another reason: {}", e),
+        Ok(_) => crate::fail!("a program with unknown imports was started"),
     }
     budget_back_to(base)
 }
@@ -113,7 +106,7 @@ fn not_found_and_malformed_refused() -> TestResult {
     let base = PROGRAMS.used();
     match run(&["no-such-program"]) {
         Err(e @ StartError::Image(ImageError::NotFound { .. })) => check_eq!(e.status(), 127),
-        other => bail!("not found: {:?}", other.err()),
+        other => crate::fail!("not found: {:?}", other.err()),
     }
     // Truncated copies of a real executable, and garbage.
     let elf = crate::fs::read_file("/usr/bin/xenstore").map_err(|e| super::Failure {
@@ -138,13 +131,13 @@ fn not_found_and_malformed_refused() -> TestResult {
         let fd = p.open("/tmp/bad-elf", crate::fs::O_CREAT | crate::fs::O_WRONLY | crate::fs::O_TRUNC);
         let fd = match fd {
             Ok(fd) => fd,
-            Err(e) => bail!("open /tmp/bad-elf: {}", e.name()),
+            Err(e) => crate::fail!("open /tmp/bad-elf: {}", e.name()),
         };
         check_eq!(p.write(fd, &bytes).ok(), Some(bytes.len()));
         let _ = p.close(fd);
         match run(&["/tmp/bad-elf"]) {
             Err(e @ StartError::Image(ImageError::Load(_))) => check_eq!(e.status(), 126),
-            other => bail!("{}: {:?}", what, other.map(|o| o.status)),
+            other => crate::fail!("{}: {:?}", what, other.map(|o| o.status)),
         }
     }
     let _ = crate::fs::unlink("/tmp/bad-elf");
@@ -189,7 +182,7 @@ fn watch_fired_by_another_program() -> TestResult {
     let w = programs::start(&["xenstore-watch", "-n", "3", "data/ktest-w"], programs::DEFAULT_ENV, &Options::default());
     let w = match w {
         Ok(w) => w,
-        Err(e) => bail!("watch did not start: {}", e),
+        Err(e) => crate::fail!("watch did not start: {}", e),
     };
     // The watcher registers (its first event is the registration's).
     crate::sched::sleep_ns(300_000_000);
