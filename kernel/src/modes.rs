@@ -51,10 +51,12 @@ pub fn run(cmdline: &'static str) -> ! {
 /// `programs=<list>` (the rest of the command line) and
 /// `programs-file=<path>` (a list in the VFS, one command per line): run
 /// the commands (`programs::shell`), then go on (and power off).
-/// `programs-report` adds the harness's records.
+/// `programs-report` adds the harness's records; `programs-timeout=<s>`
+/// kills a program that runs longer.
 #[cfg(feature = "programs")]
 fn run_programs(cmdline: &str) {
     let report = cmdline::words(cmdline).any(|(k, _)| k == "programs-report");
+    let timeout_ns = cmdline::get(cmdline, "programs-timeout").and_then(cmdlist::parse_seconds).filter(|&ns| ns > 0);
     let mut lists: alloc::vec::Vec<alloc::string::String> = alloc::vec::Vec::new();
     if let Some(path) = cmdline::get(cmdline, "programs-file") {
         match crate::fs::read_file(path) {
@@ -71,7 +73,7 @@ fn run_programs(cmdline: &str) {
             .and_then(|mut c| cmdlist::expand(&mut c, &[("DOMID", domid.as_str())]).map(|()| c));
         match parsed {
             Ok(cmds) => {
-                let (n, failed) = crate::programs::shell::run_list(&cmds, report);
+                let (n, failed) = crate::programs::shell::run_list(&cmds, report, timeout_ns);
                 kprintln!("programs: done: {} programs, {} failed", n, failed);
             }
             Err(e) => warn!("programs: cannot parse the command list: {}", e.0),

@@ -354,4 +354,3 @@ impl Drop for Program {
         self.close_all();
     }
 }
-

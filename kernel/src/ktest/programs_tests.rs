@@ -228,7 +228,30 @@ fn fpu_state_is_per_thread() -> TestResult {
     budget_back_to(base)
 }
 
+/// A program that would run for ever (a watch without `-n`) is killed at
+/// its timeout: its threads, blocked in the kernel, are woken and end.
+fn timeout_kills_a_blocked_program() -> TestResult {
+    let base = PROGRAMS.used();
+    let opts = Options { timeout_ns: Some(500_000_000), ..Options::default() };
+    let o = match programs::run(&["xenstore-watch", "data/ktest-forever"], programs::DEFAULT_ENV, &opts) {
+        Ok(o) => o,
+        Err(e) => crate::fail!("did not start: {}", e),
+    };
+    check_eq!(o.status, ExitStatus::Signaled(Signal::Sigkill));
+    check_eq!(o.status.code(), 137);
+    // The registration's event came before the kill.
+    check_bytes!(&o.stdout[..], b"data/ktest-forever\n");
+    budget_back_to(base)
+}
+
 pub const TESTS: &[Test] = &[
+    Test {
+        suite: "programs",
+        name: "timeout_kills_a_blocked_program",
+        func: timeout_kills_a_blocked_program,
+        timeout_ms: T,
+        default: true,
+    },
     Test {
         suite: "programs",
         name: "fpu_state_is_per_thread",

@@ -47,11 +47,15 @@ pub struct Options {
     pub capture_limit: usize,
     /// Stack size of each of its threads.
     pub stack_size: usize,
+    /// Kill it (`SIGKILL`'s status, 137) when it runs longer than this.
+    /// A killed thread ends when it next calls into the libc (a blocked
+    /// one is woken for it); one that never does cannot be stopped.
+    pub timeout_ns: Option<u64>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { echo: None, capture_limit: 1 << 20, stack_size: 128 << 10 }
+        Options { echo: None, capture_limit: 1 << 20, stack_size: 128 << 10, timeout_ns: None }
     }
 }
 
@@ -66,6 +70,7 @@ pub struct Running {
     /// Time to load, link and protect the image.
     pub load_ns: u64,
     started_ns: u64,
+    timeout_ns: Option<u64>,
 }
 
 /// What a program did.
@@ -235,13 +240,20 @@ pub fn start(argv: &[&str], env: &[&str], opts: &Options) -> Result<Running, Sta
     });
     let started_ns = crate::time::now_ns();
     process::spawn_thread(&proc, body).map_err(|_| StartError::NoMemory)?;
-    Ok(Running { proc, objects, load_ns, started_ns })
+    Ok(Running { proc, objects, load_ns, started_ns, timeout_ns: opts.timeout_ns })
 }
 
 /// Waits until every thread of the program has ended.
 ///
 /// # Yields
 pub fn wait(r: Running) -> Outcome {
+    if let Some(t) = r.timeout_ns {
+        let deadline = r.started_ns.saturating_add(t);
+        if !r.proc.thread_ended.wait_until_deadline(|| r.proc.finished(), deadline) {
+            crate::kprintln!("programs: [{}] {}: timed out after {} ms, killed", r.proc.id, r.proc.name, t / 1_000_000);
+            kill(&r);
+        }
+    }
     r.proc.thread_ended.wait_until(|| r.proc.finished());
     let run_ns = crate::time::now_ns().saturating_sub(r.started_ns);
     r.proc.stdout.flush_echo();
@@ -256,6 +268,12 @@ pub fn wait(r: Running) -> Outcome {
         load_ns: r.load_ns,
         run_ns,
     }
+}
+
+/// Ends the program as `SIGKILL` would: its threads end when they next
+/// enter the kernel (blocked ones are woken with `EINTR` first).
+pub fn kill(r: &Running) {
+    r.proc.begin_exit(ExitStatus::Signaled(Signal::Sigkill));
 }
 
 /// [`start`] then [`wait`].

@@ -71,6 +71,8 @@ pub enum Signal {
     Sigbus = 7,
     /// Arithmetic error (`#DE`, x87/SIMD exceptions).
     Sigfpe = 8,
+    /// Killed by whoever ran it (a timeout).
+    Sigkill = 9,
     /// Segmentation fault (page fault, general protection).
     Sigsegv = 11,
 }
@@ -83,6 +85,7 @@ impl Signal {
             Signal::Sigtrap => "Trace/breakpoint trap",
             Signal::Sigbus => "Bus error",
             Signal::Sigfpe => "Floating point exception",
+            Signal::Sigkill => "Killed",
             Signal::Sigsegv => "Segmentation fault",
         }
     }

@@ -37,7 +37,7 @@ fn ms(ns: u64) -> String {
 /// non-zero status or not started).
 ///
 /// # Yields
-pub fn run_list(cmds: &[Command], report_mode: bool) -> (u32, u32) {
+pub fn run_list(cmds: &[Command], report_mode: bool, timeout_ns: Option<u64>) -> (u32, u32) {
     let mut n = 0u32;
     let mut failed = 0u32;
     let mut shown: BTreeSet<String> = BTreeSet::new();
@@ -85,7 +85,8 @@ pub fn run_list(cmds: &[Command], report_mode: bool) -> (u32, u32) {
         env.extend(c.env.iter().cloned());
         let argv: Vec<&str> = c.argv.iter().map(String::as_str).collect();
         let envs: Vec<&str> = env.iter().map(String::as_str).collect();
-        let opts = Options { echo: (!report_mode).then(|| alloc::format!("[{}]", n)), ..Options::default() };
+        let opts =
+            Options { echo: (!report_mode).then(|| alloc::format!("[{}]", n)), timeout_ns, ..Options::default() };
         match super::start(&argv, &envs, &opts) {
             Ok(r) => {
                 for (path, sha, size) in &r.objects {
