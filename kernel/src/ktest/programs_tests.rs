@@ -244,7 +244,31 @@ fn timeout_kills_a_blocked_program() -> TestResult {
     budget_back_to(base)
 }
 
+/// A program that allocates until malloc fails gets NULL and ENOMEM (the
+/// programs budget runs out, not the kernel's heap), its memory is intact,
+/// and everything goes back when it ends; the kernel keeps serving.
+fn out_of_memory_is_enomem() -> TestResult {
+    let base = PROGRAMS.used();
+    let o = run_ok!("eat-memory");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    crate::kprintln!("    {}", out.trim_end().replace('\n', " / "));
+    check!(out.contains("before malloc failed with ENOMEM\nafter free: allocated again\n"), "output: {}", out);
+    check_eq!(o.status, ExitStatus::Exited(0));
+    budget_back_to(base)?;
+    // Still serving programs afterwards.
+    let o = run_ok!("xenstore-read", "domid");
+    check_eq!(o.status, ExitStatus::Exited(0));
+    budget_back_to(base)
+}
+
 pub const TESTS: &[Test] = &[
+    Test {
+        suite: "programs",
+        name: "out_of_memory_is_enomem",
+        func: out_of_memory_is_enomem,
+        timeout_ms: T,
+        default: true,
+    },
     Test {
         suite: "programs",
         name: "timeout_kills_a_blocked_program",
