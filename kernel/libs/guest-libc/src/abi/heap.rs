@@ -87,9 +87,15 @@ impl ProcHeap {
     fn grow(&mut self, need: usize) -> Option<()> {
         // Room for linked_list_allocator's own alignment of the first hole.
         let need = need.checked_add(2 * ALIGN)?;
-        let size = self.next_region.max(need.checked_add(PAGE - 1)? & !(PAGE - 1));
-        let pages = size / PAGE;
-        let base = sys().map_pages(pages)?;
+        let exact = need.checked_add(PAGE - 1)? & !(PAGE - 1);
+        let size = self.next_region.max(exact);
+        // When the growing region size no longer fits the budget, a region
+        // of just what this request needs may still.
+        let (base, size) = match sys().map_pages(size / PAGE) {
+            Some(b) => (b, size),
+            None if exact < size => (sys().map_pages(exact / PAGE)?, exact),
+            None => return None,
+        };
         let mut heap = Heap::empty();
         // SAFETY: the kernel gave us `size` bytes of zeroed read-write memory
         // that nothing else uses.
