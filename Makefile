@@ -17,7 +17,7 @@ VERBOSE    ?=
 VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
-.PHONY: kernel-min
+.PHONY: kernel-min kernel-bench bench bench-tools bench-readme
 .PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools
 
 deps:
@@ -36,6 +36,17 @@ kernel-min: deps
 	@cp target/min/$(KTARGET)/release/unikernel $(BUILD)/unikernel-min.elf
 	@strip -o $(BUILD)/unikernel-min.stripped.elf $(BUILD)/unikernel-min.elf
 	@echo "kernel-min: $(BUILD)/unikernel-min.elf stripped $$(stat -c %s $(BUILD)/unikernel-min.stripped.elf) bytes (loaded: $$(size -A $(BUILD)/unikernel-min.elf | awk '/^\.(text|rodata|data|bss|note)/{s+=$$2} END{print s}') bytes)"
+
+# The image `make bench` runs: the kernel with the bench workload but
+# without the in-guest tests and the lock-order checker (as a product
+# would ship). It shares target/min with kernel-min (only the unikernel
+# crate differs).
+BENCH_ELF := $(BUILD)/unikernel-bench.elf
+kernel-bench: deps
+	$(CARGO) build -p unikernel --release --target $(KTARGET) $(BUILD_STD) --no-default-features --features bench --target-dir target/min
+	@mkdir -p $(BUILD)
+	@cp target/min/$(KTARGET)/release/unikernel $(BENCH_ELF)
+	@echo "kernel-bench: $(BENCH_ELF) $$(stat -c %s $(BENCH_ELF)) bytes"
 
 # rustfmt and clippy are Debian's (rustfmt-web, rust-web-clippy, matching
 # rustc-web 1.96); rustup's proxies come first on PATH, so /usr/bin goes first.
@@ -123,6 +134,28 @@ conformance: kernel dom0 conformance-tools
 tools: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/tools.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--tools-runner $(TOOLS_RUNNER) $(VERBOSE_FLAG)
+
+# make bench (docs/bench.md): ours against a Linux PV domU in one nested
+# boot; writes build/bench/results.json, report.md and chart.svg.
+# BENCH_QUICK=1: one round with small counts (a smoke test, about 3 min).
+# `make bench-readme` regenerates the README's measurement table from
+# build/bench/results.json.
+BENCH_RUNNER := $(BUILD)/xsbench
+BENCH_DOM0 := $(BUILD)/xsbench-dom0
+BENCH_QUICK ?=
+bench-tools: deps
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xs-bench-linux -p xs-bench-dom0 --target x86_64-unknown-linux-gnu
+	@mkdir -p $(BUILD)
+	@strip -o $(BENCH_RUNNER) target/x86_64-unknown-linux-gnu/release/xsbench
+	@strip -o $(BENCH_DOM0) target/x86_64-unknown-linux-gnu/release/xsbench-dom0
+
+bench: kernel kernel-min kernel-bench dom0 bench-tools
+	$(PYTHON) tests/harness/bench.py run --kernel $(BENCH_ELF) --full $(KERNEL_ELF) --min $(BUILD)/unikernel-min.elf \
+		--cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --linux-runner $(BENCH_RUNNER) --dom0-tool $(BENCH_DOM0) \
+		$(if $(BENCH_QUICK),--quick) $(VERBOSE_FLAG)
+
+bench-readme:
+	$(PYTHON) tests/harness/bench.py readme --results $(BUILD)/bench/results.json --readme README.md
 
 clean:
 	rm -rf $(BUILD) target

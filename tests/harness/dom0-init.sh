@@ -192,6 +192,62 @@ run_guest() {
     echo "HARNESS: guest $name ended reason=$reason"
 }
 
+# bench_guest NAME CFG [SECONDS]: a guest of `make bench` (docs/bench.md).
+# `xl create -p` is timed; the console is relayed as for run_guest; then
+# /harness/xsbench-dom0 unpauses the domain itself (no `xl unpause`
+# process start in the timing) and serves it until it is gone: the ready
+# marker, the marks (CPU samples), the pings. Nothing polls in dom0
+# meanwhile, so dom0's CPU time is xenstored's and the tool's. Prints
+#   HARNESS: bench NAME created domid=<domid> create_ns=<ns>
+# then the tool's "HARNESS: bench ..." lines, then
+#   HARNESS: guest NAME ended reason=<reason>
+bench_guest() {
+    name=$1; cfg=$2; limit=${3:-600}
+    /harness/xsbench-dom0 time xl create -p "$cfg" "name=\"$name\"" >/tmp/xl-create-$name.log 2>&1
+    t=$(sed -n 's/^xsbench-time //p' /tmp/xl-create-$name.log)
+    case "$t" in
+        *" rc=0") ;;
+        *)  echo "HARNESS: error xl create $name failed:"
+            grep -v '^xsbench-time ' /tmp/xl-create-$name.log | sed 's/^/HARNESS:   /'
+            echo "HARNESS: guest $name ended reason=create-failed"
+            return 1 ;;
+    esac
+    ns=${t#elapsed_ns=}; ns=${ns%% *}
+    domid=$(xl domid "$name")
+    echo "HARNESS: bench $name created domid=$domid create_ns=$ns"
+    tty=""; relay_pid=""
+    for i in $(seq 1 100); do
+        tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -n "$tty" ] && break
+        sleep 0.05
+    done
+    if [ -n "$tty" ]; then
+        stty -F "$tty" raw -echo 2>/dev/null
+        relay "$name" < "$tty" &
+        relay_pid=$!
+    else
+        echo "HARNESS: error no console pty for $name"
+    fi
+    echo "HARNESS: stage guest-run $name"
+    timed_out=""
+    /harness/xsbench-dom0 serve "$domid" "$name" "$limit" || timed_out=1
+    [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
+    seen=$(cat /tmp/relayed-$name 2>/dev/null | wc -l)
+    tail -n +$((seen + 1)) /var/log/xen/console/guest-$name.log 2>/dev/null | relay "$name"
+    reason=unknown; code=""
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
+        [ -n "$code" ] && break
+        sleep 0.2
+    done
+    case "$code" in
+        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
+        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
+    esac
+    [ -n "$timed_out" ] && reason=timeout
+    xl destroy "$name" >/dev/null 2>&1
+    echo "HARNESS: guest $name ended reason=$reason"
+}
+
 if [ -f /harness/job ]; then
     . /harness/job
 else
