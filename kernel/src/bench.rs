@@ -11,8 +11,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
-use xs_bench::{Host, Spec};
 use xen_sys as x;
+use xs_bench::{Host, Spec};
 
 use crate::arch::hypercall;
 use crate::fs::{PollFd, Program, O_RDWR, POLLIN};
