@@ -143,6 +143,10 @@ tools: kernel dom0 conformance-tools
 BENCH_RUNNER := $(BUILD)/xsbench
 BENCH_DOM0 := $(BUILD)/xsbench-dom0
 BENCH_QUICK ?=
+# BENCH_ONLY=o-work,l-work: only those guests; BENCH_SPEC=...: the workload
+# guests' spec (xs-bench grammar). For development; results are partial.
+BENCH_ONLY ?=
+BENCH_SPEC ?=
 bench-tools: deps
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xs-bench-linux -p xs-bench-dom0 --target x86_64-unknown-linux-gnu
 	@mkdir -p $(BUILD)
@@ -152,7 +156,7 @@ bench-tools: deps
 bench: kernel kernel-min kernel-bench dom0 bench-tools
 	$(PYTHON) tests/harness/bench.py run --kernel $(BENCH_ELF) --full $(KERNEL_ELF) --min $(BUILD)/unikernel-min.elf \
 		--cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --linux-runner $(BENCH_RUNNER) --dom0-tool $(BENCH_DOM0) \
-		$(if $(BENCH_QUICK),--quick) $(VERBOSE_FLAG)
+		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_ONLY),--only '$(BENCH_ONLY)') $(if $(BENCH_SPEC),--spec '$(BENCH_SPEC)') $(VERBOSE_FLAG)
 
 bench-readme:
 	$(PYTHON) tests/harness/bench.py readme --results $(BUILD)/bench/results.json --readme README.md

@@ -636,10 +636,14 @@ def plan_guests(quick):
             "metrics": metrics, "all": order}
 
 
+
 def run(a):
     t0 = time.monotonic()
     plan = plan_guests(a.quick)
-    work_spec = QUICK_SPEC if a.quick else WORK_SPEC
+    if a.only:
+        keep = set(a.only.split(","))
+        plan["all"] = [n for n in plan["all"] if n in keep]
+    work_spec = a.spec or (QUICK_SPEC if a.quick else WORK_SPEC)
     out_dir = os.path.join(a.build, "bench")
     linux_initrd = xenrun.cpio_newc([
         ("bin", 0o040755, b""), ("dev", 0o040755, b""), ("proc", 0o040755, b""),
@@ -681,10 +685,11 @@ def run(a):
         if line.startswith(("BENCH result", "BENCH error", "BENCH note", "*** CRASH", "METRIC ")):
             print(f"    [{g.name}] {line}", flush=True)
 
-    extra = [("guest/linux-vmlinux", 0o100644, open(vmlinux, "rb").read()),
+    extra = [("guest/linux-vmlinux", 0o100644, open(vmlinux, "rb").read() if any(n.startswith("l-") for n in plan["all"])
+              else b""),
              ("guest/linux-bench.cpio", 0o100644, linux_initrd),
              ("harness/xsbench-dom0", 0o100755, open(a.dom0_tool, "rb").read())]
-    if plan["metrics"]:
+    if plan["metrics"] in plan["all"]:
         extra.append(("guest/unikernel-test.elf", 0o100644, open(a.full, "rb").read()))
     xenrun.log(f"bench: {len(guests)} guests in one boot ({'quick' if a.quick else 'full'} run)")
     r = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
@@ -798,6 +803,9 @@ def main():
     for opt in ("kernel", "full", "min", "cfg", "dom0", "build", "linux-runner", "dom0-tool"):
         r.add_argument(f"--{opt}", required=True)
     r.add_argument("--quick", action="store_true", help="one round of everything, small counts (a smoke test)")
+    r.add_argument("--only", default="", help="comma-separated guest names (o-work, l-work, o-boot-m10-1, ...): "
+                   "a partial run, for development")
+    r.add_argument("--spec", default="", help="the workload guests' spec instead of the default")
     r.add_argument("--verbose", action="store_true")
     p = sub.add_parser("report")
     p.add_argument("--results", required=True)
