@@ -193,7 +193,7 @@ run_guest() {
 }
 
 # bench_guest NAME CFG [SECONDS]: a guest of `make bench` (docs/bench.md).
-# `xl create -p` is timed; the console is relayed as for run_guest; then
+# `xl create -p` is timed; then
 # /harness/xsbench-dom0 unpauses the domain itself (no `xl unpause`
 # process start in the timing) and serves it until it is gone: the ready
 # marker, the marks (CPU samples), the pings. Nothing polls in dom0
@@ -215,24 +215,18 @@ bench_guest() {
     ns=${t#elapsed_ns=}; ns=${ns%% *}
     domid=$(xl domid "$name")
     echo "HARNESS: bench $name created domid=$domid create_ns=$ns"
-    tty=""; relay_pid=""
-    for i in $(seq 1 100); do
-        tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -n "$tty" ] && break
-        sleep 0.05
-    done
-    if [ -n "$tty" ]; then
-        stty -F "$tty" raw -echo 2>/dev/null
-        relay "$name" < "$tty" &
-        relay_pid=$!
-    else
-        echo "HARNESS: error no console pty for $name"
-    fi
+    # Let dom0 settle (xl's background monitor starts right after the
+    # create) so that unpause -> ready measures the guest, not dom0's
+    # leftovers; the same pause for every guest.
+    sleep 1
     echo "HARNESS: stage guest-run $name"
     timed_out=""
     /harness/xsbench-dom0 serve "$domid" "$name" "$limit" || timed_out=1
-    [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
-    seen=$(cat /tmp/relayed-$name 2>/dev/null | wc -l)
-    tail -n +$((seen + 1)) /var/log/xen/console/guest-$name.log 2>/dev/null | relay "$name"
+    # The console is not relayed live (dom0's relay would compete with
+    # xenstored inside the measurements): xenconsoled's log of it is
+    # relayed once the domain is gone.
+    sleep 0.3
+    relay "$name" < /var/log/xen/console/guest-$name.log
     reason=unknown; code=""
     for i in 1 2 3 4 5 6 7 8 9 10; do
         code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
