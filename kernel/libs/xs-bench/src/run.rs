@@ -11,7 +11,7 @@ use xs_wire::{MsgHeader, MsgType, HEADER_LEN};
 
 use crate::spec::{Phase, Spec};
 use crate::stream::{Oversized, Stream};
-use crate::{Host, ACK, ACK_TIMEOUT_MS, KEY, MARK, PING, PONG, READY, VALUE, WARMUP};
+use crate::{Host, ACK, ACK_TIMEOUT_MS, KEY, MARK, PING, PONG, READY, SETTLE_MS, VALUE, WARMUP};
 
 /// Watch token of the ack node.
 const ACK_TOKEN: &[u8] = b"xsbench-ack";
@@ -335,8 +335,11 @@ impl<'h, H: Host + ?Sized> Runner<'h, H> {
         }
         self.ack_events = 0;
         self.pong_events = 0;
-        // Warm-up: the first requests of a run pay for allocations.
-        self.depth(MsgType::READ, WARMUP, 1).map(|_| ())
+        // Warm-up: the first requests of a run pay for allocations and
+        // first-time work on both sides.
+        self.depth(MsgType::READ, WARMUP, 1)?;
+        self.host.sleep_ms(SETTLE_MS);
+        Ok(())
     }
 
     /// Tells dom0's bench tool that `label` starts or ends (`edge`) and

@@ -258,11 +258,11 @@ fn full_run_with_dom0() {
         }
     }
     assert_eq!(h.marks, marks);
-    // Requests through the device: ready, 3 setup writes, 20 warm-up READs;
+    // Requests through the device: ready, 3 setup writes, 200 warm-up READs;
     // per round 6 phases x 2 marks x (WRITE mark + READ ack), 5 + 5 READs,
     // 4 WRITEs, 3 x (WRITE ping + READ pong); the client phase goes around
     // the device, the watches are the node's own.
-    assert_eq!(h.xs.submitted().len(), 1 + 3 + 20 + 2 * (6 * 2 * 2 + 5 + 5 + 4 + 3 * 2));
+    assert_eq!(h.xs.submitted().len(), 1 + 3 + 200 + 2 * (6 * 2 * 2 + 5 + 5 + 4 + 3 * 2));
     assert_eq!(h.xs.read(&h.path(KEY)).unwrap(), VALUE);
     assert_eq!(h.xs.read(&h.path(PONG)).unwrap(), b"2");
     assert_eq!(
