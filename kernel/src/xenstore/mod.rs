@@ -50,6 +50,7 @@ pub use api::*;
 pub use conn::{Failure, COMPLETED};
 pub use error::XsError;
 pub use mailbox::MailboxHandle;
+pub use reader::wait_serviced;
 pub use reconnect::{reconnect, supports_reconnection};
 pub use watch::watch;
 
