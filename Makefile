@@ -17,8 +17,8 @@ VERBOSE    ?=
 VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
-.PHONY: kernel-min
 .PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools test-programs sizes
+.PHONY: kernel-min kernel-bench bench bench-tools bench-readme
 
 deps:
 	@tests/harness/install-deps.sh
@@ -53,6 +53,15 @@ sizes: deps
 		echo "| $$name | $${feat:-none} | $$(stat -c %s $(BUILD)/size-$$name.elf) | $$loaded |" >> $(BUILD)/sizes.txt; \
 	done
 	@cat $(BUILD)/sizes.txt
+# The image `make bench` runs: the kernel with the bench workload but
+# without the in-guest tests and the lock-order checker (as a product
+# would ship). It shares target/min with kernel-min (only the unikernel
+# crate differs).
+BENCH_ELF := $(BUILD)/unikernel-bench.elf
+kernel-bench: deps
+	$(CARGO) build -p unikernel --release --target $(KTARGET) $(BUILD_STD) --no-default-features --features bench --target-dir target/min
+	@cp target/min/$(KTARGET)/release/unikernel $(BENCH_ELF)
+	@echo "kernel-bench: $(BENCH_ELF) $$(stat -c %s $(BENCH_ELF)) bytes"
 
 # rustfmt and clippy are Debian's (rustfmt-web, rust-web-clippy, matching
 # rustc-web 1.96); rustup's proxies come first on PATH, so /usr/bin goes first.
@@ -156,6 +165,32 @@ $(BUILD)/programs/crash: tests/programs/crash.c | deps
 tools: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/tools.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--tools-runner $(TOOLS_RUNNER) $(VERBOSE_FLAG)
+
+# make bench (docs/bench.md): ours against a Linux PV domU in one nested
+# boot; writes build/bench/results.json, report.md and chart.svg.
+# BENCH_QUICK=1: one round with small counts (a smoke test, about 3 min).
+# `make bench-readme` regenerates the README's measurement table from
+# build/bench/results.json.
+BENCH_RUNNER := $(BUILD)/xsbench
+BENCH_DOM0 := $(BUILD)/xsbench-dom0
+BENCH_QUICK ?=
+# BENCH_ONLY=o-work,l-work: only those guests; BENCH_SPEC=...: the workload
+# guests' spec (xs-bench grammar). For development; results are partial.
+BENCH_ONLY ?=
+BENCH_SPEC ?=
+bench-tools: deps
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xs-bench-linux -p xs-bench-dom0 --target x86_64-unknown-linux-gnu
+	@mkdir -p $(BUILD)
+	@strip -o $(BENCH_RUNNER) target/x86_64-unknown-linux-gnu/release/xsbench
+	@strip -o $(BENCH_DOM0) target/x86_64-unknown-linux-gnu/release/xsbench-dom0
+
+bench: kernel kernel-min kernel-bench dom0 bench-tools
+	$(PYTHON) tests/harness/bench.py run --kernel $(BENCH_ELF) --full $(KERNEL_ELF) --min $(BUILD)/unikernel-min.elf \
+		--cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --linux-runner $(BENCH_RUNNER) --dom0-tool $(BENCH_DOM0) \
+		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_ONLY),--only '$(BENCH_ONLY)') $(if $(BENCH_SPEC),--spec '$(BENCH_SPEC)') $(VERBOSE_FLAG)
+
+bench-readme:
+	$(PYTHON) tests/harness/bench.py readme --results $(BUILD)/bench/results.json --readme README.md
 
 clean:
 	rm -rf $(BUILD) target

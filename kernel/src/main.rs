@@ -11,6 +11,8 @@
 extern crate alloc;
 
 mod arch;
+#[cfg(feature = "bench")]
+mod bench;
 mod cmdline;
 #[cfg(feature = "in-guest-tests")]
 mod conformance;

@@ -2,7 +2,8 @@
 //! `crash=pagefault|panic|ud` (exercise the crash report),
 //! `conformance=<dir>` (run the scenario corpus), `tests=<selection>` (run
 //! in-guest tests), `programs=<list>` / `programs-file=<path>` (run
-//! programs), `idle=<seconds>` (wait blocked in Xen); then power off.
+//! programs), `bench=<spec>` (the `make bench` workload, docs/bench.md),
+//! `idle=<seconds>` (wait blocked in Xen); then power off.
 //! Every command-line word is listed in xen-config/unikernel.cfg.
 use crate::xen::sched::{shutdown_forever, ShutdownReason};
 use crate::{cmdline, info, kprintln, warn};
@@ -10,6 +11,11 @@ use crate::{cmdline, info, kprintln, warn};
 /// Runs the modes the command line names, then powers off.
 pub fn run(cmdline: &'static str) -> ! {
     crash_on_request(cmdline);
+    #[cfg(feature = "bench")]
+    if let Some(spec) = cmdline::get(cmdline, "bench") {
+        crate::bench::run(spec);
+        poweroff();
+    }
     let v = alloc::vec![1u8; 100_000];
     info!("heap check: allocated {} bytes", v.len());
     drop(v);

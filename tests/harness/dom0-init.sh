@@ -192,6 +192,56 @@ run_guest() {
     echo "HARNESS: guest $name ended reason=$reason"
 }
 
+# bench_guest NAME CFG [SECONDS]: a guest of `make bench` (docs/bench.md).
+# `xl create -p` is timed; then
+# /harness/xsbench-dom0 unpauses the domain itself (no `xl unpause`
+# process start in the timing) and serves it until it is gone: the ready
+# marker, the marks (CPU samples), the pings. Nothing polls in dom0
+# meanwhile, so dom0's CPU time is xenstored's and the tool's. Prints
+#   HARNESS: bench NAME created domid=<domid> create_ns=<ns>
+# then the tool's "HARNESS: bench ..." lines, then
+#   HARNESS: guest NAME ended reason=<reason>
+bench_guest() {
+    name=$1; cfg=$2; limit=${3:-600}
+    /harness/xsbench-dom0 time xl create -p "$cfg" "name=\"$name\"" >/tmp/xl-create-$name.log 2>&1
+    t=$(sed -n 's/^xsbench-time //p' /tmp/xl-create-$name.log)
+    case "$t" in
+        *" rc=0") ;;
+        *)  echo "HARNESS: error xl create $name failed:"
+            grep -v '^xsbench-time ' /tmp/xl-create-$name.log | sed 's/^/HARNESS:   /'
+            echo "HARNESS: guest $name ended reason=create-failed"
+            return 1 ;;
+    esac
+    ns=${t#elapsed_ns=}; ns=${ns%% *}
+    domid=$(xl domid "$name")
+    echo "HARNESS: bench $name created domid=$domid create_ns=$ns"
+    # Let dom0 settle (xl's background monitor starts right after the
+    # create) so that unpause -> ready measures the guest, not dom0's
+    # leftovers; the same pause for every guest.
+    sleep 1
+    echo "HARNESS: stage guest-run $name"
+    timed_out=""
+    /harness/xsbench-dom0 serve "$domid" "$name" "$limit" || timed_out=1
+    # The console is not relayed live (dom0's relay would compete with
+    # xenstored inside the measurements): xenconsoled's log of it is
+    # relayed once the domain is gone.
+    sleep 0.3
+    relay "$name" < /var/log/xen/console/guest-$name.log
+    reason=unknown; code=""
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
+        [ -n "$code" ] && break
+        sleep 0.2
+    done
+    case "$code" in
+        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
+        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
+    esac
+    [ -n "$timed_out" ] && reason=timeout
+    xl destroy "$name" >/dev/null 2>&1
+    echo "HARNESS: guest $name ended reason=$reason"
+}
+
 if [ -f /harness/job ]; then
     . /harness/job
 else

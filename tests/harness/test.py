@@ -295,6 +295,16 @@ def check_image(kernel):
     return Case("image", "xen_elf_notes", not missing, message=f"missing notes: {missing}" if missing else "", output=out)
 
 
+def bench_selftest():
+    """make bench's parser and generators on a canned run (docs/bench.md)."""
+    p = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench.py"),
+                        "selftest"], capture_output=True, text=True)
+    ok = p.returncode == 0
+    xenrun.log("bench harness selftest: " + ("ok" if ok else "FAILED"))
+    return Case("bench", "harness_selftest", ok, message="" if ok else "bench.py selftest failed",
+                output=(p.stdout + p.stderr)[-4000:])
+
+
 def write_junit(path, cases):
     suites = {}
     for c in cases:
@@ -450,6 +460,7 @@ def main():
     cases += [] if (a.skip_host or selection) else run_host_tests(a.cargo)
     if not selection:
         cases.append(check_image(a.kernel))
+        cases.append(bench_selftest())
 
     extra_files = []
     if a.ring_corruptor:

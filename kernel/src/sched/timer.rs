@@ -12,6 +12,8 @@
 //! `TIMERS` is an `IrqLock` (the VIRQ_TIMER handler runs in the upcall).
 //! It is released before threads are woken (lock order: TIMERS, then the
 //! scheduler, never nested).
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use xen_sys as x;
 
 use kcore::timer_queue::{TimerId, TimerQueue};
@@ -23,6 +25,14 @@ use crate::time::now_ns;
 use crate::xen::evtchn;
 
 static TIMERS: IrqLock<TimerQueue<ThreadId>> = IrqLock::new("sched.timers", TimerQueue::new());
+/// The deadline Xen's single-shot timer is set to (`u64::MAX`: stopped).
+/// A cancelled timer leaves it set; when it fires, [`on_timer`] sets the
+/// next one. So [`add`] needs no hypercall when it is at or before the new
+/// deadline (a thread waiting with a timeout, woken early, again and again,
+/// costs one hypercall per firing instead of one per wait). Whoever makes
+/// Xen forget the timer (a resume) must program the earliest deadline
+/// again through `program`, which resets this.
+static PROGRAMMED: AtomicU64 = AtomicU64::new(u64::MAX);
 
 fn vcpu_op<T>(cmd: u32, arg: *mut T) -> Result<i64, XenError> {
     // SAFETY: VCPUOP_* for vCPU 0 with an argument of the type `cmd` expects
@@ -31,6 +41,7 @@ fn vcpu_op<T>(cmd: u32, arg: *mut T) -> Result<i64, XenError> {
 }
 
 fn program(deadline: Option<u64>) {
+    PROGRAMMED.store(deadline.unwrap_or(u64::MAX), Ordering::SeqCst);
     match deadline {
         Some(d) => {
             let mut t = x::vcpu_set_singleshot_timer { timeout_abs_ns: d, flags: 0 };
@@ -67,7 +78,7 @@ fn on_timer(_port: u32, _data: usize) {
 pub fn add(deadline_ns: u64, tid: ThreadId) -> TimerId {
     let mut q = TIMERS.lock();
     let id = q.insert(deadline_ns, tid);
-    if q.next_deadline() == Some(deadline_ns) {
+    if q.next_deadline() == Some(deadline_ns) && PROGRAMMED.load(Ordering::SeqCst) > deadline_ns {
         program(Some(deadline_ns));
     }
     id

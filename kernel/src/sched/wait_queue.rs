@@ -12,6 +12,16 @@
 //! The waiter list is an `IrqLock` (event handlers call `wake_*`). It is
 //! released before the scheduler is entered or called. Waking never
 //! allocates (handlers may not).
+//!
+//! `sleepers` counts the threads between their enqueue and their own
+//! removal (it is raised before the enqueue and lowered after the removal,
+//! so it is never 0 while the list holds a thread): a wake finding it 0
+//! returns without taking the lock (the common case of a delivery nobody
+//! waits for). On one vCPU with events masked around the waiter's
+//! check-and-enqueue, no waker can run between a waiter's check and its
+//! enqueue.
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use kcore::wait_list::WaitList;
 
 use crate::arch::irq;
@@ -21,6 +31,7 @@ use crate::sync::IrqLock;
 /// A queue of threads waiting for something.
 pub struct WaitQueue {
     list: IrqLock<WaitList<ThreadId>>,
+    sleepers: AtomicUsize,
 }
 
 impl Default for WaitQueue {
@@ -32,7 +43,7 @@ impl Default for WaitQueue {
 impl WaitQueue {
     /// An empty queue.
     pub const fn new() -> Self {
-        Self { list: IrqLock::new("waitqueue", WaitList::new()) }
+        Self { list: IrqLock::new("waitqueue", WaitList::new()), sleepers: AtomicUsize::new(0) }
     }
 
     /// Blocks until `cond()` is true.
@@ -58,6 +69,7 @@ impl WaitQueue {
                 irq::restore(was);
                 return false;
             }
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
             self.list.lock().enqueue(me);
             let timer = (deadline_ns != u64::MAX).then(|| sched::timer::add(deadline_ns, me));
             sched::block_masked();
@@ -65,12 +77,16 @@ impl WaitQueue {
                 sched::timer::cancel(t);
             }
             self.list.lock().remove(me);
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
             irq::restore(was);
         }
     }
 
     /// Wakes the longest-waiting thread; returns whether there was one.
     pub fn wake_one(&self) -> bool {
+        if self.sleepers.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
         let w = self.list.lock().wake_one();
         match w {
             Some(t) => {
@@ -84,6 +100,9 @@ impl WaitQueue {
     /// Wakes every waiting thread; returns how many. One at a time, so
     /// nothing is allocated (event handlers call this).
     pub fn wake_all(&self) -> usize {
+        if self.sleepers.load(Ordering::SeqCst) == 0 {
+            return 0;
+        }
         let mut n = 0;
         loop {
             let w = self.list.lock().wake_one();

@@ -117,9 +117,13 @@ impl XenbusOpen {
                     if interrupted() {
                         return Err(Errno::EINTR);
                     }
-                    self.mailbox.wait_queue().wait_until(|| {
-                        self.gen.load(Ordering::SeqCst) != g0 || !self.mailbox.lock().is_empty() || interrupted()
-                    });
+                    // Serviced: this thread pumps the ring itself when the
+                    // reply's event comes (no hop through the reader thread).
+                    xenstore::wait_serviced(
+                        self.mailbox.wait_queue(),
+                        || self.gen.load(Ordering::SeqCst) != g0 || !self.mailbox.lock().is_empty() || interrupted(),
+                        u64::MAX,
+                    );
                 }
                 r => return r,
             }

@@ -9,6 +9,7 @@ use xs_client::ops::{self, Request, TransactionRetry, TxDecision};
 use xs_client::{ClientError, Outgoing, Reply};
 
 use super::conn::{self, Sink};
+use super::reader;
 use super::XsError;
 use crate::sched;
 
@@ -21,7 +22,7 @@ pub const DEFAULT_TIMEOUT_NS: u64 = 30_000_000_000;
 /// # Yields
 pub fn request_raw(req: &Request, deadline: u64) -> Result<Reply, XsError> {
     let id = conn::submit(Outgoing::Request(req), Sink::Waiter(sched::current()), super::kernel_budget())?;
-    conn::wait_reply(id, deadline)
+    reader::wait_reply(id, deadline)
 }
 
 /// Sends `req`, waits for its reply and turns `XS_ERROR` into an error.

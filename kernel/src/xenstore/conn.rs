@@ -187,35 +187,6 @@ pub(super) fn unregister_watch(wid: WatchId, sink: Sink) -> Option<RequestId> {
     r
 }
 
-/// Waits for the reply of `id` (sent with [`Sink::Waiter`] for this
-/// thread) until `deadline`.
-///
-/// # Yields
-pub(super) fn wait_reply(id: RequestId, deadline: u64) -> Result<xs_client::Reply, XsError> {
-    let done = REPLIES.wait_until_deadline(
-        || {
-            let g = STATE.lock();
-            match g.as_ref() {
-                Some(c) => c.core.is_complete(id) || !c.core.is_pending(id),
-                None => true,
-            }
-        },
-        deadline,
-    );
-    let mut g = STATE.lock();
-    let c = g.as_mut().ok_or(XsError::Closed)?;
-    if !done {
-        c.core.forget(id);
-        c.sinks.insert(id, Sink::Discard);
-        return Err(XsError::Timeout);
-    }
-    match c.core.take_reply(id) {
-        Some(Ok(r)) => Ok(r),
-        Some(Err(e)) => Err(e.into()),
-        None => Err(XsError::Closed),
-    }
-}
-
 /// Points the reply of the subscriber request `cookie` elsewhere (its
 /// subscriber is gone): to `then`, or away.
 pub(super) fn redirect(cookie: u64, then: Option<Box<dyn FnOnce(Completion) + Send>>) {

@@ -6,8 +6,10 @@
 //! ```text
 //! api / subscribe   charge the budget; lock STATE+PAGE; submit (straight onto
 //!                   the ring when it can); unlock; notify xenstored
-//! evtchn upcall     sets EVENT, wakes the reader thread. Nothing else.
-//! reader thread     lock STATE+PAGE; check both rings; pump; route:
+//! evtchn upcall     sets EVENT, wakes the reader: the thread waiting in
+//!                   `wait_serviced` (a reply's waiter, which then services
+//!                   the ring itself), else the reader thread. Nothing else.
+//! reader            lock STATE+PAGE; check both rings; pump; route:
 //!                     replies of api calls     -> stay in the core, wake that thread
 //!                     replies of subscribers   -> into the subscriber's mailbox, wake it
 //!                     watch events             -> into the watch's mailbox, wake it
@@ -50,6 +52,7 @@ pub use api::*;
 pub use conn::{Failure, COMPLETED};
 pub use error::XsError;
 pub use mailbox::MailboxHandle;
+pub use reader::wait_serviced;
 pub use reconnect::{reconnect, supports_reconnection};
 pub use watch::watch;
 

@@ -4,10 +4,20 @@
 //! looks at the ring every [`WATCHDOG_NS`] without an event, so a ring the
 //! other side corrupted without signalling is found and every request in
 //! flight is answered, instead of waiting forever.
-use core::sync::atomic::Ordering;
+//!
+//! A thread that waits for xenstore input ([`wait_serviced`]: a read of
+//! the xenbus node, a kernel request) takes the reader's role while it
+//! waits: the event wakes it instead of the reader thread, and it pumps
+//! and routes in its own context, so a reply costs one thread switch
+//! fewer. The reader thread still serves every event when no such thread
+//! waits, and keeps its watchdog.
+use core::sync::atomic::{AtomicU32, Ordering};
 
-use super::conn::{After, COMPLETED, EVENT, PAGE, READER, STATE};
+use super::conn::{After, Sink, COMPLETED, EVENT, PAGE, READER, REPLIES, STATE};
+use super::XsError;
+use crate::sched::{self, WaitQueue};
 use crate::time::now_ns;
+use xs_client::RequestId;
 
 /// How long the reader waits for an event while requests are in flight
 /// before it checks the ring anyway.
@@ -18,9 +28,43 @@ pub const WATCHDOG_NS: u64 = 1_000_000_000;
 /// still looks valid).
 pub const STALL_NS: u64 = 30_000_000_000;
 
+/// The thread waiting in [`wait_serviced`] that the next event wakes
+/// instead of the reader thread (its id + 1; 0: none). One at a time: the
+/// latest to wait takes the role.
+static VOLUNTEER: AtomicU32 = AtomicU32::new(0);
+
 pub(super) fn on_event(_port: u32, _data: usize) {
     EVENT.store(true, Ordering::SeqCst);
-    READER.wake_all();
+    match VOLUNTEER.load(Ordering::SeqCst) {
+        0 => {
+            READER.wake_all();
+        }
+        v => sched::wake(sched::ThreadId(v - 1)),
+    }
+}
+
+/// Waits on `wq` until `cond()` holds (true) or Xen system time reaches
+/// `deadline` (false). Meanwhile this thread is the one the xenstore event
+/// wakes: it then services the ring itself ([`service`]), which delivers
+/// replies and events (its own among them) and wakes their waiters.
+///
+/// # Yields
+pub fn wait_serviced(wq: &WaitQueue, mut cond: impl FnMut() -> bool, deadline: u64) -> bool {
+    let me = sched::current().0.wrapping_add(1);
+    loop {
+        VOLUNTEER.store(me, Ordering::SeqCst);
+        let woke = wq.wait_until_deadline(|| cond() || EVENT.load(Ordering::SeqCst), deadline);
+        let _ = VOLUNTEER.compare_exchange(me, 0, Ordering::SeqCst, Ordering::SeqCst);
+        if EVENT.swap(false, Ordering::SeqCst) {
+            service();
+        }
+        if cond() {
+            return true;
+        }
+        if !woke {
+            return false;
+        }
+    }
 }
 
 pub(super) fn reader_thread() {
@@ -100,5 +144,35 @@ pub(super) fn service() {
         if !more {
             return;
         }
+    }
+}
+
+/// Waits for the reply of `id` (sent with [`Sink::Waiter`] for this
+/// thread) until `deadline`.
+///
+/// # Yields
+pub(super) fn wait_reply(id: RequestId, deadline: u64) -> Result<xs_client::Reply, XsError> {
+    let done = wait_serviced(
+        &REPLIES,
+        || {
+            let g = STATE.lock();
+            match g.as_ref() {
+                Some(c) => c.core.is_complete(id) || !c.core.is_pending(id),
+                None => true,
+            }
+        },
+        deadline,
+    );
+    let mut g = STATE.lock();
+    let c = g.as_mut().ok_or(XsError::Closed)?;
+    if !done {
+        c.core.forget(id);
+        c.sinks.insert(id, Sink::Discard);
+        return Err(XsError::Timeout);
+    }
+    match c.core.take_reply(id) {
+        Some(Ok(r)) => Ok(r),
+        Some(Err(e)) => Err(e.into()),
+        None => Err(XsError::Closed),
     }
 }

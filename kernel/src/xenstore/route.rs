@@ -17,12 +17,38 @@ use crate::sched;
 /// A callback a completion is handed to.
 pub(super) type Then = Box<dyn FnOnce(Completion) + Send>;
 
+/// A list that holds its first item inline: the common case (one reply
+/// routed to one waiter) allocates nothing.
+pub(super) struct Few<T> {
+    one: Option<T>,
+    more: Vec<T>,
+}
+
+impl<T> Default for Few<T> {
+    fn default() -> Self {
+        Few { one: None, more: Vec::new() }
+    }
+}
+
+impl<T> Few<T> {
+    pub fn push(&mut self, v: T) {
+        match self.one {
+            None => self.one = Some(v),
+            Some(_) => self.more.push(v),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.one.iter().chain(self.more.iter())
+    }
+}
+
 /// Work the reader (or a submitter) does after releasing the locks.
 #[derive(Default)]
 pub(super) struct After {
     pub notify: bool,
-    pub wake_threads: Vec<sched::ThreadId>,
-    pub wake_mailboxes: Vec<Arc<MailboxHandle>>,
+    pub wake_threads: Few<sched::ThreadId>,
+    pub wake_mailboxes: Few<Arc<MailboxHandle>>,
     pub then: Vec<(Then, Completion)>,
     pub failure: Option<Failure>,
     pub first_drops: Vec<u64>,
@@ -33,10 +59,13 @@ impl After {
         if self.notify {
             notify();
         }
-        for t in self.wake_threads {
-            sched::wake(t);
+        // A thread that routed its own reply (serviced wait) is running:
+        // waking it would only make its next wait return at once.
+        let me = sched::current();
+        for t in self.wake_threads.iter().filter(|t| **t != me) {
+            sched::wake(*t);
         }
-        for mb in &self.wake_mailboxes {
+        for mb in self.wake_mailboxes.iter() {
             mb.wake();
         }
         if let Some(f) = &self.failure {
@@ -60,7 +89,7 @@ impl Conn {
     /// Routes every completion the core has: to the waiting thread, into a
     /// mailbox, away, or to a callback.
     pub fn route_completions(&mut self, after: &mut After) {
-        for id in self.core.take_completed() {
+        while let Some(id) = self.core.pop_completed() {
             COMPLETED.fetch_add(1, Ordering::Relaxed);
             match self.sinks.remove(&id) {
                 Some(Sink::Waiter(t)) => after.wake_threads.push(t),

@@ -9,6 +9,7 @@ use xs_client::{Completion, Outgoing, WatchId};
 
 use super::conn::{self, Sink};
 use super::mailbox::MailboxHandle;
+use super::reader;
 use super::XsError;
 
 /// How long an unwatch waits for xenstored's answer.
@@ -39,7 +40,7 @@ pub struct WatchHandle(WatchId);
 pub fn watch_into(mb: &Arc<MailboxHandle>, id: u64, path: &[u8]) -> Result<WatchHandle, XsError> {
     let (wid, rid) = conn::register_watch(path, b"", mb, id, Sink::Waiter(crate::sched::current()), mb.budget())?;
     let deadline = crate::time::deadline_after(super::api::DEFAULT_TIMEOUT_NS);
-    match conn::wait_reply(rid, deadline).and_then(|r| r.result().map(|_| ()).map_err(XsError::Xs)) {
+    match reader::wait_reply(rid, deadline).and_then(|r| r.result().map(|_| ()).map_err(XsError::Xs)) {
         Ok(()) => Ok(WatchHandle(wid)),
         Err(e) => {
             conn::unregister_watch(wid, Sink::Discard);
@@ -54,7 +55,7 @@ pub fn watch_into(mb: &Arc<MailboxHandle>, id: u64, path: &[u8]) -> Result<Watch
 /// # Yields
 pub fn unwatch(h: WatchHandle) {
     if let Some(rid) = conn::unregister_watch(h.0, Sink::Waiter(crate::sched::current())) {
-        let _ = conn::wait_reply(rid, crate::time::deadline_after(UNWATCH_TIMEOUT_NS));
+        let _ = reader::wait_reply(rid, crate::time::deadline_after(UNWATCH_TIMEOUT_NS));
     }
 }
 

@@ -7,6 +7,7 @@ use xs_client::{Delivery, WatchEvent, WatchId};
 
 use super::conn::{self, Sink};
 use super::mailbox::MailboxHandle;
+use super::reader;
 use super::XsError;
 
 /// Most bytes of events a kernel watch keeps waiting.
@@ -34,7 +35,7 @@ pub fn watch(path: &str, token: &str) -> Result<Watch, XsError> {
         super::kernel_budget(),
     )?;
     let deadline = crate::time::deadline_after(super::api::DEFAULT_TIMEOUT_NS);
-    let r = conn::wait_reply(rid, deadline).and_then(|r| r.result().map(|_| ()).map_err(XsError::Xs));
+    let r = reader::wait_reply(rid, deadline).and_then(|r| r.result().map(|_| ()).map_err(XsError::Xs));
     if let Err(e) = r {
         conn::unregister_watch(wid, Sink::Discard);
         return Err(e);

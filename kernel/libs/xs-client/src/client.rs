@@ -191,7 +191,9 @@ pub struct ClientCore {
     out_wire: Option<u32>,
     reader: MessageReader,
     completed: BTreeMap<RequestId, Completion>,
-    newly_completed: Vec<RequestId>,
+    /// Completed since the kernel last looked (kept allocated: a request
+    /// that completes costs no allocation here).
+    newly_completed: VecDeque<RequestId>,
     watches: BTreeMap<WatchId, Watch>,
     by_token: BTreeMap<Vec<u8>, WatchId>,
     woken_watches: BTreeSet<WatchId>,
@@ -226,7 +228,7 @@ impl ClientCore {
             out_wire: None,
             reader: MessageReader::new(),
             completed: BTreeMap::new(),
-            newly_completed: Vec::new(),
+            newly_completed: VecDeque::new(),
             watches: BTreeMap::new(),
             by_token: BTreeMap::new(),
             woken_watches: BTreeSet::new(),
@@ -544,7 +546,7 @@ impl ClientCore {
             return;
         }
         self.completed.insert(id, result);
-        self.newly_completed.push(id);
+        self.newly_completed.push_back(id);
     }
 
     /// Fails the connection: every request queued or in flight completes
@@ -666,7 +668,13 @@ impl ClientCore {
     /// Requests completed since the last call, in completion order: whom the
     /// kernel must wake.
     pub fn take_completed(&mut self) -> Vec<RequestId> {
-        core::mem::take(&mut self.newly_completed)
+        self.newly_completed.drain(..).collect()
+    }
+
+    /// The oldest request completed since it was last asked, one at a
+    /// time ([`Self::take_completed`] without the allocation).
+    pub fn pop_completed(&mut self) -> Option<RequestId> {
+        self.newly_completed.pop_front()
     }
 
     /// Watches that received events since the last call.

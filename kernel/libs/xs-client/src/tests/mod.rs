@@ -137,10 +137,13 @@ fn replies_out_of_order() {
     assert!(c.take_completed().is_empty());
     xs.release((0..10).rev());
     drive(&mut c, &mut xs);
-    let done = c.take_completed();
+    // One at a time, in completion order, then nothing.
+    let done: Vec<RequestId> = core::iter::from_fn(|| c.pop_completed()).collect();
     let mut expect = ids.clone();
     expect.reverse();
     assert_eq!(done, expect);
+    assert_eq!(c.pop_completed(), None);
+    assert!(c.take_completed().is_empty());
     for (i, id) in ids.iter().enumerate() {
         let r = c.take_reply(*id).unwrap().unwrap();
         assert_eq!(r.payload(), format!("v{i}").as_bytes());
