@@ -79,4 +79,8 @@ impl Backend for KernelBackend<'_> {
             if was_transaction_start { Some(Box::new(abort_late_start)) } else { None };
         subscribe::abandon(cookie, then);
     }
+
+    fn generation(&self) -> u64 {
+        xenstore::generation()
+    }
 }

@@ -46,4 +46,14 @@ pub trait Backend {
     /// transaction in xenstored (whose quota is 10 per domain). A reply for a
     /// cookie the backend no longer knows must be dropped, never a crash.
     fn abandon(&mut self, cookie: u64, was_transaction_start: bool);
+
+    /// The connection's generation: it changes with every suspend of the
+    /// domain (resumed in a new domain or cancelled), like Linux's
+    /// `xb_dev_generation_id`. A transaction whose START was written in an
+    /// earlier generation is ended here, not by xenstored: commit answers
+    /// `XS_ERROR "EAGAIN"`, abort `"OK"` (spec 5.7). A backend whose domain
+    /// never suspends keeps the default, 0.
+    fn generation(&self) -> u64 {
+        0
+    }
 }
