@@ -30,6 +30,7 @@ mod demo;
 pub mod dom0;
 mod events;
 mod sched_tests;
+mod suspend_tests;
 mod time_tests;
 mod vfs_tests;
 pub mod xenbus;
@@ -170,7 +171,7 @@ fn registry() -> Vec<&'static Test> {
     for suite in xenbus::suites() {
         v.extend(suite.iter());
     }
-    for suite in [adversary::TESTS, demo::TESTS] {
+    for suite in [adversary::TESTS, suspend_tests::TESTS, demo::TESTS] {
         v.extend(suite.iter());
     }
     v
