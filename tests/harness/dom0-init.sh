@@ -123,6 +123,21 @@ detach() {
 # Seconds since dom0 booted (10 ms resolution).
 up() { cut -d' ' -f1 /proc/uptime; }
 since() { awk "BEGIN{printf \"%.2f\", $(up) - $1}"; }
+# Prefixes each line with dom0's uptime (no process per line).
+stamp() {
+    local l u
+    while IFS= read -r l; do read -r u _ < /proc/uptime; echo "$u $l"; done
+}
+# xl save with libxl's debug messages, time-stamped into $1 (its exit code
+# in $1.rc): the moment the guest suspended is the line "guest has
+# suspended".
+xl_save_stamped() {
+    local out=$1; shift
+    { xl -vvv save "$@"; echo $? > $out.rc; } 2>&1 | stamp > $out
+    return $(cat $out.rc)
+}
+suspended_at() { sed -n 's/^\([0-9.]*\) .*guest has suspended.*/\1/p' $1 | head -n1; }
+downtime() { [ -n "$1" ] && awk "BEGIN{printf \"%.2f\", $(up) - $1}"; }
 
 # lifecycle NAME OP: what xl does to a running guest, timed. OP is
 #   saverestore  xl save to /save, xl restore -p, then unpause
@@ -134,19 +149,21 @@ since() { awk "BEGIN{printf \"%.2f\", $(up) - $1}"; }
 #                log-dirty needs shadow paging, which Debian's Xen lacks)
 # and prints one result line (docs/testing.md):
 #   HARNESS: guest NAME OP rc=<n> <key>=<value>...
-# followed by xl's output on "  <OP>: " lines when it failed. The domain's
+# followed by xl's output on "  <OP>: " lines when it failed. Durations
+# are seconds; down= is the downtime as the toolstack sees it, from libxl's
+# "guest has suspended" (xl -vvv) until the domain runs again. The domain's
 # relay and helper follow it to its new domid.
 lifecycle() {
-    local name=$1 op=$2 d=$(gdir $1) old img t0 t1 t2 rc save restore unpause domid size took fifo rpid rrc alive
+    local name=$1 op=$2 d=$(gdir $1) old img t0 t1 t2 rc save restore unpause down domid size took fifo rpid rrc alive
     old=$(cat $d/domid)
     touch $d/busy
     img=/save/$name.img
     case "$op" in
         saverestore)
             t0=$(up)
-            xl save "$name" $img >/tmp/op-$name.out 2>&1; rc=$?
+            xl_save_stamped /tmp/op-$name.out "$name" $img; rc=$?
             save=$(since $t0)
-            restore=""; unpause=""
+            restore=""; unpause=""; down=""
             if [ $rc = 0 ]; then
                 detach "$name"
                 t1=$(up)
@@ -157,19 +174,21 @@ lifecycle() {
                     attach "$name" $domid
                     t2=$(up)
                     xl unpause "$name"; unpause=$(since $t2)
+                    down=$(downtime "$(suspended_at /tmp/op-$name.out)")
                 fi
             fi
             size=$(stat -c %s $img 2>/dev/null)
             rm -f $img
-            result "$name" saverestore rc=$rc save=$save restore=$restore unpause=$unpause bytes=$size old=$old domid=$(cat $d/domid) ;;
+            result "$name" saverestore rc=$rc save=$save restore=$restore unpause=$unpause down=$down bytes=$size old=$old domid=$(cat $d/domid) ;;
         checkpoint)
             t0=$(up)
-            xl save -c "$name" $img >/tmp/op-$name.out 2>&1; rc=$?
+            xl_save_stamped /tmp/op-$name.out -c "$name" $img; rc=$?
             took=$(since $t0)
+            down=$(downtime "$(suspended_at /tmp/op-$name.out)")
             size=$(stat -c %s $img 2>/dev/null)
             rm -f $img
             no_monitor_if_suspended "$name"
-            result "$name" checkpoint rc=$rc took=$took bytes=$size domid=$old ;;
+            result "$name" checkpoint rc=$rc took=$took down=$down bytes=$size domid=$old ;;
         migrate)
             fifo=/save/$name.fifo
             rm -f $fifo; mkfifo $fifo
@@ -177,14 +196,14 @@ lifecycle() {
             t0=$(up)
             ( xl restore -p /tmp/$name-incoming.cfg $fifo >/tmp/op-$name-in.out 2>&1; echo $? > /tmp/op-$name-in.rc ) &
             rpid=$!
-            xl save "$name" $fifo >/tmp/op-$name.out 2>&1; rc=$?
+            xl_save_stamped /tmp/op-$name.out "$name" $fifo; rc=$?
             wait $rpid
             rrc=$(cat /tmp/op-$name-in.rc 2>/dev/null)
             cat /tmp/op-$name-in.out >> /tmp/op-$name.out
             took=$(since $t0)
             rm -f $fifo
             [ "$rc" = 0 ] && rc=${rrc:-1}
-            unpause=""
+            unpause=""; down=""
             domid=$(xl domid "$name--incoming" 2>/dev/null)
             if [ "$rc" = 0 ] && [ -n "$domid" ]; then
                 detach "$name"
@@ -193,8 +212,9 @@ lifecycle() {
                 attach "$name" $domid "$name--incoming"
                 t2=$(up)
                 xl unpause "$name"; unpause=$(since $t2)
+                down=$(downtime "$(suspended_at /tmp/op-$name.out)")
             fi
-            result "$name" migrate rc=$rc took=$took unpause=$unpause old=$old domid=$(cat $d/domid) ;;
+            result "$name" migrate rc=$rc took=$took unpause=$unpause down=$down old=$old domid=$(cat $d/domid) ;;
         xlmigrate)
             t0=$(up)
             xl migrate -s /tmp/fakessh "$name" localhost >/tmp/op-$name.out 2>&1; rc=$?
@@ -205,7 +225,7 @@ lifecycle() {
             result "$name" xlmigrate rc=$rc took=$took alive=$alive domid=$old ;;
         *)  echo "HARNESS: error unknown lifecycle operation $op"; rc=1 ;;
     esac
-    [ "$rc" != 0 ] && sed "s/^/HARNESS:   $op: /" /tmp/op-$name.out | head -n 40
+    [ "$rc" != 0 ] && grep -v ": debug: " /tmp/op-$name.out | sed "s/^/HARNESS:   $op: /" | head -n 40
     rm -f $d/busy
     return $rc
 }

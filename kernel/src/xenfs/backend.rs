@@ -83,4 +83,10 @@ impl Backend for KernelBackend<'_> {
     fn generation(&self) -> u64 {
         xenstore::generation()
     }
+
+    fn end_stale_transaction(&mut self, tx_id: u32, started_in: u64) {
+        if started_in >= xenstore::suspend::connection_generation() {
+            let _ = xenstore::send_and_forget(&ops::transaction_end(tx_id, false));
+        }
+    }
 }

@@ -37,6 +37,9 @@ use crate::xen::suspend::{self, Outcome};
 pub const QUIESCE_TIMEOUT_NS: u64 = 10_000_000_000;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+/// The generation the current connection began in (the last restore into
+/// a new domain, or boot).
+static CONNECTION_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// Requests in flight when the suspend began.
 static IN_FLIGHT_AT_START: AtomicUsize = AtomicUsize::new(0);
 /// Whether the last prepare ended quiescent (1) or timed out (0).
@@ -50,6 +53,13 @@ static LAST: crate::sync::IrqLock<Option<xs_client::Resumed>> = crate::sync::Irq
 /// earlier generation is over for this connection.
 pub fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
+}
+
+/// The generation the current xenstore connection began in: a transaction
+/// started in this generation or later lives in the current connection
+/// (only cancelled suspends came since).
+pub fn connection_generation() -> u64 {
+    CONNECTION_GENERATION.load(Ordering::Acquire)
 }
 
 /// What the last suspend did to the connection, for tests and logs.
@@ -112,7 +122,10 @@ fn prepare() {
 }
 
 fn thaw(o: Outcome) {
-    GENERATION.fetch_add(1, Ordering::AcqRel);
+    let g = GENERATION.fetch_add(1, Ordering::AcqRel) + 1;
+    if o == Outcome::NewDomain {
+        CONNECTION_GENERATION.store(g, Ordering::Release);
+    }
     let mut g = STATE.lock();
     let Some(c) = g.as_mut() else { return };
     if o == Outcome::Cancelled {

@@ -56,4 +56,17 @@ pub trait Backend {
     fn generation(&self) -> u64 {
         0
     }
+
+    /// A transaction of this open whose START was written in generation
+    /// `started_in`, before a suspend, is over for the program (the node
+    /// answered its END, or the open is closing). If it still exists in
+    /// xenstored (every suspend since was cancelled: the connection is the
+    /// same) the backend aborts it, fire and forget, so that it does not
+    /// hold one of the domain's transactions forever (Linux leaks it). After
+    /// a restore it must do nothing: the transaction died with the old
+    /// connection and its id may name another one now. The default does
+    /// nothing.
+    fn end_stale_transaction(&mut self, tx_id: u32, started_in: u64) {
+        let _ = (tx_id, started_in);
+    }
 }

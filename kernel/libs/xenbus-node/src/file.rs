@@ -367,9 +367,11 @@ impl XenbusFile {
                 return self.reply_local(MsgType::ERROR, hdr, XsErrno::ENOENT.payload());
             }
             let generation = backend.generation();
-            if self.transactions.iter().any(|t| t.id == hdr.tx_id && t.generation != generation) {
-                // Started before a suspend: xenstored's connection since
-                // knows nothing of it (Linux: F61:471-483).
+            if let Some(t) = self.transactions.iter().find(|t| t.id == hdr.tx_id && t.generation != generation) {
+                // Started before a suspend: answered here (Linux:
+                // F61:471-483); the backend ends it in xenstored if it is
+                // still there.
+                backend.end_stale_transaction(t.id, t.generation);
                 self.forget_transaction(hdr.tx_id);
                 return if payload == b"T\0" {
                     self.reply_local(MsgType::ERROR, hdr, XsErrno::EAGAIN.payload())
@@ -443,8 +445,11 @@ impl XenbusFile {
         for w in core::mem::take(&mut self.watches) {
             backend.unwatch(w.id, &w.path);
         }
+        let generation = backend.generation();
         for t in core::mem::take(&mut self.transactions) {
-            if !t.end_in_flight {
+            if t.generation != generation {
+                backend.end_stale_transaction(t.id, t.generation);
+            } else if !t.end_in_flight {
                 backend.abort_transaction(t.id);
             }
         }

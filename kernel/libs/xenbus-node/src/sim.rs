@@ -60,6 +60,8 @@ pub struct Xenstored {
     fail: FailSubmit,
     budget: Option<&'static Budget>,
     generation: Rc<Cell<u64>>,
+    /// The generation the last [`Xenstored::restore`] began.
+    restored_at: Rc<Cell<u64>>,
 }
 
 impl fmt::Debug for Xenstored {
@@ -74,6 +76,7 @@ pub struct SimConn {
     inbox: Rc<RefCell<Mailbox>>,
     fail: FailSubmit,
     generation: Rc<Cell<u64>>,
+    restored_at: Rc<Cell<u64>>,
 }
 
 impl fmt::Debug for SimConn {
@@ -122,6 +125,7 @@ impl Xenstored {
             fail: Rc::new(Cell::new(None)),
             budget: None,
             generation: Rc::new(Cell::new(0)),
+            restored_at: Rc::new(Cell::new(0)),
         }
     }
 
@@ -144,6 +148,7 @@ impl Xenstored {
             inbox,
             fail: self.fail.clone(),
             generation: self.generation.clone(),
+            restored_at: self.restored_at.clone(),
         }
     }
 
@@ -152,6 +157,22 @@ impl Xenstored {
     /// transactions: this models the node's own bookkeeping only.)
     pub fn bump_generation(&self) {
         self.generation.set(self.generation.get() + 1);
+    }
+
+    /// `xl save` + `xl restore` of the domain, as the node sees it: a new
+    /// connection (no transactions, every watch registered again and fired
+    /// once, the home's `data` empty) and a new generation
+    /// (`xs_sim::node::Xenstored::restore`).
+    pub fn restore(&self) {
+        self.inner.restore();
+        self.bump_generation();
+        self.restored_at.set(self.generation.get());
+    }
+
+    /// `xl save -c`: the suspend is cancelled, the connection stays; only
+    /// the generation moves on (as Linux's does).
+    pub fn checkpoint(&self) {
+        self.bump_generation();
     }
 
     /// While on, replies are kept back instead of pushed (the requests are
@@ -309,5 +330,11 @@ impl Backend for SimConn {
 
     fn generation(&self) -> u64 {
         self.generation.get()
+    }
+
+    fn end_stale_transaction(&mut self, tx_id: u32, started_in: u64) {
+        if started_in >= self.restored_at.get() {
+            self.inner.abort_transaction(tx_id);
+        }
     }
 }

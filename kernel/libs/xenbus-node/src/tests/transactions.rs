@@ -242,3 +242,32 @@ fn end_after_a_suspend_is_answered_locally() {
     assert_eq!(o.read_all(), msg(END, 8, t5, b"OK\0"));
     assert_eq!(o.xs.read("/local/domain/1/data/gen"), Some(b"v".to_vec()));
 }
+
+/// After a cancelled suspend (checkpoint) the node still answers the END of
+/// an older transaction itself (as Linux does), but unlike Linux it also
+/// aborts it in xenstored, where it would otherwise stay open; after a
+/// restore it sends nothing (the transaction died with the old connection).
+#[test]
+fn stale_transactions_are_not_leaked() {
+    let mut o = fresh();
+    let t1 = start(&mut o, 1);
+    let t2 = start(&mut o, 2);
+    o.xs.checkpoint();
+    assert_eq!(o.xs.transactions(), 2);
+    o.send(&msg(END, 3, t1, b"T\0"));
+    assert_eq!(o.read_all(), err_reply(3, t1, "EAGAIN"));
+    assert_eq!(o.xs.aborted(), [t1]);
+    assert_eq!(o.xs.transactions(), 1);
+    // Closing aborts the other one the same way.
+    let xs = o.xs.clone();
+    let t3 = {
+        let mut p = Open::new(&xs);
+        let t3 = start(&mut p, 4);
+        xs.restore();
+        p.close();
+        t3
+    };
+    assert_eq!(xs.aborted(), [t1], "nothing sent for {t3}: it died with the old connection");
+    drop(o);
+    let _ = t2;
+}
