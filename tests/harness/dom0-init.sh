@@ -123,17 +123,23 @@ detach() {
 # Seconds since dom0 booted (10 ms resolution).
 up() { cut -d' ' -f1 /proc/uptime; }
 since() { awk "BEGIN{printf \"%.2f\", $(up) - $1}"; }
-# Prefixes each line with dom0's uptime (no process per line).
-stamp() {
+# Copies its input, prefixing libxl's "guest has suspended" line with dom0's
+# uptime; the lines after it pass through `cat` (little work for dom0's one
+# vCPU while the save runs).
+stamp_suspended() {
     local l u
-    while IFS= read -r l; do read -r u _ < /proc/uptime; echo "$u $l"; done
+    while IFS= read -r l; do
+        case "$l" in
+            *"guest has suspended"*) read -r u _ < /proc/uptime; echo "$u $l"; cat; return ;;
+        esac
+        echo "$l"
+    done
 }
-# xl save with libxl's debug messages, time-stamped into $1 (its exit code
-# in $1.rc): the moment the guest suspended is the line "guest has
-# suspended".
+# xl save with libxl's debug messages into $1 (its exit code in $1.rc); the
+# moment the guest suspended is the time-stamped "guest has suspended".
 xl_save_stamped() {
     local out=$1; shift
-    { xl -vvv save "$@"; echo $? > $out.rc; } 2>&1 | stamp > $out
+    { xl -vvv save "$@"; echo $? > $out.rc; } 2>&1 | stamp_suspended > $out
     return $(cat $out.rc)
 }
 suspended_at() { sed -n 's/^\([0-9.]*\) .*guest has suspended.*/\1/p' $1 | head -n1; }

@@ -311,6 +311,10 @@ CHECKS = [
     Check("oxenstored", "tests=xenstore::*", xenstored="oxenstored", timeout=120, junit_tests=True,
           patterns=[r"\(reconnection offered\)", SUCCESS],
           proves="the xenstore suite against oxenstored, whose ring reconnection is exercised for real"),
+    Check("save-restore-oxenstored", "tests=suspend::save_restore", xenstored="oxenstored", timeout=240,
+          junit_tests=True, patterns=[SUCCESS, r"suspend: resumed in a new domain"],
+          proves="`xl save` + `xl restore` with oxenstored: the same test as save-restore against the other "
+                 "xenstored"),
     Check("ring-reconnect", "tests=adversary::self_corruption_then_reconnect", xenstored="oxenstored",
           patterns=[r"xenstore: connection lost: .*reconnecting", r"xenstore: reconnected", SUCCESS],
           proves="with oxenstored, a corrupted ring is answered, then the guest reconnects and xenstore works"),
