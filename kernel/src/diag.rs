@@ -69,6 +69,12 @@ fn dump() {
         crate::sched::IDLE_BLOCKS.load(Ordering::Relaxed),
         crate::sched::timer::armed()
     );
+    crate::kprintln!(
+        "  suspend: hooks {:?}; {} restore(s), {} cancelled suspend(s) since boot",
+        crate::xen::suspend::registered(),
+        crate::xen::suspend::RESTORES.load(Ordering::Relaxed),
+        crate::xen::suspend::CANCELS.load(Ordering::Relaxed)
+    );
     let (size, used) = crate::mm::heap_stats();
     crate::kprintln!("  heap: {} KiB used of {} KiB mapped", used / 1024, size / 1024);
     for b in crate::mm::budget::all() {

@@ -1,9 +1,9 @@
 //! `suspend`: the kernel across `xl save` + `xl restore`, `xl save -c` and
 //! migration through a pipe, which the dom0 helper performs when a test
-//! asks (`dom0::lifecycle`). None of these tests is in `tests=all`: each
-//! needs dom0 to save the domain, so each runs in a guest check of its own
-//! (tests/harness/test.py: save-restore, save-checkpoint, migrate-pipe,
-//! save-restore-10, save-inflight).
+//! asks (`dom0::lifecycle`). Only `p2m_published` is in `tests=all`; the
+//! others need dom0 to save the domain, so each runs in a guest check of
+//! its own (tests/harness/test.py: save-restore, save-checkpoint,
+//! migrate-pipe, save-restore-10, save-inflight).
 //!
 //! What a test sees across a save and restore: the kernel goes on where it
 //! was (threads, timers, open descriptors, the node's queues), in a domain
@@ -146,7 +146,7 @@ fn save_restore() -> TestResult {
     // the wall clock did (it is the host's).
     check!(t1 >= t0, "monotonic time went back: {} then {}", t0, t1);
     let mono_ms = ((t1 - t0) / 1_000_000) as u128;
-    let wall_ms = (w1.saturating_sub(w0) / 1_000_000) as u128;
+    let wall_ms = w1.saturating_sub(w0) / 1_000_000;
     let saved_ms = (info.ms("save") + info.ms("restore")) as u128;
     check!(wall_ms >= mono_ms, "wall clock advanced {} ms, monotonic {} ms", wall_ms, mono_ms);
     check!(wall_ms + 200 >= saved_ms, "wall clock advanced {} ms across a save+restore of {} ms", wall_ms, saved_ms);
@@ -167,7 +167,7 @@ fn save_restore() -> TestResult {
     // on its re-registration (as on Linux), then on a dom0 write.
     check_bytes!(recv(&p, a)?, msg(XS_READ, 2, 0, d0.as_bytes()));
     check_bytes!(recv(&p, a)?, event("data/sr/w", b"tokA"));
-    check_ok!(dom0::write("data/sr/w", "x").map_err(|e| format!("{e}")));
+    check_ok!(dom0::write("data/sr/w", "x"));
     check_bytes!(recv(&p, a)?, event("data/sr/w", b"tokA"));
     // The partial request completes on the new connection.
     send(&p, b, &partial[10..])?;
@@ -215,7 +215,7 @@ fn checkpoint() -> TestResult {
     // No re-registration after a cancelled suspend: no extra event.
     super::xenbus::barrier()?;
     super::xenbus::quiet(&p, a, 300)?;
-    check_ok!(dom0::write("data/cp/w", "y").map_err(|e| format!("{e}")));
+    check_ok!(dom0::write("data/cp/w", "y"));
     check_bytes!(recv(&p, a)?, event("data/cp/w", b"tokC"));
     // Linux bumps the generation on a cancelled suspend too: the commit of
     // a transaction from before is answered EAGAIN by the node.
@@ -248,7 +248,7 @@ fn migrate() -> TestResult {
     sleep_ns(100_000_000);
     check!(counter.get() > c0, "the counter thread stopped");
     check_bytes!(recv(&p, a)?, event("data/mg/w", b"tokM"));
-    check_ok!(dom0::write("data/mg/w", "z").map_err(|e| format!("{e}")));
+    check_ok!(dom0::write("data/mg/w", "z"));
     check_bytes!(recv(&p, a)?, event("data/mg/w", b"tokM"));
     check_bytes!(rpc(&p, a, &msg(XS_WRITE, 9, 0, b"data/mg/after\0ok"))?, ok(XS_WRITE, 9, 0));
     metric("suspend.migrate_ms", info.ms("took"), "ms");
@@ -435,9 +435,53 @@ fn inflight() -> TestResult {
     Ok(())
 }
 
+/// The P2M tree libxc reads to save the domain is published in shared_info
+/// and describes the P2M list exactly: frame list list -> frame lists ->
+/// the P2M list's pages, and each entry there is the machine frame of its
+/// pseudo-physical frame. (Runs in `tests=all`: no dom0 needed.)
+fn p2m_published() -> TestResult {
+    use crate::xen::p2m;
+    let (max_pfn, fll_mfn) = check_ok!(crate::xen::shared_info::p2m_tree().ok_or("shared_info not mapped"));
+    check_eq!(max_pfn, p2m::nr_pages());
+    check!(fll_mfn != 0, "no frame list list published");
+    let word = |mfn: u64, i: u64| -> u64 {
+        let va = p2m::pfn_to_va(p2m::mfn_to_pfn(mfn));
+        // SAFETY: `mfn` is a frame of this domain (checked by the caller
+        // through the M2P round trip), mapped in the linear map; i < 512.
+        unsafe { core::ptr::read_volatile((va as *const u64).add(i as usize)) }
+    };
+    let owned = |mfn: u64| p2m::pfn_to_mfn(p2m::mfn_to_pfn(mfn)) == mfn;
+    check!(owned(fll_mfn), "the frame list list {:#x} is not this domain's", fll_mfn);
+    let list_pages = p2m::nr_pages().div_ceil(p2m::PER_PAGE);
+    let mut checked = 0u64;
+    for page in 0..list_pages {
+        let fl_mfn = word(fll_mfn, page / p2m::PER_PAGE);
+        check!(fl_mfn != 0 && owned(fl_mfn), "frame list {} is {:#x}", page / p2m::PER_PAGE, fl_mfn);
+        let leaf = word(fl_mfn, page % p2m::PER_PAGE);
+        check!(leaf != 0 && owned(leaf), "P2M page {} is {:#x}", page, leaf);
+        for k in 0..p2m::PER_PAGE {
+            let pfn = page * p2m::PER_PAGE + k;
+            if pfn >= p2m::nr_pages() {
+                break;
+            }
+            check_eq!(word(leaf, k), p2m::pfn_to_mfn(pfn));
+            checked += 1;
+        }
+    }
+    check_eq!(checked, p2m::nr_pages());
+    let names = suspend::registered();
+    for want in ["time", "console", "mm", "evtchn", "timer", "xenstore", "shutdown"] {
+        check!(names.contains(&want), "no '{}' suspend hooks in {:?}", want, names);
+    }
+    let pos = |n: &str| names.iter().position(|x| *x == n).unwrap_or(usize::MAX);
+    check!(pos("time") < pos("mm") && pos("mm") < pos("evtchn") && pos("evtchn") < pos("xenstore"), "{:?}", names);
+    Ok(())
+}
+
 const T_LC: u64 = 180_000;
 
 pub static TESTS: &[Test] = &[
+    Test { suite: "suspend", name: "p2m_published", func: p2m_published, timeout_ms: 10_000, default: true },
     Test { suite: "suspend", name: "save_restore", func: save_restore, timeout_ms: T_LC, default: false },
     Test { suite: "suspend", name: "checkpoint", func: checkpoint, timeout_ms: T_LC, default: false },
     Test { suite: "suspend", name: "migrate", func: migrate, timeout_ms: T_LC, default: false },

@@ -150,7 +150,7 @@ fn list_pages() -> u64 {
 /// (`mm::init`).
 pub fn publish() -> Result<Published, P2mError> {
     let list = LIST.load(Ordering::Relaxed);
-    if list % 4096 != 0 {
+    if !list.is_multiple_of(4096) {
         return Err(P2mError::Unaligned);
     }
     let fl_pages = list_pages().div_ceil(PER_PAGE);

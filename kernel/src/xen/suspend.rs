@@ -121,9 +121,10 @@ pub fn unregister(id: HookId) {
     }
 }
 
-/// Whether a suspend is under way.
-pub fn in_progress() -> bool {
-    IN_PROGRESS.load(Ordering::Acquire)
+/// The names of the registered hook sets, in registration (layer) order
+/// (diagnostics, tests).
+pub fn registered() -> alloc::vec::Vec<&'static str> {
+    HOOKS.lock().iter().flatten().map(|h| h.name).collect()
 }
 
 /// Why [`suspend`] did not suspend.

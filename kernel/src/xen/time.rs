@@ -71,8 +71,3 @@ pub fn init_suspend() {
         ..suspend::Hooks::EMPTY
     });
 }
-
-/// The current offset of the monotonic clock from Xen system time (ns).
-pub fn offset_ns() -> i64 {
-    OFFSET.load(Ordering::Relaxed)
-}
