@@ -295,6 +295,10 @@ CHECKS = [
           patterns=[SUCCESS, r"held across it"],
           proves="a suspend requested while 16 xenstore requests are on the ring and 48 more arrive during it: "
                  "every one answered"),
+    Check("save-inflight-max", "tests=suspend::inflight_max", memory=64, timeout=300, junit_tests=True,
+          patterns=[SUCCESS, r"held across it"],
+          proves="the most: 20 requests on the ring (xenstored's quota) and 2000 submitted during the suspend, "
+                 "every one answered"),
     # The same lifecycle, timed, for the unikernel and for the Linux domU in
     # one boot (a big dom0): save, restore, save -c, migration through a
     # pipe, `xl migrate` (fails cleanly), then `xl shutdown`.

@@ -355,10 +355,13 @@ fn cycles() -> TestResult {
 
 /// Requests submitted by the test's own suspend hooks.
 static INFLIGHT_MB: ThreadLock<Option<Arc<MailboxHandle>>> = ThreadLock::new("ktest.inflight", None);
-/// Requests put on the ring by the prepare hook, before the client is held.
-pub const ON_RING: u64 = 16;
-/// Requests submitted by the freeze hook, while the client is held.
-pub const HELD: u64 = 48;
+/// How many requests the prepare hook puts on the ring, before the client
+/// is held (the hooks are plain functions: they read these).
+static ON_RING: AtomicU64 = AtomicU64::new(0);
+/// How many requests the freeze hook submits while the client is held.
+static HELD: AtomicU64 = AtomicU64::new(0);
+/// Cookies (and req_ids) of the held requests start here.
+const HELD_BASE: u64 = 100_000;
 
 fn submit_reads(first: u64, n: u64) {
     let g = INFLIGHT_MB.lock();
@@ -369,19 +372,21 @@ fn submit_reads(first: u64, n: u64) {
     }
 }
 
-/// A suspend requested while xenstore requests are in flight: 16 on the
-/// ring when the suspend begins (submitted by a prepare hook that runs
-/// before xenstore's), 48 more submitted while the client is held (by a
+/// A suspend requested while xenstore requests are in flight: `on_ring` on
+/// the ring when the suspend begins (submitted by a prepare hook that runs
+/// before xenstore's), `held` more submitted while the client is held (by a
 /// freeze hook, events masked, just before the hypercall). Every one gets
-/// its reply: the first 16 from the old domain's connection (the old
-/// domid), the 48 from the new one (the new domid).
-fn inflight() -> TestResult {
+/// its reply: the first from the old domain's connection (the old domid),
+/// the others from the new one (the new domid).
+fn inflight_with(on_ring: u64, held_n: u64) -> TestResult {
     let mb = MailboxHandle::new(64 * 1024, &crate::mm::budget::XS_NODE, None);
     *INFLIGHT_MB.lock() = Some(mb.clone());
+    ON_RING.store(on_ring, Ordering::SeqCst);
+    HELD.store(held_n, Ordering::SeqCst);
     let id = check_ok!(suspend::register(suspend::Hooks {
         name: "ktest-inflight",
-        prepare: Some(|| submit_reads(1, ON_RING)),
-        freeze: Some(|| submit_reads(1000, HELD)),
+        prepare: Some(|| submit_reads(1, ON_RING.load(Ordering::SeqCst))),
+        freeze: Some(|| submit_reads(HELD_BASE, HELD.load(Ordering::SeqCst))),
         ..suspend::Hooks::EMPTY
     })
     .map_err(|_| "no hook slot"));
@@ -392,9 +397,10 @@ fn inflight() -> TestResult {
     let d1 = domid()?;
     check!(d1 != d0, "still domain {}", d0);
     let s = xenstore::suspend::last();
-    let deadline = now_ns() + 10_000_000_000;
+    let total = (on_ring + held_n) as usize;
+    let deadline = now_ns() + 60_000_000_000;
     let mut got: Vec<(u64, Vec<u8>)> = Vec::new();
-    while got.len() < (ON_RING + HELD) as usize && now_ns() < deadline {
+    while got.len() < total && now_ns() < deadline {
         let item = mb.lock().pop();
         match item {
             Some(xs_client::Delivery::Reply { cookie, reply }) => got.push((cookie, reply.bytes().to_vec())),
@@ -412,15 +418,15 @@ fn inflight() -> TestResult {
         }
     }
     *INFLIGHT_MB.lock() = None;
-    check_eq!(got.len(), (ON_RING + HELD) as usize);
+    check_eq!(got.len(), total);
     got.sort_by_key(|g| g.0);
     for (cookie, m) in &got {
-        let want = if *cookie < 1000 { d0.as_bytes() } else { d1.as_bytes() };
+        let want = if *cookie < HELD_BASE { d0.as_bytes() } else { d1.as_bytes() };
         check_bytes!(m, msg(XS_READ, *cookie as u32, 0, want));
     }
     check!(s.in_flight_at_start > 0, "nothing was on the ring when the suspend began");
     let held = s.resumed.map(|r| r.held).unwrap_or(0);
-    check!(held >= HELD as usize, "only {} requests were held across the suspend", held);
+    check!(held >= held_n as usize, "only {} requests were held across the suspend", held);
     crate::kprintln!(
         "suspend test: {} request(s) on the ring at the suspend (answered by domain {} before it stopped), {} held \
          across it (answered by domain {}), none lost",
@@ -429,10 +435,22 @@ fn inflight() -> TestResult {
         held,
         d1
     );
-    metric("suspend.inflight_survived", ON_RING + HELD, "requests");
+    metric("suspend.inflight_survived", total as u64, "requests");
     metric("suspend.inflight_on_ring_at_start", s.in_flight_at_start as u64, "requests");
     metric("suspend.inflight_held", held as u64, "requests");
     Ok(())
+}
+
+/// The issue's case: 16 requests on the ring when the suspend begins, 48
+/// more during it.
+fn inflight() -> TestResult {
+    inflight_with(16, 48)
+}
+
+/// The most: as many on the ring as xenstored's quota allows (20), and
+/// 2000 more during the suspend (the local queue takes 4096).
+fn inflight_max() -> TestResult {
+    inflight_with(20, 2000)
 }
 
 /// The P2M tree libxc reads to save the domain is published in shared_info
@@ -487,4 +505,5 @@ pub static TESTS: &[Test] = &[
     Test { suite: "suspend", name: "migrate", func: migrate, timeout_ms: T_LC, default: false },
     Test { suite: "suspend", name: "cycles", func: cycles, timeout_ms: 600_000, default: false },
     Test { suite: "suspend", name: "inflight", func: inflight, timeout_ms: T_LC, default: false },
+    Test { suite: "suspend", name: "inflight_max", func: inflight_max, timeout_ms: T_LC, default: false },
 ];
