@@ -123,6 +123,19 @@ def saved_and_restored(g, run):
                       f"{kv.get('domid')}"]
 
 
+def console_once(*needles):
+    """Each of these console lines arrived exactly once: output written
+    around a suspend was neither lost nor relayed twice."""
+    def verify(g, run):
+        problems = []
+        for n in needles:
+            k = sum(n in l for l in g.lines)
+            if k != 1:
+                problems.append(f"console line '{n}' seen {k} times")
+        return problems, []
+    return verify
+
+
 # Figures of the lifecycle checks, by label, for the closing comparison.
 LIFECYCLE = {}
 
@@ -276,6 +289,8 @@ CHECKS = [
     # Suspend and resume (issue 11): dom0 saves, restores, checkpoints or
     # migrates the domain when the in-guest test asks (dom0::lifecycle).
     Check("save-restore", "tests=suspend::save_restore", timeout=240, junit_tests=True,
+          verify=console_once("asking dom0 for 'saverestore'", "'suspend' requested by the toolstack",
+                              "suspend: resumed in a new domain", "console output goes on after the restore"),
           patterns=[SUCCESS, r"suspend: resumed in a new domain", r"console output goes on after the restore",
                     r"xenstore: on the new domain's ring"],
           proves="`xl save` + `xl restore`: a counter thread goes on, time checks hold, xenstore reads and writes "
