@@ -13,11 +13,26 @@ fn on_console_event(_port: u32, _data: usize) {
     INPUT.wake_all();
 }
 
-/// Binds the console event channel so that input wakes readers.
+/// Binds the console event channel so that input wakes readers (and the
+/// new one after a restore into a new domain: a suspend hook).
 pub fn init() {
     if let Some(port) = console::port() {
         evtchn::bind_handler(port, on_console_event, 0);
     }
+    let _ = crate::xen::suspend::register(crate::xen::suspend::Hooks {
+        name: "console-input",
+        thaw: Some(|o| {
+            if o == crate::xen::suspend::Outcome::NewDomain {
+                if let Some(port) = console::port() {
+                    evtchn::bind_handler(port, on_console_event, 0);
+                }
+            }
+        }),
+        resume: Some(|_| {
+            INPUT.wake_all();
+        }),
+        ..crate::xen::suspend::Hooks::EMPTY
+    });
 }
 
 /// Reads what the console has received, waiting until at least one byte is

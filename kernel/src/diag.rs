@@ -16,12 +16,24 @@ pub fn on_debug_virq(_port: u32, _data: usize) {
     WAKE.wake_all();
 }
 
-/// Binds VIRQ_DEBUG and starts the thread that prints the dump.
+/// Binds VIRQ_DEBUG and starts the thread that prints the dump; after a
+/// restore into a new domain, binds VIRQ_DEBUG again (suspend hook).
 pub fn init() {
     match evtchn::bind_virq(xen_sys::VIRQ_DEBUG) {
         Ok(port) => {
             if crate::sched::spawn("diag", diag_thread).is_ok() {
                 evtchn::bind_handler(port, on_debug_virq, 0);
+                let _ = crate::xen::suspend::register(crate::xen::suspend::Hooks {
+                    name: "diag",
+                    thaw: Some(|o| {
+                        if o == crate::xen::suspend::Outcome::NewDomain {
+                            if let Ok(port) = evtchn::bind_virq(xen_sys::VIRQ_DEBUG) {
+                                evtchn::bind_handler(port, on_debug_virq, 0);
+                            }
+                        }
+                    }),
+                    ..crate::xen::suspend::Hooks::EMPTY
+                });
             } else {
                 crate::warn!("VIRQ_DEBUG not bound: no memory for its thread");
             }
@@ -56,6 +68,12 @@ fn dump() {
         crate::sched::SWITCHES.load(Ordering::Relaxed),
         crate::sched::IDLE_BLOCKS.load(Ordering::Relaxed),
         crate::sched::timer::armed()
+    );
+    crate::kprintln!(
+        "  suspend: hooks {:?}; {} restore(s), {} cancelled suspend(s) since boot",
+        crate::xen::suspend::registered(),
+        crate::xen::suspend::RESTORES.load(Ordering::Relaxed),
+        crate::xen::suspend::CANCELS.load(Ordering::Relaxed)
     );
     let (size, used) = crate::mm::heap_stats();
     crate::kprintln!("  heap: {} KiB used of {} KiB mapped", used / 1024, size / 1024);

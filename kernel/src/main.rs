@@ -94,6 +94,9 @@ fn console_up(si: &StartInfo) {
     // SAFETY: the console page is named by start_info and mapped in the
     // bootstrap region at the linear address of its frame.
     unsafe { xen::console::init(mm::mfn_to_va(si.console_mfn()), si.console_evtchn()) };
+    // Suspend hooks, in layer order (docs/lifecycle.md): the clock first.
+    xen::time::init_suspend();
+    xen::console::init_suspend();
     let cmdline = si.cmdline();
     if let Some(l) = cmdline::get(cmdline, "loglevel").and_then(log::Level::parse) {
         log::set_max_level(l);
@@ -155,6 +158,15 @@ fn memory_up(si: &StartInfo) {
         mm::heap::potential_bytes() / 1024,
         l.nr_pages * 4
     );
+    match &l.p2m {
+        Ok(p) => kprintln!(
+            "  memory: p2m {} pages, {} frame list page(s), frame list list mfn {:#x} (published for xl save)",
+            p.list_pages,
+            p.fl_pages,
+            p.fll_mfn
+        ),
+        Err(e) => kprintln!("  memory: p2m not published ({}): xl save will fail", e),
+    }
     kprintln!(
         "  memory: budget {} KiB (reserve {} KiB): xenstore {} KiB, vfs {} KiB, stacks {} KiB, programs {} KiB",
         l.plan.global / 1024,

@@ -4,6 +4,10 @@
 //! in-guest tests), `programs=<list>` / `programs-file=<path>` (run
 //! programs), `bench=<spec>` (the `make bench` workload, docs/bench.md),
 //! `idle=<seconds>` (wait blocked in Xen); then power off.
+//! `gapwatch` starts a thread that reports every stretch of wall-clock time
+//! it did not run (`GAPWATCH gap_ms=<n>`): the downtime of a save, restore
+//! or migration as a program sees it (the harness compares it with the
+//! same probe in a Linux domU).
 //! Every command-line word is listed in xen-config/unikernel.cfg.
 use crate::xen::sched::{shutdown_forever, ShutdownReason};
 use crate::{cmdline, info, kprintln, warn};
@@ -37,6 +41,9 @@ pub fn run(cmdline: &'static str) -> ! {
     #[cfg(not(feature = "in-guest-tests"))]
     if cmdline::get(cmdline, "tests").is_some() || cmdline::get(cmdline, "conformance").is_some() {
         warn!("this image was built without the in-guest tests (feature in-guest-tests)");
+    }
+    if cmdline::words(cmdline).any(|(k, _)| k == "gapwatch") {
+        gapwatch();
     }
     #[cfg(feature = "programs")]
     run_programs(cmdline);
@@ -84,6 +91,29 @@ fn run_programs(cmdline: &str) {
             }
             Err(e) => warn!("programs: cannot parse the command list: {}", e.0),
         }
+    }
+}
+
+/// Samples the wall clock every 20 ms; a sample more than 200 ms after
+/// the previous one is a gap the thread did not run through.
+fn gapwatch() {
+    fn wall_ms() -> u64 {
+        let (s, n) = crate::time::wallclock();
+        s.saturating_mul(1000).saturating_add(n as u64 / 1_000_000)
+    }
+    let spawned = crate::sched::spawn("gapwatch", || {
+        let mut last = wall_ms();
+        loop {
+            crate::sched::sleep_ns(20_000_000);
+            let now = wall_ms();
+            if now.saturating_sub(last) >= 200 {
+                kprintln!("GAPWATCH gap_ms={}", now - last);
+            }
+            last = now;
+        }
+    });
+    if spawned.is_err() {
+        warn!("gapwatch: no memory for its thread");
     }
 }
 

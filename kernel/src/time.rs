@@ -1,8 +1,10 @@
-//! Time: the monotonic clock (Xen system time) and wall-clock time. Timers
-//! and sleeping are the scheduler's (`sched::timer`), so that this module
-//! depends on nothing above `xen`.
+//! Time: the monotonic clock and wall-clock time (`xen::time` explains
+//! both, and how a suspend moves them). Timers and sleeping are the
+//! scheduler's (`sched::timer`), so that this module depends on nothing
+//! above `xen`.
 
-/// Nanoseconds of Xen system time (monotonic).
+/// Nanoseconds of the kernel's monotonic clock (Xen system time at boot;
+/// it does not count the time the domain was suspended).
 pub fn now_ns() -> u64 {
     crate::xen::time::now_ns()
 }
@@ -21,6 +23,6 @@ pub fn deadline_after_ms(ms: u64) -> u64 {
 /// Wall-clock time now: (seconds, nanoseconds) since the Unix epoch.
 pub fn wallclock() -> (u64, u32) {
     let (sec, nsec) = crate::xen::shared_info::wallclock_base().unwrap_or((0, 0));
-    let total = sec as u128 * 1_000_000_000 + nsec as u128 + now_ns() as u128;
+    let total = sec as u128 * 1_000_000_000 + nsec as u128 + crate::xen::time::system_ns() as u128;
     ((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32)
 }

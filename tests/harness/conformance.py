@@ -69,8 +69,10 @@ def run_conformance(a, verbose=False):
     run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=verbose,
                      log_name="conformance", quiet_guests=not verbose, on_guest_line=progress,
                      extra_files=[("guest/linux-vmlinux", 0o100644, open(vmlinux, "rb").read())],
-                     # dom0's initramfs carries the 65 MB Linux image for the domU.
-                     dom0_mem=640, machine_mem=1536)
+                     # dom0's initramfs carries the 65 MB Linux image for the
+                     # domU, and `dom0 save-restore` steps save the domUs
+                     # (160 MiB for Linux) into dom0's memory.
+                     dom0_mem=1024, machine_mem=3072)
     rc = run.run()
     paths = {}
     for g in guests:

@@ -32,7 +32,7 @@ CRASH_PREFIX = "*** CRASH"
 SUCCESS = r"^Test result: SUCCESS$"
 # Actions dom0's run_guest performs once the guest advertises
 # control/feature-poweroff (GUEST_ACTION in tests/harness/dom0-init.sh).
-ACTIONS = ("shutdown", "reboot", "debugkeys", "save")
+ACTIONS = ("shutdown", "reboot", "debugkeys", "save", "lifecycle")
 # How a domain can end (the reason= of "HARNESS: guest <name> ended").
 ENDS = ("poweroff", "reboot", "suspend", "crash", "watchdog", "soft_reset", "unknown", "timeout", "create-failed")
 # An image Xen's loader rejects; every run's initramfs carries it (xenrun.Run.initrd).
@@ -59,6 +59,10 @@ class Check:
     image       the kernel image dom0 gives xl, instead of the unikernel
     cpu_samples dom0 samples the domain's CPU time (`xl list`) every 2 s; the
                 samples are in guest.cpu for verify
+    linux       the domain is the Debian Linux PV domU (dom0's kernel) running
+                tests/harness/linux-lifecycle-init.sh, not the unikernel
+    big         the boot needs a big dom0 (1 GiB, QEMU 3 GiB: save files of
+                128 MiB guests, the Linux image); such checks share a boot
     proves      one line for the table in docs/testing.md (`test.py --list`)
     """
     name: str
@@ -73,6 +77,8 @@ class Check:
     verify: Optional[Callable] = None
     image: Optional[str] = None
     cpu_samples: bool = False
+    linux: bool = False
+    big: bool = False
     proves: str = ""
 
     def __post_init__(self):
@@ -92,13 +98,88 @@ def xl_reason_shown(g, run):
     return [], [f"{g.name}: xl said: " + why[0]]
 
 
-def save_refused(g, run):
-    """`xl save` failed (suspend is not supported) and the guest lived on."""
-    rcs = [l for l in run.dom0_lines if f"guest {g.name} save rc=" in l]
-    if not rcs or rcs[0].endswith("rc=0"):
-        return ["xl save did not fail as documented: " + (rcs[0] if rcs else "no result")], []
-    why = [l.split("save: ", 1)[1] for l in run.dom0_lines if "HARNESS:   save: " in l and "error" in l]
-    return [], [f"{g.name}: refused ({rcs[0].split()[-1]}); " + (why[0] if why else "")]
+def ops_of(g, op):
+    return [kv for o, kv in g.lifecycle if o == op]
+
+
+def secs(kv, key):
+    try:
+        return float(kv.get(key, ""))
+    except ValueError:
+        return None
+
+
+def saved_and_restored(g, run):
+    """`xl save` and `xl restore` worked (a new domain), timed."""
+    sr = ops_of(g, "saverestore")
+    if not sr:
+        return ["dom0 reported no save/restore"], []
+    kv = sr[0]
+    problems = [] if kv.get("rc") == "0" else [f"save/restore failed: rc={kv.get('rc')}"]
+    if kv.get("domid") == kv.get("old"):
+        problems.append("the domain id did not change")
+    return problems, [f"{g.name}: xl save {kv.get('save')} s, xl restore -p {kv.get('restore')} s, unpause "
+                      f"{kv.get('unpause')} s, {int(kv.get('bytes') or 0) >> 10} KiB saved, domain {kv.get('old')} -> "
+                      f"{kv.get('domid')}"]
+
+
+def console_once(*needles):
+    """Each of these console lines arrived exactly once: output written
+    around a suspend was neither lost nor relayed twice."""
+    def verify(g, run):
+        problems = []
+        for n in needles:
+            k = sum(n in l for l in g.lines)
+            if k != 1:
+                problems.append(f"console line '{n}' seen {k} times")
+        return problems, []
+    return verify
+
+
+# Figures of the lifecycle checks, by label, for the closing comparison.
+LIFECYCLE = {}
+
+
+def gaps_of(g):
+    return [int(l.split("=", 1)[1]) for l in g.lines if l.startswith("GAPWATCH gap_ms=")]
+
+
+def lifecycle_verify(label):
+    """dom0 saved and restored the guest, checkpointed it, migrated it
+    through a pipe (all rc=0), `xl migrate` failed and left it running, and
+    `xl shutdown` still ended it. The figures go to metrics.txt; the
+    program-visible downtime of each comes from the GAPWATCH probe."""
+    def verify(g, run):
+        problems, figs = [], {}
+        for op in ("saverestore", "checkpoint", "migrate"):
+            kvs = ops_of(g, op)
+            if not kvs:
+                problems.append(f"no {op}")
+            elif kvs[0].get("rc") != "0":
+                problems.append(f"{op} failed: rc={kvs[0].get('rc')}")
+        xm = ops_of(g, "xlmigrate")
+        if not xm:
+            problems.append("no xl migrate attempt")
+        elif xm[0].get("rc") == "0" or xm[0].get("alive") != "yes":
+            problems.append(f"xl migrate: rc={xm[0].get('rc')} alive={xm[0].get('alive')} (expected a failure, "
+                            f"the guest running on)")
+        sr = (ops_of(g, "saverestore") or [{}])[0]
+        cp = (ops_of(g, "checkpoint") or [{}])[0]
+        mg = (ops_of(g, "migrate") or [{}])[0]
+        figs = {"save": secs(sr, "save"), "restore": secs(sr, "restore"), "sr_down": secs(sr, "down"),
+                "checkpoint": secs(cp, "took"), "cp_down": secs(cp, "down"), "migrate": secs(mg, "took"),
+                "migrate_down": secs(mg, "down"), "gaps": gaps_of(g), "bytes": int(sr.get("bytes") or 0)}
+        LIFECYCLE[label] = figs
+        metrics = [f"lifecycle.{label}: xl save {figs['save']} s, xl restore -p {figs['restore']} s "
+                   f"({figs['bytes'] >> 20} MiB saved; stopped {figs['sr_down']} s), xl save -c {figs['checkpoint']} s "
+                   f"(stopped {figs['cp_down']} s), migration through a pipe {figs['migrate']} s with "
+                   f"{figs['migrate_down']} s downtime (libxl's 'guest has suspended' until unpaused); gaps the "
+                   f"in-guest probe saw {figs['gaps']} ms; xl migrate: rc={(xm or [{}])[0].get('rc')}, guest still "
+                   f"running"]
+        if figs["migrate_down"] is None:
+            problems.append("no downtime measured for the migration")
+        return problems, metrics
+    return verify
 
 
 def timeout_reported(g, run):
@@ -163,9 +244,10 @@ CHECKS = [
     Check("xl-reboot", "idle=60", expect="reboot", action="reboot", verify=action_within(5.0),
           patterns=[r"control/shutdown: 'reboot' requested", r"unikernel: reboot"],
           proves="`xl reboot` ends a waiting guest cleanly, timed (limit 5 s)"),
-    Check("xl-save", "idle=60", action="save", verify=save_refused,
-          patterns=[r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"],
-          proves="suspend is refused: `xl save` fails, the guest keeps running, `xl shutdown` then powers it off"),
+    Check("xl-save", "idle=60", action="save", verify=saved_and_restored,
+          patterns=[r"control/shutdown: 'suspend' requested", r"suspend: resumed in a new domain",
+                    r"control/shutdown: 'poweroff' requested", r"unikernel: poweroff"],
+          proves="`xl save` then `xl restore`: the guest resumes in a new domain; `xl shutdown` then powers it off"),
     Check("debug-virq", "idle=4", action="debugkeys",
           patterns=[r"--- debug: threads ---", r"thread +\d+ control", r"--- debug: event channels ---",
                     r"port +\d+ Ok\(Virq\(0\)\)", r"upcalls=\d+"],
@@ -204,12 +286,54 @@ CHECKS = [
           patterns=[r"xenstore: connection lost: .*powering off \(on_xenstore_failure=poweroff\)",
                     r"unikernel: poweroff"],
           proves="on_xenstore_failure=poweroff: a lost xenstore connection powers the guest off"),
+    # Suspend and resume (issue 11): dom0 saves, restores, checkpoints or
+    # migrates the domain when the in-guest test asks (dom0::lifecycle).
+    Check("save-restore", "tests=suspend::save_restore", timeout=240, junit_tests=True,
+          verify=console_once("asking dom0 for 'saverestore'", "'suspend' requested by the toolstack",
+                              "suspend: resumed in a new domain", "console output goes on after the restore"),
+          patterns=[SUCCESS, r"suspend: resumed in a new domain", r"console output goes on after the restore",
+                    r"xenstore: on the new domain's ring"],
+          proves="`xl save` + `xl restore`: a counter thread goes on, time checks hold, xenstore reads and writes "
+                 "work, a watch registered through the node before the save fires after it on a dom0 write, a "
+                 "queued reply and a partial request survive, console output continues"),
+    Check("save-checkpoint", "tests=suspend::checkpoint", timeout=240, junit_tests=True,
+          patterns=[SUCCESS, r"suspend: cancelled, resumed where it was"],
+          proves="`xl save -c`: the suspend is cancelled and the same domain goes on (no watch fires again; a "
+                 "transaction from before ends EAGAIN, as on Linux)"),
+    Check("migrate-pipe", "tests=suspend::migrate", timeout=240, junit_tests=True,
+          patterns=[SUCCESS, r"suspend: resumed in a new domain"],
+          proves="migration through a pipe (`xl save` into a fifo, `xl restore` of a renamed copy, `xl rename`): "
+                 "a new domain id, the same name, watches and xenstore work"),
+    Check("save-restore-10", "tests=suspend::cycles", timeout=900, junit_tests=True, patterns=[SUCCESS],
+          proves="10 save/restore cycles in a row with kernel and node xenstore traffic running: no error"),
+    Check("save-inflight", "tests=suspend::inflight", timeout=240, junit_tests=True,
+          patterns=[SUCCESS, r"held across it"],
+          proves="a suspend requested while 16 xenstore requests are on the ring and 48 more arrive during it: "
+                 "every one answered"),
+    Check("save-inflight-max", "tests=suspend::inflight_max", memory=64, timeout=300, junit_tests=True,
+          patterns=[SUCCESS, r"held across it"],
+          proves="the most: 20 requests on the ring (xenstored's quota) and 2000 submitted during the suspend, "
+                 "every one answered"),
+    # The same lifecycle, timed, for the unikernel and for the Linux domU in
+    # one boot (a big dom0): save, restore, save -c, migration through a
+    # pipe, `xl migrate` (fails cleanly), then `xl shutdown`.
+    Check("lifecycle-ours", "idle=900 gapwatch", action="lifecycle", memory=128, big=True, timeout=600,
+          verify=lifecycle_verify("ours"), patterns=[r"suspend: resumed in a new domain", r"unikernel: poweroff"],
+          proves="save/restore, save -c, migration through a pipe timed at 128 MiB; `xl migrate` fails and the "
+                 "guest stays manageable (`xl shutdown` works)"),
+    Check("lifecycle-linux", linux=True, action="lifecycle", memory=128, big=True, timeout=600,
+          verify=lifecycle_verify("linux"), patterns=[r"LINUX-GUEST: up"],
+          proves="the same operations on the Debian Linux PV domU in the same boot, for comparison"),
     # The xenstore suite against the OCaml xenstored, which offers ring
     # reconnection (the C one does not): the reset protocol runs for real, and
     # the client meets a second server.
     Check("oxenstored", "tests=xenstore::*", xenstored="oxenstored", timeout=120, junit_tests=True,
           patterns=[r"\(reconnection offered\)", SUCCESS],
           proves="the xenstore suite against oxenstored, whose ring reconnection is exercised for real"),
+    Check("save-restore-oxenstored", "tests=suspend::save_restore", xenstored="oxenstored", timeout=240,
+          junit_tests=True, patterns=[SUCCESS, r"suspend: resumed in a new domain"],
+          proves="`xl save` + `xl restore` with oxenstored: the same test as save-restore against the other "
+                 "xenstored"),
     Check("ring-reconnect", "tests=adversary::self_corruption_then_reconnect", xenstored="oxenstored",
           patterns=[r"xenstore: connection lost: .*reconnecting", r"xenstore: reconnected", SUCCESS],
           proves="with oxenstored, a corrupted ring is answered, then the guest reconnects and xenstore works"),
@@ -352,13 +476,34 @@ def judge(check, g, run):
     return cases
 
 
-def boot_checks(a, checks, xenstored, extra_files, label):
+LINUX_IMAGE = "/guest/linux-vmlinux"
+
+
+def linux_lifecycle_guest(c):
+    """The Linux domU of a `linux` check: dom0's own kernel and a busybox
+    initramfs running tests/harness/linux-lifecycle-init.sh."""
+    cfg = (f'name = "{c.name}"\ntype = "pv"\nkernel = "{LINUX_IMAGE}"\nramdisk = "/guest/{c.name}.ramdisk"\n'
+           f'memory = {c.memory or 128}\nvcpus = 1\nextra = "console=hvc0 quiet loglevel=3 panic=-1"\n'
+           'on_poweroff = "destroy"\non_reboot = "destroy"\non_crash = "destroy"\n')
+    here = os.path.dirname(os.path.abspath(__file__))
+    initrd = xenrun.cpio_newc([("bin", 0o040755, b""), ("dev", 0o040755, b""), ("proc", 0o040755, b""),
+                               ("sys", 0o040755, b""), ("bin/busybox", 0o100755, open("/bin/busybox", "rb").read()),
+                               ("init", 0o100755, open(os.path.join(here, "linux-lifecycle-init.sh"), "rb").read())])
+    return xenrun.Guest(c.name, cfg, c.timeout, ramdisk=initrd, action=c.action)
+
+
+def boot_checks(a, checks, xenstored, extra_files, label, big=False):
     """One boot of the nested stack with dom0 running `xenstored`, each check
-    its own domain in turn. Returns (cases, run, guests)."""
-    guests = [xenrun.Guest(c.name, xenrun.guest_cfg(a.cfg, c.name, c.cmdline, memory=c.memory, ramdisk=True,
+    its own domain in turn; `big`: a 1 GiB dom0 in a 3 GiB machine, with the
+    Linux image for `linux` checks. Returns (cases, run, guests)."""
+    guests = [linux_lifecycle_guest(c) if c.linux else
+              xenrun.Guest(c.name, xenrun.guest_cfg(a.cfg, c.name, c.cmdline, memory=c.memory, ramdisk=True,
                                                     kernel=c.image),
                            c.timeout, ramdisk=xenrun.boot_module(), action=c.action)
               for c in checks]
+    extra_files = list(extra_files)
+    if any(c.linux for c in checks):
+        extra_files.append((LINUX_IMAGE.lstrip("/"), 0o100644, open(os.path.join(a.dom0, "vmlinux"), "rb").read()))
     # The job is a dom0 shell script (grammar: docs/testing.md). dom0
     # destroys a guest past its timeout (and says so); the host-side stage
     # timeout is the backstop, a little later.
@@ -373,10 +518,11 @@ def boot_checks(a, checks, xenstored, extra_files, label):
         if TEST_LINE.match(line) or line.startswith(CRASH_PREFIX) or line.startswith(METRIC_PREFIX):
             print(f"    [{g.name}] {line}", flush=True)
 
-    log_name = "test" if xenstored == "xenstored" else f"test-{xenstored}"
+    log_name = ("test" if xenstored == "xenstored" else f"test-{xenstored}") + ("-big" if big else "")
+    mem = dict(dom0_mem=1024, machine_mem=3072) if big else {}
     run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=a.verbose,
                      log_name=log_name, quiet_guests=not a.verbose, on_guest_line=progress,
-                     extra_files=extra_files, xenstored=xenstored)
+                     extra_files=extra_files, xenstored=xenstored, **mem)
     rc = run.run()
     cases = []
     for c, g in zip(checks, guests):
@@ -390,8 +536,9 @@ def boot_checks(a, checks, xenstored, extra_files, label):
                 print("      " + line)
         cases += gc
     if rc != xenrun.EXIT_OK:
-        cases.append(Case("harness", "nested-boot" + ("" if xenstored == "xenstored" else f"-{xenstored}"), False,
-                          message=f"harness exit code {rc}", output="\n".join(run.tail)))
+        cases.append(Case("harness", "nested-boot" + ("" if xenstored == "xenstored" else f"-{xenstored}") +
+                          ("-big" if big else ""), False, message=f"harness exit code {rc}",
+                          output="\n".join(run.tail)))
     return cases, run, guests
 
 
@@ -403,6 +550,9 @@ def list_checks():
         line = f"`{c.cmdline}`" if c.cmdline else ("(not an ELF Xen can load)" if c.image else "(none)")
         dom0 = ", ".join(x for x in [f"`xl {c.action}`" if c.action in ("shutdown", "reboot", "save") else
                                       ("`xl debug-keys q`" if c.action == "debugkeys" else ""),
+                                      "save, restore, save -c, migrate, `xl shutdown`" if c.action == "lifecycle"
+                                      else "",
+                                      "Linux domU" if c.linux else "", "big dom0" if c.big else "",
                                       f"memory={c.memory}" if c.memory else "",
                                       c.xenstored if c.xenstored != "xenstored" else "",
                                       "CPU samples" if c.cpu_samples else ""] if x)
@@ -465,19 +615,27 @@ def main():
     extra_files = []
     if a.ring_corruptor:
         extra_files.append(("harness/ring-corruptor", 0o100755, open(a.ring_corruptor, "rb").read()))
-    # One boot per xenstored, in the order the checks first name them.
+    # One boot per xenstored (and one for the checks that need a big dom0),
+    # in the order the checks first name them.
     order = []
     for c in checks:
-        if c.xenstored not in order:
-            order.append(c.xenstored)
+        if (c.xenstored, c.big) not in order:
+            order.append((c.xenstored, c.big))
     runs, guests = [], []
-    for i, xs in enumerate(order):
+    for i, (xs, big) in enumerate(order):
         label = "guest checks" + (f", boot {i + 1} of {len(order)}" if len(order) > 1 else "")
-        bcases, run, bguests = boot_checks(a, [c for c in checks if c.xenstored == xs], xs, extra_files, label)
+        bchecks = [c for c in checks if c.xenstored == xs and c.big == big]
+        bcases, run, bguests = boot_checks(a, bchecks, xs, extra_files, label, big=big)
         cases += bcases
         runs.append(run)
         # Measurements of a boot on another xenstored are tagged with its name.
         guests += [(f"[{xs}] " if xs != "xenstored" else "", g) for g in bguests]
+    if "ours" in LIFECYCLE and "linux" in LIFECYCLE:
+        o, l = LIFECYCLE["ours"], LIFECYCLE["linux"]
+        METRICS.append(f"lifecycle, ours vs Linux (128 MiB each, same boot): xl save {o['save']} s vs {l['save']} s; "
+                       f"xl restore -p {o['restore']} s vs {l['restore']} s; xl save -c {o['checkpoint']} s vs "
+                       f"{l['checkpoint']} s; migration through a pipe {o['migrate']} s vs {l['migrate']} s, downtime "
+                       f"{o['migrate_down']} s vs {l['migrate_down']} s")
 
     if a.scenarios and not selection:
         cok, verdicts, csecs = conformance.run_conformance(a, a.verbose)

@@ -26,6 +26,8 @@ import sys
 import time
 
 EXIT_OK, EXIT_FAIL, EXIT_CRASH, EXIT_TIMEOUT, EXIT_ENV, EXIT_OTHER = 0, 1, 2, 3, 4, 5
+# What dom0 can do to a running guest (dom0-init.sh `lifecycle`).
+LIFECYCLE_OPS = ("saverestore", "checkpoint", "migrate", "xlmigrate")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -178,6 +180,9 @@ class Guest:
         self.cpu = {}
         self.action_seconds = None
         self.corruptions = []  # "<args>: ok|err <output>" of the dom0 helper's `corrupt` requests
+        # (op, {key: value}) of every save/restore/checkpoint/migration dom0
+        # performed (HARNESS: guest <name> <op> rc=<n> ...), in order.
+        self.lifecycle = []
         self.reason = None
         self.started = None
         self.ended = None
@@ -219,6 +224,9 @@ class Run:
                    # that xl's refusal is reported.
                    ("guest/bogus.elf", 0o100644, b"\x7fELF" + b"not really an ELF image\n" * 40)]
         entries.extend(self.extra_files)
+        if os.environ.get("XENRUN_DEBUG"):
+            # dom0 prints Xen's log and each guest's console log when it ends.
+            entries.append(("harness/debug", 0o100644, b"1\n"))
         for g in self.guests.values():
             entries.append((f"guest/{g.name}.cfg", 0o100644, g.cfg_text.encode()))
             if g.ramdisk is not None:
@@ -232,7 +240,8 @@ class Run:
 
     def qemu_cmd(self, initrd):
         xen_cmdline = (f"console=com1 com1=115200,8n1 dom0_mem={self.dom0_mem}M,max:{self.dom0_mem}M dom0_max_vcpus=1 "
-                       "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2")
+                       "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2 " +
+                       os.environ.get("XENRUN_XEN_ARGS", "")).strip()
         dom0_cmdline = f"console=hvc0 quiet loglevel=3 panic=-1 harness.xenstored={self.xenstored}"
         # One CPU by default: measured under TCG, a second CPU makes wake-ups
         # across CPUs (guest -> dom0's xenstored -> guest) intermittently take
@@ -320,6 +329,14 @@ class Run:
                 self.set_stage("guest-create", self.STAGE_TIMEOUTS["guest-create"])
             else:
                 self.set_stage("shutdown", self.STAGE_TIMEOUTS["shutdown"])
+        elif msg.startswith("guest ") and len(msg.split()) > 3 and msg.split()[2] in LIFECYCLE_OPS \
+                and msg.split()[3].startswith("rc="):
+            parts = msg.split()
+            g = self.guests.get(parts[1])
+            if g:
+                g.lifecycle.append((parts[2], dict(kv.split("=", 1) for kv in parts[3:] if "=" in kv)))
+            if not self.verbose:
+                print(f"[dom0] {text}", flush=True)
         elif msg.startswith("guest ") and " corrupt " in msg:
             g = self.guests.get(msg.split()[1])
             if g:

@@ -11,7 +11,13 @@
 //! <seq> console <text...>           dom0: writes <text>\n to the guest's console pty
 //! <seq> corrupt <command...>         dom0: ring-corruptor <domid> <command...> (docs/testing.md);
 //!                                   the answer may never arrive
+//! <seq> saverestore                 dom0: xl save, xl restore (this domain becomes a new one)
+//! <seq> checkpoint                  dom0: xl save -c
+//! <seq> migrate                     dom0: migration through a pipe to a new domain, same name
+//! <seq> xlmigrate                   dom0: xl migrate to this host (fails)
 //! ```
+//! The last four answer in the home of the domain the guest is afterwards,
+//! with the figures dom0 measured (`ok rc=0 save=1.02 restore=0.88 ...`).
 //! `<seq>` increases with every request. The helper watches that node,
 //! performs the action in dom0 and answers in `data/harness/rsp` with
 //! `<seq> ok [<value>]` or `<seq> err <message>`. Paths are relative to the
@@ -30,11 +36,25 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 ///
 /// # Yields
 pub fn request(op: &str, args: &str) -> Result<String, String> {
+    request_within(op, args, 10_000_000_000)
+}
+
+/// Asks dom0 to save and restore, checkpoint or migrate this domain (`op`:
+/// `saverestore`, `checkpoint`, `migrate`, `xlmigrate`) and waits until the
+/// answer arrives in the domain the guest is afterwards (at most 120 s of
+/// the guest's own time: the time it spends saved does not count).
+///
+/// # Yields
+pub fn lifecycle(op: &str) -> Result<String, String> {
+    request_within(op, "", 120_000_000_000)
+}
+
+fn request_within(op: &str, args: &str, timeout_ns: u64) -> Result<String, String> {
     let seq = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
     let w = xenstore::watch("data/harness/rsp", "harness").map_err(|e| format!("watch: {}", e))?;
     let line = format!("{} {} {}", seq, op, args);
     xenstore::write(0, "data/harness/req", line.as_bytes()).map_err(|e| format!("write request: {}", e))?;
-    let deadline = crate::time::now_ns() + 10_000_000_000;
+    let deadline = crate::time::now_ns() + timeout_ns;
     loop {
         if w.next_event(deadline).is_none() {
             return Err(format!("no answer from the dom0 helper to '{}'", line));

@@ -33,6 +33,7 @@ mod fs_devices;
 #[cfg(feature = "programs")]
 mod programs_tests;
 mod sched_tests;
+mod suspend_tests;
 mod time_tests;
 mod vfs_tests;
 pub mod xenbus;
@@ -185,7 +186,7 @@ fn registry() -> Vec<&'static Test> {
     for suite in xenbus::suites() {
         v.extend(suite.iter());
     }
-    for suite in [adversary::TESTS, demo::TESTS] {
+    for suite in [adversary::TESTS, suspend_tests::TESTS, demo::TESTS] {
         v.extend(suite.iter());
     }
     v

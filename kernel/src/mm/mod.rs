@@ -38,9 +38,14 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Page size as a `usize`.
 pub const PAGE: usize = 4096;
 
-static P2M: AtomicU64 = AtomicU64::new(0);
 static L4_MFN: AtomicU64 = AtomicU64::new(0);
+/// The L4 table's pseudo-physical frame (its machine frame changes when the
+/// domain is restored).
+static L4_PFN: AtomicU64 = AtomicU64::new(0);
 static NR_PAGES: AtomicU64 = AtomicU64::new(0);
+
+// The linear map is Xen's (xen::p2m works with the same base).
+const _: () = assert!(KERNEL_BASE == crate::xen::p2m::VIRT_BASE);
 
 /// Virtual address of pseudo-physical frame `pfn`.
 pub fn pfn_to_va(pfn: u64) -> u64 {
@@ -54,21 +59,13 @@ pub fn va_to_pfn(va: u64) -> u64 {
 
 /// Pseudo-physical frame of machine frame `mfn`, from Xen's read-only M2P table.
 pub fn mfn_to_pfn(mfn: u64) -> u64 {
-    let m2p = xen_sys::MACH2PHYS_VIRT_START as *const u64;
-    // SAFETY: Xen maps the machine-to-physical table read-only at this
-    // address in every 64-bit PV guest; `mfn` comes from Xen (start_info or
-    // a page-table entry Xen validated), so it indexes inside the table.
-    unsafe { core::ptr::read_volatile(m2p.add(mfn as usize)) }
+    crate::xen::p2m::mfn_to_pfn(mfn)
 }
 
 /// Machine frame of pseudo-physical frame `pfn` (< the domain's pages),
 /// from the p2m list.
 pub fn pfn_to_mfn(pfn: u64) -> u64 {
-    let p2m = P2M.load(Ordering::Relaxed) as *const u64;
-    debug_assert!(pfn < nr_pages());
-    // SAFETY: the p2m list (start_info.mfn_list) has nr_pages entries and is
-    // mapped for the life of the guest; callers pass pfn < nr_pages.
-    unsafe { core::ptr::read_volatile(p2m.add(pfn as usize)) }
+    crate::xen::p2m::pfn_to_mfn(pfn)
 }
 
 /// Machine frame of a kernel virtual address in the linear map.
@@ -154,19 +151,33 @@ pub struct Layout {
     pub nr_pages: u64,
     pub heap: (u64, u64),
     pub plan: kcore::budget::Plan,
+    /// The P2M tree published for the toolstack (`xl save`), or why not.
+    pub p2m: Result<crate::xen::p2m::Published, crate::xen::p2m::P2mError>,
 }
 
 /// Takes over the bootstrap mapping, starts the heap on what Xen mapped and
 /// sets the budgets from the domain's memory.
 pub fn init(si: &StartInfo) -> Layout {
-    P2M.store(si.mfn_list(), Ordering::Relaxed);
     let nr_pages = si.nr_pages();
+    crate::xen::p2m::init(si.mfn_list(), nr_pages);
     NR_PAGES.store(nr_pages, Ordering::Relaxed);
 
     let pt_base = si.pt_base();
     let first_free_pfn = va_to_pfn(pt_base) + si.nr_pt_frames();
     // The L4 table is the page at pt_base; find its machine frame via the p2m.
+    L4_PFN.store(va_to_pfn(pt_base), Ordering::Relaxed);
     L4_MFN.store(pfn_to_mfn(va_to_pfn(pt_base)), Ordering::Relaxed);
+    // A restore gives every page a new machine frame (libxc rewrites the
+    // page tables and the p2m list): look the L4's up again.
+    let _ = crate::xen::suspend::register(crate::xen::suspend::Hooks {
+        name: "mm",
+        thaw: Some(|o| {
+            if o == crate::xen::suspend::Outcome::NewDomain {
+                L4_MFN.store(pfn_to_mfn(L4_PFN.load(Ordering::Relaxed)), Ordering::Relaxed);
+            }
+        }),
+        ..crate::xen::suspend::Hooks::EMPTY
+    });
 
     // How far Xen's bootstrap mapping reaches: it maps whole L1 tables from
     // the start, so look for the first absent entry.
@@ -182,6 +193,8 @@ pub fn init(si: &StartInfo) -> Layout {
 
     let heap = heap::init(first_free_pfn, mapped, nr_pages);
     let plan = budget::init(heap::potential_bytes());
+    // What `xl save` reads first (needs the heap for the frame lists).
+    let p2m = crate::xen::p2m::publish();
 
     Layout {
         image: (crate::sym_addr!(__image_start), crate::sym_addr!(__image_end)),
@@ -195,6 +208,7 @@ pub fn init(si: &StartInfo) -> Layout {
         nr_pages,
         heap,
         plan,
+        p2m,
     }
 }
 

@@ -8,6 +8,14 @@
 //! nanoseconds; callers compute them with [`crate::time::deadline_after`],
 //! which saturates, so a huge timeout is "never", not a wrapped past.
 //!
+//! Deadlines are in the kernel's monotonic clock, which a suspend does not
+//! advance ([`crate::xen::time`]); Xen's timer takes its own system time,
+//! so each deadline is converted when it is programmed. After a suspend the
+//! timer is set up again ([`init`] registers the thaw hook): Xen's periodic
+//! tick stopped, VIRQ_TIMER bound to a new port in a new domain, and the
+//! earliest deadline programmed in the new host's time, so every pending
+//! timer still fires.
+//!
 //! # Concurrency
 //! `TIMERS` is an `IrqLock` (the VIRQ_TIMER handler runs in the upcall).
 //! It is released before threads are woken (lock order: TIMERS, then the
@@ -22,7 +30,7 @@ use crate::arch::hypercall::{check, hypercall3, XenError};
 use crate::sched::{self, ThreadId};
 use crate::sync::IrqLock;
 use crate::time::now_ns;
-use crate::xen::evtchn;
+use crate::xen::{evtchn, suspend};
 
 static TIMERS: IrqLock<TimerQueue<ThreadId>> = IrqLock::new("sched.timers", TimerQueue::new());
 /// The deadline Xen's single-shot timer is set to (`u64::MAX`: stopped).
@@ -44,7 +52,7 @@ fn program(deadline: Option<u64>) {
     PROGRAMMED.store(deadline.unwrap_or(u64::MAX), Ordering::SeqCst);
     match deadline {
         Some(d) => {
-            let mut t = x::vcpu_set_singleshot_timer { timeout_abs_ns: d, flags: 0 };
+            let mut t = x::vcpu_set_singleshot_timer { timeout_abs_ns: crate::xen::time::to_system(d), flags: 0 };
             let _ = vcpu_op(x::VCPUOP_set_singleshot_timer, &mut t);
         }
         None => {
@@ -53,12 +61,31 @@ fn program(deadline: Option<u64>) {
     }
 }
 
-/// Stops Xen's periodic tick and binds VIRQ_TIMER.
+/// Stops Xen's periodic tick and binds VIRQ_TIMER; registers the thaw hook.
 pub fn init() -> Result<u32, XenError> {
+    let port = setup()?;
+    let _ = suspend::register(suspend::Hooks { name: "timer", thaw: Some(thaw), ..suspend::Hooks::EMPTY });
+    Ok(port)
+}
+
+fn setup() -> Result<u32, XenError> {
     vcpu_op::<u8>(x::VCPUOP_stop_periodic_timer, core::ptr::null_mut())?;
     let port = evtchn::bind_virq(x::VIRQ_TIMER)?;
     evtchn::bind_handler(port, on_timer, 0);
     Ok(port)
+}
+
+/// After a suspend (events masked): a new domain has the default periodic
+/// tick and no VIRQ_TIMER binding; either way the earliest deadline is
+/// programmed again in the (possibly new) host's system time.
+fn thaw(o: suspend::Outcome) {
+    if o == suspend::Outcome::NewDomain {
+        // Nothing to report to here; a failure shows as timers that never
+        // fire, which every sleeping test catches.
+        let _ = setup();
+    }
+    let next = TIMERS.lock().next_deadline();
+    program(next);
 }
 
 fn on_timer(_port: u32, _data: usize) {

@@ -14,13 +14,21 @@
 //! only wait under it is `SCHEDOP_poll` on the console's own event channel,
 //! which needs no upcall. The crash path may break the lock ([`force_unlock`]) because a
 //! fault can interrupt a writer holding it.
+//!
+//! # Suspend
+//! The ring is flushed (the backend has consumed every byte) when the
+//! kernel freezes, so nothing is left in it to be lost or printed twice.
+//! After a restore the page is the same pseudo-physical frame with the
+//! indices as they were saved, but served by a new backend on a new event
+//! channel: the ring is re-attached from the new start_info and the
+//! producer index re-read from the page ([`init_suspend`]).
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{fence, Ordering};
 use xen_sys as x;
 
 use crate::arch::hypercall::hypercall3;
 use crate::sync::IrqLock;
-use crate::xen::{evtchn, sched, shared_info, time};
+use crate::xen::{evtchn, p2m, sched, shared_info, start_info, suspend, time};
 
 const OUT_SIZE: u32 = 2048;
 const IN_SIZE: u32 = 1024;
@@ -74,7 +82,8 @@ impl Console {
     /// Waits (blocked in Xen, not spinning) until the backend signals or 10 ms pass.
     fn wait_backend(&self) {
         let mut ports = [self.port];
-        let deadline = if shared_info::is_mapped() { time::now_ns() + WAIT_STEP_NS } else { 0 };
+        // SCHEDOP_poll takes Xen system time, not the monotonic clock.
+        let deadline = if shared_info::is_mapped() { time::system_ns() + WAIT_STEP_NS } else { 0 };
         let _ = sched::poll(&mut ports, deadline);
         // The pending bit stays set: the upcall (once events are on) sees it
         // too and wakes input readers; poll returns at once while it is set,
@@ -158,6 +167,26 @@ impl Console {
         let _ = evtchn::send(self.port);
         n
     }
+}
+
+/// Registers the console's suspend hooks: flush when the kernel freezes;
+/// after a restore, re-attach the ring named by the new start_info.
+pub fn init_suspend() {
+    let _ = suspend::register(suspend::Hooks {
+        name: "console",
+        freeze: Some(flush),
+        thaw: Some(|o| {
+            if o != suspend::Outcome::NewDomain {
+                return;
+            }
+            let Some(si) = start_info::get() else { return };
+            let va = p2m::pfn_to_va(p2m::mfn_to_pfn(si.console_mfn()));
+            // SAFETY: start_info names the console page of the new domain;
+            // it is the same pseudo-physical frame, mapped in the linear map.
+            unsafe { init(va, si.console_evtchn()) };
+        }),
+        ..suspend::Hooks::EMPTY
+    });
 }
 
 /// Writes through `HYPERVISOR_console_io` (works for dom0 and on debug Xen;

@@ -15,6 +15,16 @@
 //! threads do the work. (With the `lockdep` feature each of these is
 //! checked and a violation panics.)
 //!
+//! # Suspend
+//! A domain restored from a save is a new domain: every port of the old
+//! one is gone (the toolstack allocates new ones for the console and
+//! xenstore; libxc leaves every port masked and none pending). The thaw
+//! hook ([`init_callbacks`] registers it) forgets every handler and bumps
+//! the [`generation`]; each owner of a port binds its new one in its own
+//! thaw hook (timer, diagnostics, console input, xenstore). Interdomain
+//! channels held as [`Channel`]s answer [`EvtchnError::Stale`] from then on.
+//! A cancelled suspend (checkpoint) keeps every port.
+//!
 //! # Concurrency
 //! `HANDLERS` is an `IrqLock` (read by the upcall, written by threads); it
 //! is released before a handler runs (the handler is copied out). `SCANNER`
@@ -28,7 +38,7 @@ use xen_sys as x;
 
 use crate::arch::hypercall::{check, hypercall2, XenError};
 use crate::sync::IrqLock;
-use crate::xen::shared_info;
+use crate::xen::{shared_info, suspend};
 
 /// A port handler: called in upcall context with the port and its data word.
 pub type Handler = fn(port: u32, data: usize);
@@ -41,6 +51,75 @@ pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
 pub static DISPATCHED: AtomicU64 = AtomicU64::new(0);
 /// Events on ports with no handler (cleared and dropped).
 pub static UNHANDLED: AtomicU64 = AtomicU64::new(0);
+/// Restores into a new domain since boot: the port numbering's generation.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// How many times the domain was restored into a new domain since boot
+/// (every port number from before is meaningless since).
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// Errors of [`Channel`] operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvtchnError {
+    /// Xen refused the operation.
+    Xen(XenError),
+    /// The channel belonged to the domain before a restore: it no longer
+    /// exists (its port number may name another channel now).
+    Stale,
+}
+
+impl core::fmt::Display for EvtchnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            EvtchnError::Xen(e) => write!(f, "{}", e),
+            EvtchnError::Stale => f.write_str("the event channel did not survive the restore"),
+        }
+    }
+}
+
+/// An interdomain (or unbound) channel with the generation it was made in,
+/// so that a user finds out with a typed error, not by signalling a
+/// stranger's port, that a restore took it away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Channel {
+    port: u32,
+    generation: u64,
+}
+
+impl Channel {
+    /// A channel of this domain for `remote_dom` to bind ([`alloc_unbound`]).
+    pub fn alloc_unbound(remote_dom: u16) -> Result<Channel, EvtchnError> {
+        alloc_unbound(remote_dom).map(|port| Channel { port, generation: generation() }).map_err(EvtchnError::Xen)
+    }
+
+    /// A channel connected to `remote_port` of `remote_dom` ([`bind_interdomain`]).
+    pub fn bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<Channel, EvtchnError> {
+        bind_interdomain(remote_dom, remote_port)
+            .map(|port| Channel { port, generation: generation() })
+            .map_err(EvtchnError::Xen)
+    }
+
+    /// The local port, unless a restore took the channel away.
+    pub fn port(&self) -> Result<u32, EvtchnError> {
+        if self.generation == generation() {
+            Ok(self.port)
+        } else {
+            Err(EvtchnError::Stale)
+        }
+    }
+
+    /// Signals the other end.
+    pub fn send(&self) -> Result<(), EvtchnError> {
+        send(self.port()?).map_err(EvtchnError::Xen)
+    }
+
+    /// Closes the channel (a stale one is already gone: `Stale`).
+    pub fn close(self) -> Result<(), EvtchnError> {
+        close(self.port()?).map_err(EvtchnError::Xen)
+    }
+}
 
 fn op<T>(cmd: u32, arg: &mut T) -> Result<i64, XenError> {
     // SAFETY: every EVTCHNOP takes a pointer to its own argument struct,
@@ -220,5 +299,17 @@ pub fn init_callbacks() -> Result<(), XenError> {
             hypercall2(x::__HYPERVISOR_callback_op, x::CALLBACKOP_register as u64, &mut cb as *mut _ as u64)
         })?;
     }
+    // The callbacks are part of the vCPU's context, which a save keeps; the
+    // ports are not.
+    let _ = suspend::register(suspend::Hooks {
+        name: "evtchn",
+        thaw: Some(|o| {
+            if o == suspend::Outcome::NewDomain {
+                HANDLERS.lock().clear();
+                GENERATION.fetch_add(1, Ordering::AcqRel);
+            }
+        }),
+        ..suspend::Hooks::EMPTY
+    });
     Ok(())
 }

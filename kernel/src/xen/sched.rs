@@ -1,5 +1,5 @@
 //! Scheduler operations (`HYPERVISOR_sched_op`): yield, block, poll, shutdown.
-use crate::arch::hypercall::{check, hypercall2, XenError};
+use crate::arch::hypercall::{check, hypercall2, hypercall3, XenError};
 use xen_sys as x;
 
 /// How the domain ends; the toolstack acts on it (`on_poweroff`, `on_crash`, ...).
@@ -27,6 +27,23 @@ pub fn shutdown(reason: ShutdownReason) -> Result<i64, XenError> {
     // SAFETY: SCHEDOP_shutdown takes a pointer to a sched_shutdown that lives
     // on our stack for the duration of the call.
     check(unsafe { hypercall2(x::__HYPERVISOR_sched_op, x::SCHEDOP_shutdown as u64, &mut arg as *mut _ as u64) })
+}
+
+/// `SCHEDOP_shutdown(SHUTDOWN_suspend)` with the start_info page's machine
+/// frame as the suspend record (the third argument, %rdx: libxc's save
+/// turns it into a pfn, its restore rewrites that page and passes the new
+/// frame back). Returns when the domain runs again: `Ok(0)` in a new
+/// domain (restored), `Ok(1)` when the toolstack cancelled the suspend and
+/// resumed this domain where it was (`xl save -c`, a failed save). Only
+/// [`crate::xen::suspend`] calls it, with events masked and shared_info
+/// unmapped.
+pub(in crate::xen) fn suspend_hypercall(start_info_mfn: u64) -> Result<i64, XenError> {
+    let mut arg = x::sched_shutdown { reason: x::SHUTDOWN_suspend };
+    // SAFETY: SCHEDOP_shutdown takes a pointer to a sched_shutdown on our
+    // stack, live for the call; the third argument is a plain frame number.
+    check(unsafe {
+        hypercall3(x::__HYPERVISOR_sched_op, x::SCHEDOP_shutdown as u64, &mut arg as *mut _ as u64, start_info_mfn)
+    })
 }
 
 /// Shuts down and never returns (spins on SCHEDOP_block if Xen refuses).

@@ -10,7 +10,7 @@ use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use xen_sys as x;
 
-use crate::xen::mmu;
+use crate::xen::{mmu, p2m};
 
 #[repr(C, align(4096))]
 struct Page([u8; 4096]);
@@ -22,13 +22,62 @@ static mut SHARED_INFO_PAGE: Page = Page([0; 4096]);
 static SHARED_INFO: AtomicPtr<x::shared_info> = AtomicPtr::new(core::ptr::null_mut());
 
 /// Maps the shared_info frame (machine address `maddr`, from start_info) over
-/// a page of the image. Called once at boot.
+/// a page of the image. Called at boot, and by the suspend path after the
+/// hypercall returns (the frame is a new one after a restore).
 pub fn map(maddr: u64) -> Result<(), crate::arch::hypercall::XenError> {
     let va = addr_of!(SHARED_INFO_PAGE) as u64;
     mmu::update_va_mapping(va, (maddr & mmu::PTE_ADDR_MASK) | mmu::PROT_RW)?;
     SHARED_INFO.store(va as *mut x::shared_info, Ordering::Release);
     crate::arch::irq::set_vcpu_info(vcpu0());
     Ok(())
+}
+
+/// Puts the image's own frame back under the shared_info page (the suspend
+/// path, events masked, right before `SHUTDOWN_suspend`): the shared_info
+/// frame belongs to Xen, and libxc refuses to save page tables that map a
+/// frame outside the domain ("Bad mfn for L1"). Until [`map`] runs again
+/// there is no shared_info: time reads 0, the event mask is not touched
+/// (Xen's copy keeps events masked, as the caller left them).
+pub fn unmap_for_suspend() -> Result<(), crate::arch::hypercall::XenError> {
+    let va = addr_of!(SHARED_INFO_PAGE) as u64;
+    crate::arch::irq::set_vcpu_info(core::ptr::null_mut());
+    SHARED_INFO.store(core::ptr::null_mut(), Ordering::Release);
+    let own = p2m::pfn_to_mfn(p2m::va_to_pfn(va));
+    mmu::update_va_mapping(va, (own << 12) | mmu::PROT_RW | mmu::nx())
+}
+
+/// Publishes the P2M tree for the toolstack (`arch.max_pfn`,
+/// `arch.pfn_to_mfn_frame_list_list`; see [`p2m`]). False when shared_info
+/// is not mapped.
+pub fn set_p2m_tree(max_pfn: u64, fll_mfn: u64) -> bool {
+    let s = si();
+    if s.is_null() {
+        return false;
+    }
+    // SAFETY: `s` is the mapped shared_info page; the arch fields are the
+    // guest's to write (Xen only reads them, the toolstack reads them from
+    // dom0); the frame list list is written last, after max_pfn.
+    unsafe {
+        core::ptr::write_volatile(addr_of_mut!((*s).arch.max_pfn), max_pfn);
+        core::sync::atomic::fence(Ordering::SeqCst);
+        core::ptr::write_volatile(addr_of_mut!((*s).arch.pfn_to_mfn_frame_list_list), fll_mfn);
+    }
+    true
+}
+
+/// The P2M tree as published: (`max_pfn`, frame list list), for tests.
+pub fn p2m_tree() -> Option<(u64, u64)> {
+    let s = si();
+    if s.is_null() {
+        return None;
+    }
+    // SAFETY: as in set_p2m_tree; volatile reads.
+    unsafe {
+        Some((
+            core::ptr::read_volatile(addr_of!((*s).arch.max_pfn)),
+            core::ptr::read_volatile(addr_of!((*s).arch.pfn_to_mfn_frame_list_list)),
+        ))
+    }
 }
 
 /// Whether [`map`] has run.

@@ -79,4 +79,14 @@ impl Backend for KernelBackend<'_> {
             if was_transaction_start { Some(Box::new(abort_late_start)) } else { None };
         subscribe::abandon(cookie, then);
     }
+
+    fn generation(&self) -> u64 {
+        xenstore::generation()
+    }
+
+    fn end_stale_transaction(&mut self, tx_id: u32, started_in: u64) {
+        if started_in >= xenstore::suspend::connection_generation() {
+            let _ = xenstore::send_and_forget(&ops::transaction_end(tx_id, false));
+        }
+    }
 }

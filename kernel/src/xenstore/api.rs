@@ -118,22 +118,37 @@ pub fn transaction_end(tx: u32, commit: bool) -> Result<(), XsError> {
 
 /// Runs `f` in a transaction and commits, starting over while the commit
 /// conflicts (`EAGAIN`) or the ring was reset, at most `max_attempts` times
-/// (the decision is `xs_client::ops::TransactionRetry`'s). Returns `f`'s
-/// value and the number of attempts.
+/// (the decision is `xs_client::ops::TransactionRetry`'s). A transaction
+/// that a suspend interrupted (the [`super::generation`] moved while it was
+/// open) is started over the same way, whatever its operations answered:
+/// after a restore xenstored no longer knows it. Returns `f`'s value and
+/// the number of attempts.
 pub fn transaction<T>(max_attempts: u32, mut f: impl FnMut(u32) -> Result<T, XsError>) -> Result<(T, u32), XsError> {
     let mut retry = TransactionRetry::new(max_attempts);
     loop {
+        let generation = super::generation();
         let tx = transaction_start()?;
+        let interrupted = || super::generation() != generation;
         let v = match f(tx) {
             Ok(v) => v,
             Err(e) => {
                 let _ = transaction_end(tx, false);
+                if interrupted() {
+                    if retry.on_end(&Err(ClientError::Reconnected)) == TxDecision::Retry {
+                        continue;
+                    }
+                    return Err(XsError::Reconnected);
+                }
                 return Err(e);
             }
         };
         let end = match request_raw(&ops::transaction_end(tx, true), crate::time::deadline_after(DEFAULT_TIMEOUT_NS)) {
+            // A commit that xenstored refused after a suspend took the
+            // transaction away: start over (an OK is a real commit).
+            Ok(r) if r.result().is_err() && interrupted() => Err(ClientError::Reconnected),
             Ok(r) => Ok(r),
             Err(XsError::Reconnected) => Err(ClientError::Reconnected),
+            Err(_) if interrupted() => Err(ClientError::Reconnected),
             Err(e) => return Err(e),
         };
         match retry.on_end(&end) {

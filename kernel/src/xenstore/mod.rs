@@ -23,8 +23,9 @@
 //! go), `reader` (the reader thread), [`api`] (typed
 //! kernel API), [`watch`] (kernel watches), [`subscribe`] (requests and
 //! watches delivered into mailboxes), [`mailbox`], [`policy`],
-//! `reconnect`, `page` (the ring page), [`shutdown`] (the toolstack's
-//! shutdown protocol, a user of the API).
+//! `reconnect`, `page` (the ring page), [`suspend`] (the connection
+//! across `xl save`/`xl restore`), [`shutdown`] (the toolstack's shutdown
+//! and suspend protocol, a user of the API).
 //!
 //! # Concurrency
 //! Lock order: `xenstore.state` -> `xenstore.page` -> `xenstore.mailbox`.
@@ -46,6 +47,7 @@ mod reconnect;
 mod route;
 pub mod shutdown;
 pub mod subscribe;
+pub mod suspend;
 pub mod watch;
 
 pub use api::*;
@@ -54,6 +56,7 @@ pub use error::XsError;
 pub use mailbox::MailboxHandle;
 pub use reader::wait_serviced;
 pub use reconnect::{reconnect, supports_reconnection};
+pub use suspend::generation;
 pub use watch::watch;
 
 use conn::{Conn, PAGE, PORT, STATE};
@@ -97,6 +100,7 @@ pub fn init(store_va: u64, port: u32) -> Result<(), XsError> {
     PORT.store(port, Ordering::Relaxed);
     crate::xen::evtchn::bind_handler(port, reader::on_event, 0);
     crate::sched::spawn("xenstore", reader::reader_thread).map_err(|_| XsError::NoMemory)?;
+    suspend::init();
     Ok(())
 }
 

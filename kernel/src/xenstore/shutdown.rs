@@ -1,32 +1,46 @@
-//! The toolstack's shutdown protocol (`xl shutdown`, `xl reboot`).
+//! The toolstack's shutdown protocol (`xl shutdown`, `xl reboot`, and the
+//! suspend of `xl save`, `xl save -c` and migration).
 //!
-//! At boot the guest writes `control/feature-poweroff` and
-//! `control/feature-reboot` = "1" and watches `control/shutdown`. When the
-//! toolstack writes a request there, the `control` thread acknowledges it
-//! by clearing the node (in a transaction, as Linux does, so that a request
-//! is consumed exactly once), flushes the console and asks Xen to shut the
-//! domain down with the matching reason.
+//! At boot the guest writes `control/feature-poweroff`,
+//! `control/feature-reboot` and `control/feature-suspend` = "1" and watches
+//! `control/shutdown`. When the toolstack writes a request there, the
+//! `control` thread acknowledges it by clearing the node (in a transaction,
+//! as Linux does, so that a request is consumed exactly once), then:
 //!
-//! Suspend is not supported, and refused in ways the toolstack reports:
-//! `control/feature-suspend` is not advertised, and the guest does not
-//! publish the p2m frame list that a save needs (shared_info's
-//! `pfn_to_mfn_frame_list_list`), so `xl save` fails at once ("Bad mfn 0
-//! for p2m frame list list", then "domain did not respond to suspend
-//! request"), libxl resumes the domain and the guest keeps running and stays
-//! manageable (the harness's `xl-save` check: save fails, `xl shutdown`
-//! afterwards powers it off). A "suspend" written to `control/shutdown` by
-//! other means is logged and left unacknowledged, so a toolstack waiting for
-//! the acknowledgement times out and cancels it.
+//! - `poweroff`, `halt`, `reboot`: flushes the console and asks Xen to shut
+//!   the domain down with the matching reason;
+//! - `suspend`: runs the suspend sequence ([`crate::xen::suspend`]; libxl
+//!   4.17 waits up to 60 s for the acknowledgement, then up to 60 s for
+//!   `SHUTDOWN_suspend`). It returns when the domain runs again, in a new
+//!   domain or (`xl save -c`, a failed save) the same one, and logs how
+//!   long each part took. libxl rewrites the guest's xenstore home on
+//!   restore, so the features are written again then (a resume hook).
 use crate::xen::sched::ShutdownReason;
+use crate::xen::suspend;
 use crate::xenstore::{self, XsError};
 
-/// Advertises the features and starts the thread that serves requests.
-pub fn init() -> Result<(), XsError> {
-    for f in ["control/feature-poweroff", "control/feature-reboot"] {
+const FEATURES: [&str; 3] = ["control/feature-poweroff", "control/feature-reboot", "control/feature-suspend"];
+
+fn advertise() {
+    for f in FEATURES {
         if let Err(e) = xenstore::write(0, f, b"1") {
             crate::warn!("xenstore: cannot write {}: {}", f, e);
         }
     }
+}
+
+/// Advertises the features and starts the thread that serves requests.
+pub fn init() -> Result<(), XsError> {
+    advertise();
+    let _ = suspend::register(suspend::Hooks {
+        name: "shutdown",
+        resume: Some(|o| {
+            if o == suspend::Outcome::NewDomain {
+                advertise();
+            }
+        }),
+        ..suspend::Hooks::EMPTY
+    });
     crate::debug!("shutdown: features written");
     let w = xenstore::watch("control/shutdown", "shutdown")?;
     crate::debug!("shutdown: watch registered");
@@ -49,7 +63,7 @@ fn handle_request() {
             Err(XsError::Xs(xs_wire::XsErrno::ENOENT)) => return Ok(alloc::string::String::new()),
             Err(e) => return Err(e),
         };
-        if v.is_empty() || v == "suspend" {
+        if v.is_empty() {
             return Ok(v);
         }
         xenstore::write(tx, "control/shutdown", b"")?;
@@ -67,7 +81,7 @@ fn handle_request() {
         "poweroff" | "halt" => ShutdownReason::Poweroff,
         "reboot" => ShutdownReason::Reboot,
         "suspend" => {
-            crate::warn!("control/shutdown: suspend requested; not supported, refused (request left unacknowledged)");
+            do_suspend();
             return;
         }
         other => {
@@ -79,4 +93,34 @@ fn handle_request() {
     crate::kprintln!("unikernel: {}", if reason == ShutdownReason::Reboot { "reboot" } else { "poweroff" });
     crate::xen::console::flush();
     crate::xen::sched::shutdown_forever(reason);
+}
+
+/// Runs the suspend sequence and logs how it went.
+fn do_suspend() {
+    let (before, _) = crate::time::wallclock();
+    crate::info!("control/shutdown: 'suspend' requested by the toolstack (wall clock {} s)", before);
+    match suspend::suspend() {
+        Ok(r) => {
+            let domid = xenstore::read_string(0, "domid").unwrap_or_default();
+            let p2m = match r.p2m {
+                Some(Err(e)) => alloc::format!("; P2M NOT republished: {}", e),
+                _ => alloc::string::String::new(),
+            };
+            crate::info!(
+                "suspend: {} (domid {}): domain stopped for {} ms of wall-clock time; prepare {} ms, frozen {} us, \
+                 resume {} ms{}",
+                match r.outcome {
+                    suspend::Outcome::NewDomain => "resumed in a new domain",
+                    suspend::Outcome::Cancelled => "cancelled, resumed where it was",
+                },
+                domid,
+                r.wall_gap_ns / 1_000_000,
+                r.prepare_ns / 1_000_000,
+                r.frozen_ns / 1_000,
+                r.resume_ns / 1_000_000,
+                p2m
+            );
+        }
+        Err(e) => crate::error!("suspend: {}", e),
+    }
 }

@@ -46,6 +46,9 @@ pub struct RunConfig {
     pub guard_ms: u64,
     /// How long a `dom0` step waits for the dom0 helper's answer.
     pub dom0_timeout_ms: u64,
+    /// How long a `dom0 save-restore` or `dom0 checkpoint` step waits (of
+    /// the guest's own time: the time it is saved does not pass for it).
+    pub lifecycle_timeout_ms: u64,
     /// Before each scenario, remove `data/conf/<name>` (not in the
     /// transcript), so earlier runs leave nothing behind.
     pub clean: bool,
@@ -59,6 +62,7 @@ impl RunConfig {
             device: String::from(device),
             guard_ms: 3000,
             dom0_timeout_ms: 10_000,
+            lifecycle_timeout_ms: 120_000,
             clean: true,
         }
     }
@@ -932,18 +936,19 @@ impl<'a, F: FileApi> Ctx<'a, F> {
     }
 
     /// One dom0 request through the harness protocol: `Ok(answer text after
-    /// "ok")` or `Err(text)`; `Err("TIMEOUT")` when no answer came.
-    fn dom0_request(&mut self, line: &str) -> Result<String, String> {
+    /// "ok")` or `Err(text)`; `Err("TIMEOUT")` when no answer came within
+    /// `timeout_ms`.
+    fn dom0_request(&mut self, line: &str, timeout_ms: u64) -> Result<String, String> {
         *self.seq = self.seq.wrapping_add(1);
         let seq = *self.seq;
         let h = self.helper_open()?;
-        let r = self.dom0_on(h, seq, line);
+        let r = self.dom0_on(h, seq, line, timeout_ms);
         let _ = self.api.close(h);
         r
     }
 
-    fn dom0_on(&mut self, h: i32, seq: u32, line: &str) -> Result<String, String> {
-        let deadline = self.api.now_ms().saturating_add(self.cfg.dom0_timeout_ms);
+    fn dom0_on(&mut self, h: i32, seq: u32, line: &str, timeout_ms: u64) -> Result<String, String> {
+        let deadline = self.api.now_ms().saturating_add(timeout_ms);
         let watch = msg_bytes(names::WATCH, HELPER_REQ + 1, 0, b"data/harness/rsp\0conformance\0");
         let (ty, body) = self.helper_call(h, &watch, HELPER_REQ + 1, deadline)?;
         if ty != names::WATCH {
@@ -986,9 +991,17 @@ impl<'a, F: FileApi> Ctx<'a, F> {
             Dom0Op::Rm { path } => (format!("rm {path}"), None),
             Dom0Op::Mkdir { path } => (format!("mkdir {path}"), None),
             Dom0Op::Read { path, expect } => (format!("read {path}"), expect.clone()),
+            Dom0Op::SaveRestore => (String::from("saverestore"), None),
+            Dom0Op::Checkpoint => (String::from("checkpoint"), None),
         };
         let is_read = matches!(op, Dom0Op::Read { .. });
-        let obs = match self.dom0_request(&line) {
+        // dom0 answers a save with its timings, which differ from run to
+        // run: the transcript records only that it worked.
+        let timeout = match op {
+            Dom0Op::SaveRestore | Dom0Op::Checkpoint => self.cfg.lifecycle_timeout_ms,
+            _ => self.cfg.dom0_timeout_ms,
+        };
+        let obs = match self.dom0_request(&line, timeout) {
             Ok(v) => {
                 if is_read {
                     let mut s = format!("ok {}", quote(v.as_bytes()));

@@ -194,6 +194,12 @@ pub enum Dom0Op {
         /// Expected value.
         expect: Option<String>,
     },
+    /// `dom0 save-restore`: dom0 saves the domain (`xl save`) and restores
+    /// it (`xl restore`); the scenario goes on in the restored domain.
+    SaveRestore,
+    /// `dom0 checkpoint`: dom0 saves the domain and lets it go on
+    /// (`xl save -c`, a cancelled suspend).
+    Checkpoint,
 }
 
 /// A term of a byte expression.
@@ -1197,7 +1203,12 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
             Ok(StepKind::Expect(e))
         }
         "dom0" => {
-            let op = p.word("write, rm, mkdir or read")?;
+            let op = p.word("write, rm, mkdir, read, save-restore or checkpoint")?;
+            match op {
+                "save-restore" => return Ok(StepKind::Dom0(Dom0Op::SaveRestore)),
+                "checkpoint" => return Ok(StepKind::Dom0(Dom0Op::Checkpoint)),
+                _ => {}
+            }
             let path = p.text("a path")?;
             if path.is_empty() || path.starts_with('/') || path.contains(char::is_whitespace) {
                 return Err(String::from("dom0 paths are relative, non-empty and have no blanks"));

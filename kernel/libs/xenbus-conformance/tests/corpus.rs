@@ -203,3 +203,35 @@ fn the_failing_example_fails_against_a_linux_like_transcript() {
         assert!(xenbus_conformance::report(&[j]).failed());
     }
 }
+
+/// A Linux guest is suspended through its kernel's watch on
+/// `control/shutdown`, which an `XS_RESET_WATCHES` through the device
+/// removes: every scenario that asks dom0 to save or checkpoint the domain
+/// must run (sort) before the first one that sends `XS_RESET_WATCHES`
+/// (docs/conformance.md 1.7).
+#[test]
+fn suspending_scenarios_run_before_reset_watches() {
+    let c = corpus();
+    let names: Vec<&String> = c.iter().map(|(n, _)| n).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "the runners take scenarios in name order");
+    let first_reset = c.iter().position(|(_, text)| text.to_ascii_uppercase().contains("RESET_WATCHES"));
+    let suspending: Vec<usize> = c
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, text))| {
+            parse(name, text).unwrap().steps.iter().any(|s| {
+                matches!(
+                    s.kind,
+                    StepKind::Dom0(xenbus_conformance::Dom0Op::SaveRestore | xenbus_conformance::Dom0Op::Checkpoint)
+                )
+            })
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(suspending.len() >= 4, "the save/restore scenarios are missing");
+    if let (Some(r), Some(&last)) = (first_reset, suspending.last()) {
+        assert!(last < r, "{} suspends the domain after {} reset the watches", c[last].0, c[r].0);
+    }
+}

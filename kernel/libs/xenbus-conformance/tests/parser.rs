@@ -2,7 +2,7 @@
 //! line numbers.
 
 use xenbus_conformance::{
-    eval, parse, Dom0Op, Expect, Field, Lets, StepKind, Vars, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
+    eval, parse, Dom0Op, Expect, Field, Lets, RunConfig, StepKind, Vars, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY,
 };
 
 fn kinds(text: &str) -> Vec<StepKind> {
@@ -80,6 +80,15 @@ close A
     assert_eq!(k[25], StepKind::Dom0(Dom0Op::Write { path: "data/x".into(), value: "a value".into() }));
     assert_eq!(k[29], StepKind::Dom0(Dom0Op::Read { path: "data/y".into(), expect: Some("12".into()) }));
     assert_eq!(k[31], StepKind::Close { fd: "A".into() });
+}
+
+#[test]
+fn dom0_save_restore_and_checkpoint_steps() {
+    let k = kinds("open A\ndom0 save-restore\ndom0 checkpoint\nclose A\n");
+    assert_eq!(k[1], StepKind::Dom0(Dom0Op::SaveRestore));
+    assert_eq!(k[2], StepKind::Dom0(Dom0Op::Checkpoint));
+    assert_eq!(err("dom0 save-restore now\n").0, 1);
+    assert_eq!(RunConfig::new("ours", "/dev/xen/xenbus").lifecycle_timeout_ms, 120_000);
 }
 
 #[test]

@@ -46,4 +46,27 @@ pub trait Backend {
     /// transaction in xenstored (whose quota is 10 per domain). A reply for a
     /// cookie the backend no longer knows must be dropped, never a crash.
     fn abandon(&mut self, cookie: u64, was_transaction_start: bool);
+
+    /// The connection's generation: it changes with every suspend of the
+    /// domain (resumed in a new domain or cancelled), like Linux's
+    /// `xb_dev_generation_id`. A transaction whose START was written in an
+    /// earlier generation is ended here, not by xenstored: commit answers
+    /// `XS_ERROR "EAGAIN"`, abort `"OK"` (spec 5.7). A backend whose domain
+    /// never suspends keeps the default, 0.
+    fn generation(&self) -> u64 {
+        0
+    }
+
+    /// A transaction of this open whose START was written in generation
+    /// `started_in`, before a suspend, is over for the program (the node
+    /// answered its END, or the open is closing). If it still exists in
+    /// xenstored (every suspend since was cancelled: the connection is the
+    /// same) the backend aborts it, fire and forget, so that it does not
+    /// hold one of the domain's transactions forever (Linux leaks it). After
+    /// a restore it must do nothing: the transaction died with the old
+    /// connection and its id may name another one now. The default does
+    /// nothing.
+    fn end_stale_transaction(&mut self, tx_id: u32, started_in: u64) {
+        let _ = (tx_id, started_in);
+    }
 }

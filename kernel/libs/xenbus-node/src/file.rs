@@ -22,6 +22,10 @@
 //!   and so resets the kernel's own watches too).
 //! - `XS_TRANSACTION_END` and any other type carrying a `tx_id` this open does
 //!   not own: answered here with `XS_ERROR`.
+//! - `XS_TRANSACTION_END` of a transaction started before the domain was
+//!   suspended ([`Backend::generation`] moved since its START was written):
+//!   answered here as Linux does, `XS_ERROR "EAGAIN"` for a commit,
+//!   `"OK"` for an abort; the transaction is forgotten.
 //! - Everything else, unknown and privileged types included: forwarded as is
 //!   through [`Backend::submit`]; the reply comes back through the inbox.
 
@@ -70,12 +74,17 @@ struct Pending {
     /// The request's `tx_id`.
     tx_id: u32,
     kind: Kind,
+    /// The backend's generation when the request was written (a START's
+    /// transaction belongs to it).
+    generation: u64,
 }
 
 /// A transaction this open started.
 #[derive(Clone, Copy, Debug)]
 struct Transaction {
     id: u32,
+    /// The backend's generation when its START was written.
+    generation: u64,
     /// An END for it was forwarded and not answered yet: xenstored will end
     /// it, so close and RESET_WATCHES must not abort it again.
     end_in_flight: bool,
@@ -199,7 +208,7 @@ impl XenbusFile {
         };
         if p.kind == Kind::Start && h.ty != MsgType::ERROR.0 {
             if let Some(id) = parse_tx_id(msg.get(HEADER_LEN..).unwrap_or(&[])) {
-                self.record_transaction(id);
+                self.record_transaction(id, p.generation);
             }
         }
         h.req_id = p.req_id;
@@ -357,6 +366,19 @@ impl XenbusFile {
             if hdr.tx_id == 0 {
                 return self.reply_local(MsgType::ERROR, hdr, XsErrno::ENOENT.payload());
             }
+            let generation = backend.generation();
+            if let Some(t) = self.transactions.iter().find(|t| t.id == hdr.tx_id && t.generation != generation) {
+                // Started before a suspend: answered here (Linux:
+                // F61:471-483); the backend ends it in xenstored if it is
+                // still there.
+                backend.end_stale_transaction(t.id, t.generation);
+                self.forget_transaction(hdr.tx_id);
+                return if payload == b"T\0" {
+                    self.reply_local(MsgType::ERROR, hdr, XsErrno::EAGAIN.payload())
+                } else {
+                    self.reply_local(MsgType::TRANSACTION_END, hdr, b"OK\0")
+                };
+            }
             Kind::End
         } else if ty == MsgType::RESET_WATCHES {
             self.reset(backend);
@@ -366,7 +388,8 @@ impl XenbusFile {
         };
         let cookie = next_id();
         backend.submit(cookie, msg)?;
-        self.pending.insert(cookie, Pending { req_id: hdr.req_id, tx_id: hdr.tx_id, kind });
+        self.pending
+            .insert(cookie, Pending { req_id: hdr.req_id, tx_id: hdr.tx_id, kind, generation: backend.generation() });
         if kind == Kind::End {
             if let Some(t) = self.transactions.iter_mut().find(|t| t.id == hdr.tx_id) {
                 t.end_in_flight = true;
@@ -422,8 +445,11 @@ impl XenbusFile {
         for w in core::mem::take(&mut self.watches) {
             backend.unwatch(w.id, &w.path);
         }
+        let generation = backend.generation();
         for t in core::mem::take(&mut self.transactions) {
-            if !t.end_in_flight {
+            if t.generation != generation {
+                backend.end_stale_transaction(t.id, t.generation);
+            } else if !t.end_in_flight {
                 backend.abort_transaction(t.id);
             }
         }
@@ -439,9 +465,9 @@ impl XenbusFile {
         self.transactions.iter().any(|t| t.id == tx_id)
     }
 
-    fn record_transaction(&mut self, id: u32) {
+    fn record_transaction(&mut self, id: u32, generation: u64) {
         if id != 0 && !self.owns(id) && self.transactions.try_reserve(1).is_ok() {
-            self.transactions.push(Transaction { id, end_in_flight: false });
+            self.transactions.push(Transaction { id, generation, end_in_flight: false });
         }
     }
 

@@ -59,6 +59,9 @@ pub struct Xenstored {
     inner: xs_sim::node::Xenstored,
     fail: FailSubmit,
     budget: Option<&'static Budget>,
+    generation: Rc<Cell<u64>>,
+    /// The generation the last [`Xenstored::restore`] began.
+    restored_at: Rc<Cell<u64>>,
 }
 
 impl fmt::Debug for Xenstored {
@@ -72,6 +75,8 @@ pub struct SimConn {
     inner: xs_sim::node::Conn,
     inbox: Rc<RefCell<Mailbox>>,
     fail: FailSubmit,
+    generation: Rc<Cell<u64>>,
+    restored_at: Rc<Cell<u64>>,
 }
 
 impl fmt::Debug for SimConn {
@@ -115,7 +120,13 @@ impl Xenstored {
     /// A daemon serving domain `domid`, with `/local/domain/<domid>/data`
     /// existing and writable, and `/tool` existing but not writable.
     pub fn new(domid: u32) -> Self {
-        Xenstored { inner: xs_sim::node::Xenstored::new(domid), fail: Rc::new(Cell::new(None)), budget: None }
+        Xenstored {
+            inner: xs_sim::node::Xenstored::new(domid),
+            fail: Rc::new(Cell::new(None)),
+            budget: None,
+            generation: Rc::new(Cell::new(0)),
+            restored_at: Rc::new(Cell::new(0)),
+        }
     }
 
     /// The same, charging every event pushed into a mailbox to `budget`.
@@ -132,7 +143,36 @@ impl Xenstored {
     pub fn connect(&self) -> SimConn {
         let inbox = Rc::new(RefCell::new(Mailbox::new(MAILBOX_EVENT_LIMIT)));
         let sink = MailboxSink { inbox: inbox.clone(), budget: self.budget };
-        SimConn { inner: self.inner.connect(Box::new(sink)), inbox, fail: self.fail.clone() }
+        SimConn {
+            inner: self.inner.connect(Box::new(sink)),
+            inbox,
+            fail: self.fail.clone(),
+            generation: self.generation.clone(),
+            restored_at: self.restored_at.clone(),
+        }
+    }
+
+    /// The domain was suspended and resumed: every backend's
+    /// [`Backend::generation`] moves on. (The simulated daemon keeps its
+    /// transactions: this models the node's own bookkeeping only.)
+    pub fn bump_generation(&self) {
+        self.generation.set(self.generation.get() + 1);
+    }
+
+    /// `xl save` + `xl restore` of the domain, as the node sees it: a new
+    /// connection (no transactions, every watch registered again and fired
+    /// once, the home's `data` empty) and a new generation
+    /// (`xs_sim::node::Xenstored::restore`).
+    pub fn restore(&self) {
+        self.inner.restore();
+        self.bump_generation();
+        self.restored_at.set(self.generation.get());
+    }
+
+    /// `xl save -c`: the suspend is cancelled, the connection stays; only
+    /// the generation moves on (as Linux's does).
+    pub fn checkpoint(&self) {
+        self.bump_generation();
     }
 
     /// While on, replies are kept back instead of pushed (the requests are
@@ -286,5 +326,15 @@ impl Backend for SimConn {
 
     fn abandon(&mut self, cookie: u64, was_transaction_start: bool) {
         self.inner.abandon(cookie, was_transaction_start);
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    fn end_stale_transaction(&mut self, tx_id: u32, started_in: u64) {
+        if started_in >= self.restored_at.get() {
+            self.inner.abort_transaction(tx_id);
+        }
     }
 }

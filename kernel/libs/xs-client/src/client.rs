@@ -19,6 +19,15 @@
 //!   completely written: messages are never interleaved.
 //! - After a ring reconnection xenstored has forgotten every request, watch
 //!   and transaction of the connection ([`ClientCore::reset`]).
+//! - Suspend (`xl save`, migration): the kernel *holds* the client
+//!   ([`ClientCore::set_held`]): nothing new goes onto the ring, what is in
+//!   flight is answered, so that the ring is quiescent when the domain
+//!   stops ([`ClientCore::is_quiescent`]). A domain restored from the save
+//!   talks to xenstored over the same page with a new connection
+//!   ([`ClientCore::resume_on_new_ring`]): requests still unanswered
+//!   complete with [`ClientError::Reconnected`], held ones are sent, and
+//!   every watch is registered again. A cancelled suspend only releases the
+//!   hold.
 //!
 //! - Every index the other side writes is validated on every access, on the
 //!   submit path as on the reader's. A broken ring or an oversized header is
@@ -166,6 +175,22 @@ pub struct Submitted {
     pub notify: bool,
 }
 
+/// What [`ClientCore::resume_on_new_ring`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Resumed {
+    /// Requests that were in flight and completed with
+    /// [`ClientError::Reconnected`].
+    pub failed: usize,
+    /// Of those, the ones someone will take the answer of (not forgotten).
+    pub reported: usize,
+    /// Requests queued (held) during the suspend, to be sent now.
+    pub held: usize,
+    /// Watches queued for registration again.
+    pub watches: usize,
+    /// Bytes of the response ring that were discarded.
+    pub discarded_bytes: u32,
+}
+
 /// A registered watch.
 #[derive(Debug)]
 struct Watch {
@@ -200,6 +225,8 @@ pub struct ClientCore {
     stats: Stats,
     /// Set by [`ClientCore::fail`]: every submission fails with it.
     dead: Option<ClientError>,
+    /// [`ClientCore::set_held`]: nothing new is started on the ring.
+    held: bool,
 }
 
 impl Default for ClientCore {
@@ -234,6 +261,7 @@ impl ClientCore {
             woken_watches: BTreeSet::new(),
             stats: Stats::default(),
             dead: None,
+            held: false,
         }
     }
 
@@ -261,6 +289,113 @@ impl ClientCore {
     /// space and the quota allows.
     pub fn has_output(&self) -> bool {
         self.out_pos < self.out.len() || !self.queue.is_empty()
+    }
+
+    /// Holds the client (`on`) or releases it. While held, submissions are
+    /// accepted but queued, and no queued request is started on the ring; a
+    /// message already partly on the ring is still finished, and replies
+    /// and events are still read. Releasing does not write anything: call
+    /// [`Self::pump_out`].
+    pub fn set_held(&mut self, on: bool) {
+        self.held = on;
+    }
+
+    /// Whether the client is held ([`Self::set_held`]).
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// True when no request is in flight and no message is partly written:
+    /// nothing on the ring is waiting for xenstored.
+    pub fn is_quiescent(&self) -> bool {
+        self.in_flight.is_empty() && self.out_pos >= self.out.len()
+    }
+
+    /// The domain was restored from a save: the same ring page now belongs
+    /// to a new connection, which knows nothing of this one's requests,
+    /// watches and transactions.
+    ///
+    /// - Every request in flight (the save came before its reply) completes
+    ///   with [`ClientError::Reconnected`]; so does a message cut short on
+    ///   the ring. (xenstored may still have executed it.)
+    /// - Whatever is in the response ring is discarded, as Linux does: it
+    ///   was written by the old connection (watch events, which the
+    ///   re-registration fires again, or replies to requests answered just
+    ///   now) and may have been copied half-written.
+    /// - Every registered watch is registered again, ahead of the queued
+    ///   requests (their replies are not reported; xenstored fires each
+    ///   once more).
+    /// - Queued requests (held during the suspend) stay queued, in order, to
+    ///   be sent by the next [`Self::pump_out`]; a failed connection is
+    ///   usable again; the hold is released.
+    ///
+    /// Wire `req_id`s keep counting up, so a late reply from before cannot
+    /// match a new request. Returns what happened.
+    pub fn resume_on_new_ring<P: SharedPage + ?Sized>(&mut self, page: &P) -> Resumed {
+        let failed_before = self.newly_completed.len();
+        self.dead = None;
+        self.held = false;
+        let in_flight = self.in_flight.len();
+        // Fail only what is in flight: the queue survives.
+        let queue = core::mem::take(&mut self.queue);
+        self.fail_outstanding(ClientError::Reconnected);
+        self.queue = queue;
+        let (prod, cons) = (page.rsp_prod(), page.rsp_cons());
+        let discarded = prod.wrapping_sub(cons);
+        if discarded != 0 {
+            page.set_rsp_cons(prod);
+        }
+        let watches = self.requeue_watches(true);
+        Resumed {
+            failed: in_flight,
+            reported: self.newly_completed.len().saturating_sub(failed_before),
+            held: self.queue.len().saturating_sub(watches),
+            watches,
+            discarded_bytes: discarded,
+        }
+    }
+
+    /// Queues an `XS_WATCH` for every registered watch (at the front of the
+    /// queue when `front`), its reply not reported. A watch that cannot be
+    /// queued is dropped. Returns how many were queued.
+    fn requeue_watches(&mut self, front: bool) -> usize {
+        let again: Vec<(WatchId, Vec<u8>)> = self
+            .watches
+            .iter()
+            .filter_map(|(wid, w)| Some((*wid, Self::watch_payload(&w.path, &w.wire_token).ok()?)))
+            .collect();
+        let mut queued = Vec::new();
+        for (wid, payload) in again {
+            let hdr = MsgHeader { ty: MsgType::WATCH.0, req_id: 0, tx_id: 0, len: 0 };
+            let mut msg = Vec::new();
+            if msg.try_reserve_exact(HEADER_LEN + payload.len()).is_err() || queued.try_reserve(1).is_err() {
+                self.drop_watch(wid);
+                continue;
+            }
+            let mut h = hdr;
+            h.len = payload.len() as u32;
+            msg.extend_from_slice(&h.to_bytes());
+            msg.extend_from_slice(&payload);
+            let id = self.alloc_request_id();
+            queued.push(Queued { id, msg, purpose: Purpose::Watch(wid), discard: true, charge: Charge::none() });
+        }
+        let n = queued.len();
+        if self.queue.try_reserve(n).is_err() {
+            for q in queued {
+                if let Purpose::Watch(wid) = q.purpose {
+                    self.drop_watch(wid);
+                }
+            }
+            return 0;
+        }
+        if front {
+            for q in queued.into_iter().rev() {
+                self.queue.push_front(q);
+            }
+        } else {
+            self.queue.extend(queued);
+        }
+        n
     }
 
     /// The error every submission gets since [`Self::fail`], if any.
@@ -350,6 +485,7 @@ impl ClientCore {
         }
         header.len = payload.len() as u32;
         let direct = page.is_some()
+            && !self.held
             && self.queue.is_empty()
             && self.out_pos >= self.out.len()
             && self.in_flight.len() < self.config.max_in_flight;
@@ -452,7 +588,7 @@ impl ClientCore {
 
     /// Starts writing the next queued request if the quota allows.
     fn start_next(&mut self) -> bool {
-        if self.in_flight.len() >= self.config.max_in_flight {
+        if self.held || self.in_flight.len() >= self.config.max_in_flight {
             return false;
         }
         let Some(mut q) = self.queue.pop_front() else {
@@ -803,21 +939,8 @@ impl ClientCore {
     pub fn reset(&mut self) {
         self.dead = None;
         self.fail_outstanding(ClientError::Reconnected);
-        let again: Vec<(WatchId, Vec<u8>)> = self
-            .watches
-            .iter()
-            .filter_map(|(wid, w)| Some((*wid, Self::watch_payload(&w.path, &w.wire_token).ok()?)))
-            .collect();
-        for (wid, payload) in again {
-            let hdr = MsgHeader { ty: MsgType::WATCH.0, req_id: 0, tx_id: 0, len: 0 };
-            // The local queue was just emptied, so this cannot be refused
-            // for space; a watch that could not be queued is dropped.
-            if self
-                .submit_inner::<dyn SharedPage>(hdr, &payload, Purpose::Watch(wid), true, Charge::none(), None)
-                .is_err()
-            {
-                self.drop_watch(wid);
-            }
-        }
+        // The local queue was just emptied; a watch that could not be
+        // queued is dropped.
+        self.requeue_watches(false);
     }
 }

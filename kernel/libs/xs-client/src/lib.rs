@@ -31,7 +31,7 @@ pub mod ops;
 mod types;
 
 pub use client::{
-    charge_for, ClientCore, Config, Outgoing, Stats, Submitted, QUEUED_OVERHEAD, REPLY_OVERHEAD, REPLY_RESERVE,
+    charge_for, ClientCore, Config, Outgoing, Resumed, Stats, Submitted, QUEUED_OVERHEAD, REPLY_OVERHEAD, REPLY_RESERVE,
 };
 pub use mailbox::{Delivery, EventPush, Mailbox, MailboxStats, NoSlot, EVENT_OVERHEAD};
 pub use types::{ClientError, Completion, Reply, Request, RequestId, WatchEvent, WatchId};

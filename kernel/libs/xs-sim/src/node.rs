@@ -133,6 +133,29 @@ impl Xenstored {
         Xenstored { st: Rc::new(RefCell::new(st)) }
     }
 
+    /// The domain was saved and restored (`xl restore`): the kernel talks
+    /// over a new connection and libxl wrote the domain's home afresh. Every
+    /// transaction of the old connection is gone, `data` is empty again
+    /// (what the domain wrote there is lost), and every watch is registered
+    /// again on the new connection (the kernel's client does it, as Linux's
+    /// `xs_resume` does), which fires each once. Watch ids and tokens are
+    /// the kernel's, so they stay the same.
+    pub fn restore(&self) {
+        let mut st = self.st.borrow_mut();
+        let c = st.conn;
+        let watches: Vec<(String, Vec<u8>)> = st.model.watches(c).iter().map(|w| (w.path(), w.token.clone())).collect();
+        st.model.reset_connection(c);
+        let h = home(st.domid);
+        let _ = st.model.tool_rm(&format!("{h}/data"));
+        let domid = st.domid;
+        st.model.add_domain(domid);
+        for (path, token) in watches {
+            if let Ok(ev) = st.model.add_watch(c, path.as_bytes(), &token) {
+                st.route_events(&[ev]);
+            }
+        }
+    }
+
     /// A backend for a new open, delivering into `sink`.
     pub fn connect(&self, sink: Box<dyn Sink>) -> Conn {
         let mut st = self.st.borrow_mut();

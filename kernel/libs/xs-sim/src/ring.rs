@@ -12,7 +12,8 @@
 //! Controls: [`RingXenstored::set_hold`] keeps replies back (events still go
 //! out) until [`RingXenstored::release`] sends them in any order;
 //! [`RingXenstored::raw_send`] puts any bytes on the response ring;
-//! [`RingXenstored::reconnect`] is the server half of a ring reconnection.
+//! [`RingXenstored::reconnect`] is the server half of a ring reconnection;
+//! [`RingXenstored::restore`] the server half of a restore from a save.
 //! A request header with `len` over 4096 makes the server stop serving the
 //! ring and set the page's `error` to `XENSTORE_ERROR_PROTO`, as 4.17 does.
 
@@ -234,6 +235,22 @@ impl RingXenstored {
     /// connection's watches and transactions dropped.
     pub fn reconnect(&mut self) {
         self.page.server_reconnect();
+        self.inbuf.clear();
+        self.outbuf.clear();
+        self.held.clear();
+        self.model.reset_connection(self.conn);
+        self.outstanding = 0;
+        self.stopped = false;
+    }
+
+    /// The server half of a restore from a save (`xl restore`): the domain
+    /// comes back on the same page, its indices as they were saved, with a
+    /// new connection. The daemon forgets the old connection's watches,
+    /// transactions, replies it held back, output it had not written and a
+    /// request it had read only in part (its bytes were consumed from the
+    /// ring), and serves the page from where the indices are. The store
+    /// itself is kept (the same daemon goes on).
+    pub fn restore(&mut self) {
         self.inbuf.clear();
         self.outbuf.clear();
         self.held.clear();

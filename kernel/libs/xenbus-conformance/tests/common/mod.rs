@@ -77,6 +77,18 @@ impl SimHost {
         self.last_req = Some(req.clone());
         let text = String::from_utf8_lossy(&req).into_owned();
         let words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() == 2 && matches!(words[1], "saverestore" | "checkpoint") {
+            // The domain's save and restore (or checkpoint); the answer goes
+            // into the home the domain has afterwards, as dom0's helper does.
+            if words[1] == "saverestore" {
+                self.xs.restore();
+            } else {
+                self.xs.checkpoint();
+            }
+            let home = self.xs.home();
+            self.xs.write(&format!("{home}/data/harness/rsp"), format!("{} ok rc=0", words[0]).as_bytes());
+            return;
+        }
         if words.len() < 3 {
             return;
         }

@@ -198,3 +198,76 @@ fn out_of_order_start_replies_record_the_right_ids() {
     ids.sort();
     assert_eq!(ids, [3, 4]);
 }
+
+/// Spec 5.7 (F61:471-483): a transaction started before a suspend/resume is
+/// ended by the node, not forwarded; commit gets EAGAIN, abort OK; the
+/// holder is gone either way. One started after the suspend is forwarded.
+#[test]
+fn end_after_a_suspend_is_answered_locally() {
+    let mut o = fresh();
+    let t1 = start(&mut o, 1);
+    let t2 = start(&mut o, 2);
+    // A START written before the suspend whose reply comes after it.
+    o.xs.hold(true);
+    o.send(&msg(START, 3, 0, b"\0"));
+    o.xs.bump_generation();
+    o.xs.hold(false);
+    o.xs.release_all();
+    let (h, p) = o.one();
+    assert_eq!(h.ty, START);
+    let t3: u32 = std::str::from_utf8(&p[..p.len() - 1]).unwrap().parse().unwrap();
+    let before = o.xs.submitted().len();
+    o.send(&msg(END, 0x71, t1, b"T\0"));
+    assert_eq!(o.read_all(), hex("10000000 71000000 03000000 07000000 45414741494e00"), "EAGAIN, tx_id echoed");
+    o.send(&msg(END, 0x72, t2, b"F\0"));
+    assert_eq!(o.read_all(), hex("07000000 72000000 04000000 03000000 4f4b00"));
+    o.send(&msg(END, 0x73, t3, b"T\0"));
+    assert_eq!(o.read_all(), err_reply(0x73, t3, "EAGAIN"));
+    assert_eq!(o.xs.submitted().len(), before, "nothing forwarded");
+    assert_eq!(o.file.transaction_ids().count(), 0);
+    // The holders are gone: a second END is ENOENT, as for any unknown id.
+    o.send(&msg(END, 0x74, t1, b"T\0"));
+    assert_eq!(o.read_all(), err_reply(0x74, t1, "ENOENT"));
+    // A bad payload is still EINVAL first (the generation check comes after).
+    let t4 = start(&mut o, 5);
+    o.xs.bump_generation();
+    o.send(&msg(END, 0x75, t4, b"X\0"));
+    assert_eq!(o.read_all(), err_reply(0x75, t4, "EINVAL"));
+    assert_eq!(o.file.transaction_ids().collect::<Vec<_>>(), [t4]);
+    // A transaction of the current generation is forwarded and commits.
+    let t5 = start(&mut o, 6);
+    o.send(&msg(WRITE, 7, t5, &pv("data/gen", b"v")));
+    assert_eq!(o.read_all(), msg(WRITE, 7, t5, b"OK\0"));
+    o.send(&msg(END, 8, t5, b"T\0"));
+    assert_eq!(o.read_all(), msg(END, 8, t5, b"OK\0"));
+    assert_eq!(o.xs.read("/local/domain/1/data/gen"), Some(b"v".to_vec()));
+}
+
+/// After a cancelled suspend (checkpoint) the node still answers the END of
+/// an older transaction itself (as Linux does), but unlike Linux it also
+/// aborts it in xenstored, where it would otherwise stay open; after a
+/// restore it sends nothing (the transaction died with the old connection).
+#[test]
+fn stale_transactions_are_not_leaked() {
+    let mut o = fresh();
+    let t1 = start(&mut o, 1);
+    let t2 = start(&mut o, 2);
+    o.xs.checkpoint();
+    assert_eq!(o.xs.transactions(), 2);
+    o.send(&msg(END, 3, t1, b"T\0"));
+    assert_eq!(o.read_all(), err_reply(3, t1, "EAGAIN"));
+    assert_eq!(o.xs.aborted(), [t1]);
+    assert_eq!(o.xs.transactions(), 1);
+    // Closing aborts the other one the same way.
+    let xs = o.xs.clone();
+    let t3 = {
+        let mut p = Open::new(&xs);
+        let t3 = start(&mut p, 4);
+        xs.restore();
+        p.close();
+        t3
+    };
+    assert_eq!(xs.aborted(), [t1], "nothing sent for {t3}: it died with the old connection");
+    drop(o);
+    let _ = t2;
+}
