@@ -1,17 +1,22 @@
-//! Test hosts for the runner: [`SimHost`] runs scenarios on our node's logic
-//! (`XenbusFile`) over the simulated xenstored, emulating the dom0 helper
-//! of the test harness and checking the rules that keep a scenario safe on
-//! real Linux.
-#![allow(dead_code)]
+//! The one adapter between the conformance runner and a simulated
+//! xenstored: [`SimHost`] is a [`FileApi`] that runs our node's logic
+//! (`xenbus_node::XenbusFile`) over `xenbus_node::sim::Xenstored`, emulates
+//! the harness's dom0 helper, resolves device paths the way the real hosts
+//! do, and records violations of the rules that keep a scenario safe on
+//! real Linux. Nothing else in the conformance tools names the simulator,
+//! so replacing it touches this file only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use xenbus_conformance::{FileApi, O_NONBLOCK};
 use xenbus_node::sim::{SimConn, Xenstored};
 use xenbus_node::XenbusFile;
 
+/// The device path the scenarios use by default.
 pub const DEVICE: &str = "/dev/xen/xenbus";
+
+/// Domain id of the simulated guest unless told otherwise.
+pub const SIM_DOMID: u32 = 7;
 
 struct SimFd {
     file: XenbusFile,
@@ -27,7 +32,7 @@ struct SimFd {
 
 /// Our node over the simulated xenstored, with a virtual clock.
 pub struct SimHost {
-    pub xs: Xenstored,
+    xs: Xenstored,
     fds: BTreeMap<i32, SimFd>,
     next_fd: i32,
     clock: u64,
@@ -37,20 +42,84 @@ pub struct SimHost {
     pub lint: Vec<String>,
     /// The scenario being run is skipped on Linux (relaxes the read(0) rule).
     pub skipped_on_linux: bool,
-    /// Last step line seen (for lint messages), set by the test.
+    /// Label for lint messages (the scenario name), set by the caller.
     pub label: String,
+    /// A `dom0 save` was asked for (not simulated).
+    pub saw_save: bool,
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(off..off + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_le_bytes(w)
+}
+
+/// What a path names in the simulated file system: directories `/`, `/dev`,
+/// `/dev/xen`, and the device `/dev/xen/xenbus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    Dir(u8),
+    Device,
+}
+
+/// Resolves a path component by component as Linux's and our VFS do
+/// (`.` stays, `..` goes up, empty components are skipped, a trailing `/`
+/// needs a directory). Relative paths start at `/`. Errors are errno values.
+fn resolve(path: &str) -> Result<Node, i32> {
+    let p = path.split('\0').next().unwrap_or("");
+    if p.is_empty() {
+        return Err(2);
+    }
+    if p.len() >= 4096 {
+        return Err(36);
+    }
+    // Directory ids: 0 = /, 1 = /dev, 2 = /dev/xen.
+    let mut cur = Node::Dir(0);
+    for c in p.split('/') {
+        if c.len() > 255 {
+            return Err(36);
+        }
+        let Node::Dir(d) = cur else {
+            if c.is_empty() {
+                // "xenbus/" : a trailing slash after the device.
+                return Err(20);
+            }
+            return Err(20);
+        };
+        cur = match (d, c) {
+            (_, "") | (_, ".") => Node::Dir(d),
+            (0, "..") => Node::Dir(0),
+            (1, "..") => Node::Dir(0),
+            (2, "..") => Node::Dir(1),
+            (0, "dev") => Node::Dir(1),
+            (1, "xen") => Node::Dir(2),
+            (2, "xenbus") => Node::Device,
+            _ => return Err(2),
+        };
+    }
+    Ok(cur)
+}
+
+impl Default for SimHost {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl SimHost {
+    /// A host whose domain has id [`SIM_DOMID`].
     pub fn new() -> Self {
-        Self::with_xs(Xenstored::new(7))
+        Self::with_domid(SIM_DOMID, 1)
     }
 
-    pub fn with_xs(xs: Xenstored) -> Self {
+    /// A host for domain `domid` whose transactions start at `first_tx`.
+    pub fn with_domid(domid: u32, first_tx: u32) -> Self {
+        let xs = Xenstored::new(domid);
+        xs.set_next_transaction_id(first_tx);
+        // The toolstack writes the domain id into the domain's home.
+        xs.write(&format!("{}/domid", xs.home()), domid.to_string().as_bytes());
         Self {
             xs,
             fds: BTreeMap::new(),
@@ -60,11 +129,28 @@ impl SimHost {
             lint: Vec::new(),
             skipped_on_linux: false,
             label: String::new(),
+            saw_save: false,
         }
     }
 
+    /// Descriptors open now.
     pub fn open_count(&self) -> usize {
         self.fds.len()
+    }
+
+    /// Transactions open in the simulated xenstored.
+    pub fn transactions(&self) -> usize {
+        self.xs.transactions()
+    }
+
+    /// Watches registered in the simulated xenstored.
+    pub fn watches(&self) -> usize {
+        self.xs.watches()
+    }
+
+    /// The virtual clock (ms).
+    pub fn clock_ms(&self) -> u64 {
+        self.clock
     }
 
     /// The harness's dom0 helper: serves data/harness/req.
@@ -77,14 +163,12 @@ impl SimHost {
         self.last_req = Some(req.clone());
         let text = String::from_utf8_lossy(&req).into_owned();
         let words: Vec<&str> = text.split_whitespace().collect();
-        if words.len() < 3 {
-            return;
-        }
-        let (seq, op, path) = (words[0], words[1], words[2]);
+        let (Some(seq), Some(op)) = (words.first(), words.get(1)) else { return };
+        let path = words.get(2).copied().unwrap_or("");
         // value=${req#* * * }
         let value = text.splitn(4, ' ').nth(3).unwrap_or("").to_string();
         let abs = format!("{home}/{path}");
-        let rsp = match op {
+        let rsp = match *op {
             "write" => {
                 self.xs.write(&abs, value.as_bytes());
                 "ok".to_string()
@@ -98,13 +182,17 @@ impl SimHost {
                     self.xs.rm(&abs);
                     "ok".to_string()
                 } else {
-                    "err could not remove".to_string()
+                    format!("err xenstore-rm: could not remove path {path}")
                 }
             }
             "read" => match self.xs.read(&abs) {
                 Some(v) => format!("ok {}", String::from_utf8_lossy(&v)),
-                None => "err could not read".to_string(),
+                None => format!("err xenstore-read: couldn't read path {path}"),
             },
+            "save" => {
+                self.saw_save = true;
+                "err save is not simulated".to_string()
+            }
             _ => format!("err unknown request {op}"),
         };
         self.xs.write(&format!("{home}/data/harness/rsp"), format!("{seq} {rsp}").as_bytes());
@@ -132,8 +220,9 @@ impl SimHost {
 
 impl FileApi for SimHost {
     fn open(&mut self, path: &str, flags: u32) -> Result<i32, i32> {
-        if path != DEVICE {
-            return Err(2);
+        match resolve(path)? {
+            Node::Dir(_) => return Err(if flags & 3 == 0 { 13 } else { 21 }),
+            Node::Device => {}
         }
         let fd = self.next_fd;
         self.next_fd += 1;
@@ -167,7 +256,7 @@ impl FileApi for SimHost {
         let r = f.file.read(&mut batch, buf);
         match r {
             Ok(n) => {
-                let data = buf[..n].to_vec();
+                let data = buf.get(..n).unwrap_or(&[]).to_vec();
                 self.note_read(fd, &data);
                 Ok(n)
             }
@@ -201,7 +290,7 @@ impl FileApi for SimHost {
             f.acc.clear();
         }
         let subs = self.xs.submitted();
-        for m in &subs[before..] {
+        for m in subs.get(before..).unwrap_or(&[]) {
             f.outstanding.insert(u32_at(m, 4));
         }
         self.helper();
@@ -260,23 +349,24 @@ impl FileApi for SimHost {
     }
 }
 
-/// The repository's tests/conformance directory.
-pub fn conformance_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../tests/conformance")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Every `*.scn` file of a directory, sorted: (name, text).
-pub fn scenarios_in(dir: &std::path::Path) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "scn"))
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read_to_string(&p).unwrap())
-        })
-        .collect();
-    v.sort();
-    v
+    #[test]
+    fn device_paths_resolve_like_the_real_hosts() {
+        for p in ["/dev/xen/xenbus", "/dev/xen/./xenbus", "//dev//xen/xenbus", "/dev/../dev/xen/xenbus", "dev/xen/xenbus"]
+        {
+            assert_eq!(resolve(p), Ok(Node::Device), "{p}");
+        }
+        assert_eq!(resolve("/dev/xen/xenbus/"), Err(20));
+        assert_eq!(resolve("/dev/xen/xenbus/."), Err(20));
+        assert_eq!(resolve("/dev/xen/nope/../xenbus"), Err(2));
+        assert_eq!(resolve("/dev/xen/no-such-device"), Err(2));
+        assert_eq!(resolve(""), Err(2));
+        assert_eq!(resolve("/dev/xen"), Ok(Node::Dir(2)));
+        let mut h = SimHost::new();
+        assert_eq!(h.open("/dev/xen", 2), Err(21));
+        assert!(h.open("/dev/xen/./xenbus", 2).is_ok());
+    }
 }
