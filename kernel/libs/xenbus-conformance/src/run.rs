@@ -248,7 +248,15 @@ impl Runner {
                 ctx.bind_domid(false);
             }
             for step in &sc.steps {
-                if !matches!(step.kind, StepKind::Expect(_)) {
+                // A raw read is rendered once the `expect` steps after it
+                // (which may bind variables) have run, and before anything
+                // reads again.
+                let keep = match &step.kind {
+                    StepKind::Expect(_) => true,
+                    StepKind::Either { alts } => alts.iter().all(|a| a.read.is_none()),
+                    _ => false,
+                };
+                if !keep {
                     ctx.flush();
                 }
                 ctx.step(step);
@@ -981,7 +989,8 @@ impl<'a, F: FileApi> Ctx<'a, F> {
     }
 
     fn step(&mut self, step: &Step) {
-        if !matches!(step.kind, StepKind::Expect(_)) {
+        // `expect` and `either` check the operation before them.
+        if !matches!(step.kind, StepKind::Expect(_) | StepKind::Either { .. }) {
             self.last = Last::default();
         }
         match &step.kind {
