@@ -9,6 +9,8 @@
 //! - [`frame`] / [`split_frames`] put transcripts on a console and find
 //!   them again; [`compare`], [`judge`] and [`report`] turn two hosts'
 //!   transcripts into verdicts and a markdown report.
+//! - [`gen`] writes random scenarios that are safe for Linux by
+//!   construction and shrinks the ones on which the hosts differ.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -16,6 +18,7 @@
 extern crate alloc;
 
 mod compare;
+pub mod gen;
 mod lex;
 pub mod names;
 mod run;

@@ -1,0 +1,109 @@
+//! Generated scenarios against our node's logic over the simulated
+//! xenstored: they parse, never break a Linux-safety rule, never make the
+//! runner fail a step it could not do, and the generator's model of the
+//! node mostly agrees with the node (few model misses).
+
+use xenbus_conformance::gen::{generate, render, shrink_candidates, GenConfig};
+use xenbus_conformance::{parse, RunConfig, Runner};
+use xenbus_conformance_check::{check_scenario, SimHost, DEVICE};
+
+#[test]
+fn print_one() {
+    let g = generate(1, 0, &GenConfig::default());
+    println!("{}", render(&g));
+}
+
+#[test]
+fn generated_scenarios_are_safe_and_mostly_predicted() {
+    let cfg = GenConfig::default();
+    let mut host = SimHost::new();
+    let mut runner = Runner::new(RunConfig::new("ours", DEVICE));
+    let mut misses = 0;
+    let n = 400;
+    let mut problems = Vec::new();
+    for i in 0..n {
+        let g = generate(1, i, &cfg);
+        let text = render(&g);
+        let name = g.name();
+        if let Err(e) = parse(&name, &text) {
+            problems.push(format!("{name}: {e}\n{text}"));
+            continue;
+        }
+        let c = check_scenario(&mut host, &mut runner, &name, &text);
+        if !c.errors.is_empty() {
+            problems.push(format!("{name}: {:?}\n{text}\n{}", c.errors, c.transcript));
+        }
+        if c.transcript.contains("end failed") {
+            misses += 1;
+            if misses < 4 {
+                println!("MODEL MISS {name}\n{text}\n{}", c.transcript);
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.iter().take(3).cloned().collect::<Vec<_>>().join("\n\n"));
+    println!("{misses} of {n} scenarios had model misses");
+    assert!(misses * 20 <= n as usize, "{misses} model misses in {n}");
+}
+
+#[test]
+fn shrink_candidates_render_valid_scenarios() {
+    let cfg = GenConfig::default();
+    for i in 0..20 {
+        let g = generate(9, i, &cfg);
+        let cands = shrink_candidates(&g);
+        assert!(!cands.is_empty());
+        for c in cands.iter().take(40) {
+            assert!(c.actions.len() <= g.actions.len());
+            let text = render(c);
+            parse(&c.name(), &text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert!(text.contains("shrunk from"));
+        }
+    }
+}
+
+#[test]
+fn coverage_of_a_batch() {
+    let cfg = GenConfig::default();
+    let mut host = SimHost::new();
+    let mut runner = Runner::new(RunConfig::new("ours", DEVICE));
+    let n = 300;
+    let feats = [
+        ("WATCH", "msg(WATCH,"),
+        ("UNWATCH", "msg(UNWATCH,"),
+        ("TRANSACTION_START", "msg(TRANSACTION_START,"),
+        ("tx var use", ", $t"),
+        ("split write", "let m"),
+        ("read all", " all {"),
+        ("unordered", "unordered {"),
+        ("poll", "\npoll "),
+        ("dom0", "\ndom0 "),
+        ("fcntl", "\nfcntl "),
+        ("raw read", "\nread A 1"),
+        ("nonblock read", " nonblock\n"),
+        ("$domid", "$domid"),
+        ("len=", "len="),
+        ("oversize", "rep(4097"),
+        ("close", "\nclose "),
+    ];
+    let mut counts = vec![0usize; feats.len()];
+    let mut total_ms = 0u64;
+    let mut lines = 0usize;
+    for i in 0..n {
+        let g = generate(2, i, &cfg);
+        let text = render(&g);
+        lines += text.lines().count();
+        for (k, (_, needle)) in feats.iter().enumerate() {
+            if text.contains(needle) {
+                counts[k] += 1;
+            }
+        }
+        let before = host.clock_ms();
+        let _ = check_scenario(&mut host, &mut runner, &g.name(), &text);
+        total_ms += host.clock_ms() - before;
+    }
+    for (k, (name, _)) in feats.iter().enumerate() {
+        println!("{name:>20}: {} of {n}", counts[k]);
+        assert!(counts[k] > 0, "no scenario has {name}");
+    }
+    println!("average {} lines, {} ms of waiting (simulated clock) per scenario", lines / n as usize, total_ms / u64::from(n));
+}
