@@ -15,7 +15,7 @@ CFG        ?= xen-config/unikernel.cfg
 
 
 .PHONY: kernel-min
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools conformance-random conformance-check
 
 deps:
 	@tests/harness/install-deps.sh
@@ -46,9 +46,14 @@ run: kernel dom0
 test-host: deps
 	$(CARGO) test --workspace --exclude unikernel
 
+# The fixed-seed batch of random differential scenarios `make test` runs with
+# the corpus (docs/conformance.md); override with TEST_RANDOM_SEED/COUNT.
+TEST_RANDOM_SEED  ?= 20261201
+TEST_RANDOM_COUNT ?= 12
 test: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
-		--scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare
+		--scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
+		--driver $(DRIVER) --random-seed $(TEST_RANDOM_SEED) --random-count $(TEST_RANDOM_COUNT)
 
 # One guest running an in-guest selection, e.g. make test-guest TESTS='xenbus::*'
 TESTS ?= all
@@ -58,13 +63,33 @@ test-guest: kernel dom0
 # Our xenbus node against Linux's, byte for byte (docs/conformance.md).
 SCENARIOS ?= tests/conformance/scenarios
 LINUX_RUNNER := target/x86_64-unknown-linux-gnu/release/xbconform
+DRIVER := target/x86_64-unknown-linux-gnu/release/xbdrive
 conformance-tools: deps
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux --target x86_64-unknown-linux-gnu
-	$(CARGO) build --release -p xenbus-conformance-compare
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux -p xenbus-conformance-driver --target x86_64-unknown-linux-gnu
+	$(CARGO) build --release -p xenbus-conformance-compare -p xenbus-conformance-check
 
+# LINUX_ONLY=1: run the Linux guest alone (scenarios our node cannot run yet,
+# e.g. SCENARIOS=tests/conformance/suspend); every expectation must hold.
 conformance: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/conformance.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
-		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare
+		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
+		$(if $(LINUX_ONLY),--linux-only)
+
+# Random differential scenarios on both hosts in one boot; mismatches are
+# shrunk into tests/conformance/found/. The nightly-sized run is COUNT=1000.
+SEED ?= 1
+COUNT ?= 100
+FIRST ?= 0
+SHRINK_BUDGET ?= 120
+conformance-random: kernel dom0 conformance-tools
+	$(PYTHON) tests/harness/conformance.py --random --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
+		--linux-runner $(LINUX_RUNNER) --driver $(DRIVER) --seed $(SEED) --count $(COUNT) --first $(FIRST) \
+		--shrink-budget $(SHRINK_BUDGET)
+
+# Host only: parse, rule check and simulated run of any scenario directory.
+conformance-check:
+	$(CARGO) build --release -p xenbus-conformance-check
+	target/release/xbcheck $(SCENARIOS)
 
 clean:
 	rm -rf $(BUILD) target

@@ -44,10 +44,14 @@ relay() {
     done
 }
 
-# dom0_helper DOMID: serves the requests in-guest tests write to
-# data/harness/req (see kernel/src/ktest/dom0.rs for the protocol).
+# dom0_helper DOMID NAME: serves the requests in-guest tests and the
+# conformance runner write to data/harness/req (see kernel/src/ktest/dom0.rs
+# and docs/conformance.md 1.7 for the protocol). Error texts name paths
+# relative to the guest's home, so they do not depend on the domain id.
+#   save: `xl save` then `xl restore` of the domain; the answer goes to the
+#   restored domain (new domid), and a new helper serves it.
 dom0_helper() {
-    home=/local/domain/$1
+    home=/local/domain/$1; name=$2
     last=""
     xenstore-watch $home/data/harness/req 2>/dev/null | while read -r _path; do
         req=$(xenstore-read $home/data/harness/req 2>/dev/null) || continue
@@ -56,6 +60,7 @@ dom0_helper() {
         [ -z "$seq" ] && continue
         [ "$seq" = "$last" ] && continue
         last=$seq
+        rsp_home=$home; moved=""
         case "$op" in
             write) value=${req#* * * }; [ "$value" = "$req" ] && value=""
                    if out=$(xenstore-write "$home/$path" "$value" 2>&1); then rsp="ok"; else rsp="err $out"; fi ;;
@@ -65,17 +70,45 @@ dom0_helper() {
             console) text=${req#* * }
                    tty=$(xenstore-read $home/console/tty 2>/dev/null)
                    if [ -n "$tty" ] && printf '%s\n' "$text" > "$tty"; then rsp="ok"; else rsp="err no console pty"; fi ;;
+            save)  # Save and restore: the domain id changes. wait_guest
+                   # follows /tmp/domid-NAME while /tmp/saving-NAME exists.
+                   echo "HARNESS: guest $name save requested"
+                   touch /tmp/saving-$name
+                   grep -c "has shut down" /var/log/xen/xl-$name.log > /tmp/shutdowns-$name 2>/dev/null
+                   if out=$(xl save "$name" /tmp/$name.save 2>&1); then
+                       if out=$(xl restore /tmp/$name.save 2>&1); then
+                           newid=$(xl domid "$name" 2>/dev/null)
+                           rsp="ok"; rsp_home=/local/domain/$newid; moved=$newid
+                           echo "$newid" > /tmp/domid-$name
+                           echo "HARNESS: guest $name restored domid=$newid"
+                       else
+                           rsp="err xl restore: $(echo "$out" | tail -n 1)"
+                           echo "HARNESS: error xl restore $name failed: $(echo "$out" | tail -n 1)"
+                       fi
+                   else
+                       rsp="err xl save: $(echo "$out" | grep -v '^Saving\|^libxl: info' | tail -n 1)"
+                   fi
+                   grep -c "has shut down" /var/log/xen/xl-$name.log > /tmp/shutdowns-$name 2>/dev/null
+                   rm -f /tmp/$name.save /tmp/saving-$name ;;
             *)     rsp="err unknown request $op" ;;
         esac
-        xenstore-write $home/data/harness/rsp "$seq $rsp"
+        rsp=$(printf '%s' "$rsp" | sed "s|$home/||g")
+        xenstore-write $rsp_home/data/harness/rsp "$seq $rsp"
+        if [ -n "$moved" ]; then
+            dom0_helper $moved $name &
+            echo $! > /tmp/helper-$name
+            pkill -f "xenstore-watch $home/data/harness/req" 2>/dev/null
+            break
+        fi
     done
 }
 
-# run_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
-# attaches the console, unpauses, waits until the domain is gone and prints
-#   HARNESS: guest NAME ended reason=<poweroff|reboot|suspend|crash|watchdog|unknown>
-run_guest() {
+# start_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
+# attaches the console (unless GUEST_RELAY=0), starts its dom0 helper and
+# unpauses it. The domain id is kept in /tmp/domid-NAME.
+start_guest() {
     name=$1; cfg=$2; shift 2
+    rm -f /tmp/relayed-$name /tmp/saving-$name /tmp/shutdowns-$name
     if ! xl create -p "$cfg" "name=\"$name\"" "$@" >/tmp/xl-create-$name.log 2>&1; then
         echo "HARNESS: error xl create $name failed:"
         sed 's/^/HARNESS:   /' /tmp/xl-create-$name.log
@@ -83,25 +116,108 @@ run_guest() {
         return 1
     fi
     domid=$(xl domid "$name")
+    echo "$domid" > /tmp/domid-$name
     echo "HARNESS: guest $name created domid=$domid"
-    # xenconsoled publishes the guest console's pty in xenstore; read the pty
-    # directly (the domain is still paused, so nothing is missed).
-    tty=""; relay_pid=""
-    for i in $(seq 1 100); do
-        tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -n "$tty" ] && break
-        sleep 0.05
-    done
-    if [ -z "$tty" ]; then
-        echo "HARNESS: error no console pty for $name"
-    else
-        stty -F "$tty" raw -echo 2>/dev/null
-        relay "$name" < "$tty" &
-        relay_pid=$!
+    if [ "$GUEST_RELAY" != 0 ]; then
+        # xenconsoled publishes the guest console's pty in xenstore; read the
+        # pty directly (the domain is still paused, so nothing is missed).
+        tty=""
+        for i in $(seq 1 100); do
+            tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -n "$tty" ] && break
+            sleep 0.05
+        done
+        if [ -z "$tty" ]; then
+            echo "HARNESS: error no console pty for $name"
+        else
+            stty -F "$tty" raw -echo 2>/dev/null
+            relay "$name" < "$tty" &
+            echo $! > /tmp/relay-$name
+        fi
     fi
-    dom0_helper $domid &
-    helper_pid=$!
+    dom0_helper $domid $name &
+    echo $! > /tmp/helper-$name
     xl unpause "$name"
     echo "HARNESS: stage guest-run $name"
+}
+
+# wait_guest NAME: waits until the domain is gone and prints
+#   HARNESS: guest NAME ended reason=<poweroff|reboot|suspend|crash|watchdog|unknown|timeout>
+# GUEST_TIMEOUT (seconds, counted from the call): past it the guest is
+# destroyed and reported as timed out. A `dom0 save` request (the helper's
+# save op) changes the domain id on the way; it is followed.
+wait_guest() {
+    name=$1
+    domid=$(cat /tmp/domid-$name)
+    # This loop must stay cheap: it shares dom0's one vCPU with xenstored, so
+    # no `xl` runs in it except for the CPU-time samples of GUEST_CPU=1 guests.
+    cpu_first=""; cpu_last=""; t_first=""; t_last=""
+    t_start=$(cut -d' ' -f1 /proc/uptime); timed_out=""; next_sample=0
+    while :; do
+        now=$(cut -d' ' -f1 /proc/uptime)
+        if [ -n "$GUEST_TIMEOUT" ] && [ "$(awk "BEGIN{print ($now - $t_start > $GUEST_TIMEOUT)}")" = 1 ]; then
+            timed_out=1
+            echo "HARNESS: guest $name timeout after ${GUEST_TIMEOUT} s; destroying it"
+            xl destroy "$name" >/dev/null 2>&1
+            break
+        fi
+        if [ -f /tmp/saving-$name ]; then
+            sleep 0.2
+            continue
+        fi
+        domid=$(cat /tmp/domid-$name)
+        xenstore-read /local/domain/$domid/name >/dev/null 2>&1 || break
+        seen_down=$(cat /tmp/shutdowns-$name 2>/dev/null); seen_down=${seen_down:-0}
+        [ "$(grep -c "has shut down, reason code" /var/log/xen/xl-$name.log 2>/dev/null)" -gt "$seen_down" ] && break
+        if [ -n "$GUEST_CPU" ] && [ "$(awk "BEGIN{print ($now - $t_start >= $next_sample)}")" = 1 ]; then
+            set -- $(xl list "$name" 2>/dev/null | awk 'NR==2')
+            if [ -n "$6" ]; then
+                [ -z "$cpu_first" ] && { cpu_first=$6; t_first=$now; }
+                cpu_last=$6; t_last=$now
+            fi
+            next_sample=$(awk "BEGIN{print $now - $t_start + 2}")
+        fi
+        sleep 0.1
+    done
+    t_end=$(cut -d' ' -f1 /proc/uptime)
+    kill $(cat /tmp/helper-$name 2>/dev/null) 2>/dev/null
+    pkill -f "xenstore-watch /local/domain/$domid/" 2>/dev/null
+    [ -n "$GUEST_CPU" ] && echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
+    if [ "$GUEST_ACTION" = shutdown ] || [ "$GUEST_ACTION" = reboot ]; then
+        echo "HARNESS: guest $name action $GUEST_ACTION took=$(awk "BEGIN{print $t_end - $t_action}")"
+    fi
+    relay_pid=$(cat /tmp/relay-$name 2>/dev/null)
+    [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
+    rm -f /tmp/relay-$name
+    if [ "$GUEST_RELAY" != 0 ]; then
+        # The pty may lose what xenconsoled had not written out when the
+        # domain died (or a restore gave the domain a new pty); xenconsoled's
+        # log file has everything the guest put in its ring. Relay the lines
+        # the pty did not deliver.
+        seen=$(cat /tmp/relayed-$name 2>/dev/null | wc -l)
+        tail -n +$((seen + 1)) /var/log/xen/console/guest-$name.log 2>/dev/null | relay "$name"
+    fi
+    # xl's monitoring daemon logs the shutdown reason code.
+    reason=unknown
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
+        [ -n "$code" ] && break
+        sleep 0.2
+    done
+    case "$code" in
+        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
+        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
+    esac
+    [ -n "$timed_out" ] && reason=timeout
+    xl destroy "$name" >/dev/null 2>&1
+    echo "HARNESS: guest $name ended reason=$reason"
+}
+
+# run_guest NAME CFG [xl key=value overrides...]: start_guest, then the
+# GUEST_ACTION if any, then wait_guest.
+run_guest() {
+    name=$1
+    start_guest "$@" || return 1
+    domid=$(cat /tmp/domid-$name)
     # GUEST_ACTION=shutdown|reboot: once the guest advertises the shutdown
     # protocol (control/feature-poweroff), ask xl to end it and time it.
     if [ -n "$GUEST_ACTION" ]; then
@@ -123,60 +239,7 @@ run_guest() {
             *) xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed" ;;
         esac
     fi
-    # Wait until the domain is gone (its xenstore home disappears) or xl's
-    # monitor logged its shutdown (a crashed domain is preserved). This loop
-    # must stay cheap: it shares dom0's one vCPU with xenstored, so no `xl`
-    # runs in it except for the CPU-time samples of GUEST_CPU=1 guests.
-    # GUEST_TIMEOUT (seconds): past it the guest is destroyed and reported
-    # as timed out, and the job goes on with the next guest.
-    cpu_first=""; cpu_last=""; t_first=""; t_last=""
-    t_start=$(cut -d' ' -f1 /proc/uptime); timed_out=""; next_sample=0
-    while xenstore-read /local/domain/$domid/name >/dev/null 2>&1; do
-        grep -q "has shut down, reason code" /var/log/xen/xl-$name.log 2>/dev/null && break
-        now=$(cut -d' ' -f1 /proc/uptime)
-        if [ -n "$GUEST_CPU" ] && [ "$(awk "BEGIN{print ($now - $t_start >= $next_sample)}")" = 1 ]; then
-            set -- $(xl list "$name" 2>/dev/null | awk 'NR==2')
-            if [ -n "$6" ]; then
-                [ -z "$cpu_first" ] && { cpu_first=$6; t_first=$now; }
-                cpu_last=$6; t_last=$now
-            fi
-            next_sample=$(awk "BEGIN{print $now - $t_start + 2}")
-        fi
-        if [ -n "$GUEST_TIMEOUT" ] && [ "$(awk "BEGIN{print ($now - $t_start > $GUEST_TIMEOUT)}")" = 1 ]; then
-            timed_out=1
-            echo "HARNESS: guest $name timeout after ${GUEST_TIMEOUT} s; destroying it"
-            xl destroy "$name" >/dev/null 2>&1
-            break
-        fi
-        sleep 0.1
-    done
-    t_end=$(cut -d' ' -f1 /proc/uptime)
-    kill $helper_pid 2>/dev/null
-    pkill -f "xenstore-watch /local/domain/$domid/" 2>/dev/null
-    [ -n "$GUEST_CPU" ] && echo "HARNESS: guest $name cpu first=$cpu_first last=$cpu_last wall_first=$t_first wall_last=$t_last"
-    if [ "$GUEST_ACTION" = shutdown ] || [ "$GUEST_ACTION" = reboot ]; then
-        echo "HARNESS: guest $name action $GUEST_ACTION took=$(awk "BEGIN{print $t_end - $t_action}")"
-    fi
-    [ -n "$relay_pid" ] && { sleep 0.2; kill $relay_pid 2>/dev/null; wait $relay_pid 2>/dev/null; }
-    # The pty may lose what xenconsoled had not written out when the domain
-    # died; xenconsoled's log file has everything the guest put in its ring.
-    # Relay the lines the pty did not deliver.
-    seen=$(cat /tmp/relayed-$name 2>/dev/null | wc -l)
-    tail -n +$((seen + 1)) /var/log/xen/console/guest-$name.log 2>/dev/null | relay "$name"
-    # xl's monitoring daemon logs the shutdown reason code.
-    reason=unknown
-    for i in 1 2 3 4 5 6 7 8 9 10; do
-        code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
-        [ -n "$code" ] && break
-        sleep 0.2
-    done
-    case "$code" in
-        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
-        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
-    esac
-    [ -n "$timed_out" ] && reason=timeout
-    xl destroy "$name" >/dev/null 2>&1
-    echo "HARNESS: guest $name ended reason=$reason"
+    wait_guest "$name"
 }
 
 if [ -f /harness/job ]; then

@@ -118,7 +118,8 @@ class Run:
     STAGE_TIMEOUTS = {"xen-boot": 180, "dom0-setup": 90, "guest-create": 90, "shutdown": 60}
 
     def __init__(self, kernel, dom0, logs, guests, job, verbose=False, log_name="run", quiet_guests=False,
-                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024, xenstored="xenstored"):
+                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024, xenstored="xenstored",
+                 on_dom0_line=None):
         self.kernel, self.dom0, self.logs = kernel, dom0, logs
         self.guests = {g.name: g for g in guests}
         self.order = [g.name for g in guests]
@@ -129,6 +130,7 @@ class Run:
         self.verbose = verbose
         self.quiet_guests = quiet_guests
         self.on_guest_line = on_guest_line
+        self.on_dom0_line = on_dom0_line
         self.log_path = os.path.join(logs, f"{log_name}.log")
         self.symbols = Symbols(kernel)
         self.tail = []
@@ -213,6 +215,8 @@ class Run:
             return
         self.emit("dom0", text)
         self.dom0_lines.append(text)
+        if self.on_dom0_line:
+            self.on_dom0_line(text)
         if not text.startswith("HARNESS: "):
             return
         msg = text[len("HARNESS: "):]
