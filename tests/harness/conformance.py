@@ -187,9 +187,8 @@ def run_random(a, verbose=False):
     lines = []
 
     def dom0_line(line):
-        if line.startswith("RANDOM ") or line.startswith("FOUND ") or line.startswith("HARNESS: driver"):
-            if not line.startswith("FOUND ") and not line.startswith("RANDOM DIFF"):
-                print(f"    {line}", flush=True)
+        if line.startswith("RANDOM ") and not line.startswith("RANDOM DIFF") or line.startswith("HARNESS: driver"):
+            print(f"    {line}", flush=True)
 
     run = xenrun.Run(a.kernel, a.dom0, os.path.join(a.build, "logs"), guests, job, verbose=verbose,
                      log_name="conformance-random", quiet_guests=not verbose, on_dom0_line=dom0_line,
@@ -209,6 +208,20 @@ def run_random(a, verbose=False):
             with open(path, "w") as f:
                 f.write("\n".join(body) + "\n")
             found.append(path)
+            cur = None
+        elif cur:
+            body.append(line)
+    # Transcripts of the scenarios that did not simply match.
+    tdir = os.path.join(out_dir, "transcripts")
+    cur, body = None, []
+    for line in lines:
+        m = re.match(r"TRANSCRIPT BEGIN (\S+) (\S+)$", line)
+        if m:
+            cur, body = f"{m.group(1)}.{m.group(2)}", []
+        elif cur and line.startswith("TRANSCRIPT END "):
+            os.makedirs(tdir, exist_ok=True)
+            with open(os.path.join(tdir, cur + ".txt"), "w") as f:
+                f.write("\n".join(body) + "\n")
             cur = None
         elif cur:
             body.append(line)
@@ -235,6 +248,8 @@ def run_random(a, verbose=False):
                 f.write(f"- {p}\n")
     for p in found:
         xenrun.log(f"found: {p}")
+    if os.path.isdir(tdir):
+        xenrun.log(f"transcripts of the scenarios that did not match: {tdir}")
     xenrun.log(f"report: {report}")
     ok = (rc == xenrun.EXIT_OK and bool(summary) and summary.get("mismatch") == "0" and summary.get("error") == "0")
     return ok, summary, time.monotonic() - t0

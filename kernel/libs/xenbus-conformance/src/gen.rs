@@ -35,6 +35,14 @@
 //!   barrier request (a READ of a node that never exists, listed in the
 //!   read): when its reply has come, every change made before is known to
 //!   the guest, and the quiet time catches the events.
+//! - Linux 6.1 sends a forwarded request's payload from the descriptor's
+//!   write buffer some time after write() returned
+//!   (`xenbus_dev_request_and_reply` points the request into the buffer),
+//!   so a later write on the same descriptor can replace it before it is
+//!   sent. Until a forwarded request's reply is read, writes on its
+//!   descriptor only put the same bytes where its payload is (pipelined
+//!   requests with equal payloads, requests without payload); otherwise
+//!   the replies are read first.
 //! - Orders the protocol leaves open are read with `unordered` (a
 //!   synthetic reply written while a forwarded one is in flight) or
 //!   `read all` (events against replies); raw reads of random sizes only
@@ -292,6 +300,9 @@ pub enum Action {
         cuts: Vec<u16>,
         /// Bytes after the message in its last write.
         extra: Extra,
+        /// The same message (new `req_id`s) written this many more times
+        /// right after: pipelined requests with equal payloads.
+        repeat: u8,
     },
     /// Bytes that are not a well-formed request.
     Raw {
@@ -503,7 +514,8 @@ fn gen_action(r: &mut Rng, g: &mut GenState, cfg: &GenConfig) -> Action {
                 1 => Extra::Partial(r.range(1, 15) as u8),
                 _ => Extra::None,
             };
-            Action::Request { fd, req, cuts, extra }
+            let repeat = if cuts.is_empty() && extra == Extra::None && r.pct(15) { r.range(1, 3) as u8 } else { 0 };
+            Action::Request { fd, req, cuts, extra, repeat }
         }
         4 => {
             let kind = match r.below(4) {
@@ -764,6 +776,10 @@ struct Pend {
     kind: PendKind,
     /// Bytes of the whole reply, when known (synthetic ENOENT/EINVAL: 23).
     len: Option<usize>,
+    /// A forwarded request's payload (`None`: not modelled). Linux sends it
+    /// from the descriptor's write buffer some time after write()
+    /// returned, so until the reply is read the buffer must keep it.
+    payload: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -1141,6 +1157,38 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// True if writing bytes that give the buffer this image (from offset
+    /// 0; `None`: a byte not known here) would change the payload of a
+    /// forwarded request of the descriptor whose reply was not read yet.
+    /// Linux 6.1 sends that payload from the buffer after write() returned
+    /// (`xenbus_dev_request_and_reply` points the request at it), so the
+    /// change can reach xenstored: a race the generator stays out of.
+    fn conflicts(&self, fd: u8, image: &[(usize, Option<u8>)]) -> bool {
+        self.fd(fd).pending.iter().filter(|p| p.forwarded).any(|p| {
+            image.iter().any(|&(pos, byte)| {
+                pos >= 16
+                    && match &p.payload {
+                        None => true,
+                        Some(pb) => pb.get(pos - 16).is_some_and(|&x| Some(x) != byte),
+                    }
+            })
+        })
+    }
+
+    /// Makes room for a write with this image: reads the descriptor's
+    /// pending replies if the write would race (false: it cannot be made
+    /// safe, the write must be left out).
+    fn make_room(&mut self, fd: u8, image: &[(usize, Option<u8>)]) -> bool {
+        if !self.conflicts(fd, image) {
+            return true;
+        }
+        if self.fd(fd).mode != 2 {
+            return false;
+        }
+        self.read_pending(fd);
+        !self.conflicts(fd, image)
+    }
+
     fn push_pend(&mut self, fd: u8, p: Pend) {
         let m = self.fdm(fd);
         if !p.forwarded && m.pending.iter().any(|x| x.forwarded) {
@@ -1152,7 +1200,7 @@ impl<'a> Renderer<'a> {
     /// What the node does with a complete message (`payload` `None`: not
     /// modelled, assumed well formed).
     fn dispatch(&mut self, fd: u8, ty: u32, req: u32, tx: &TxRef, payload: Option<&[u8]>) {
-        let synth = |req| Pend { req, forwarded: false, kind: PendKind::Any, len: Some(23) };
+        let synth = |req| Pend { req, forwarded: false, kind: PendKind::Any, len: Some(23), payload: None };
         if ty == names::WATCH || ty == names::UNWATCH {
             self.fdm(fd).watch = true;
             let well_formed = match payload {
@@ -1168,7 +1216,7 @@ impl<'a> Renderer<'a> {
             if !well_formed {
                 self.push_pend(fd, synth(req));
             } else if ty == names::UNWATCH {
-                self.push_pend(fd, Pend { req, forwarded: false, kind: PendKind::Any, len: Some(19) });
+                self.push_pend(fd, Pend { req, forwarded: false, kind: PendKind::Any, len: Some(19), payload: None });
             } else {
                 // OK and the initial event, or an errno and nothing: read
                 // with `read all`, which takes either.
@@ -1202,7 +1250,7 @@ impl<'a> Renderer<'a> {
         if matches!(ty, 7 | 11 | 12 | 13 | 14) {
             self.epoch += 1;
         }
-        self.push_pend(fd, Pend { req, forwarded: true, kind, len: None });
+        self.push_pend(fd, Pend { req, forwarded: true, kind, len: None, payload: payload.map(<[u8]>::to_vec) });
     }
 
     fn pattern(&self, p: &Pend) -> String {
@@ -1289,7 +1337,9 @@ impl<'a> Renderer<'a> {
         self.resync(fd);
         let b = self.new_req(ReqSel::Auto);
         let name = Self::name(fd);
-        self.line(format!("write {name} msg(READ, {b:#x}, 0, {})", lit(format!("{}/nx/barrier\0", self.dir).as_bytes())));
+        // The barrier has no payload, so it cannot disturb a payload still
+        // to be sent (xenstored answers ENOENT).
+        self.line(format!("write {name} msg(READ, {b:#x}, 0)"));
         let mut pats: Vec<String> = m.pending.iter().map(|p| self.pattern(p)).collect();
         pats.push(format!("msg(_, {b:#x}, _, _)"));
         let quiet = self.g.cfg.quiet_ms;
@@ -1354,7 +1404,14 @@ impl<'a> Renderer<'a> {
                 self.line(format!("fcntl {} {}", Self::name(*fd), if *nonblock { "nonblock" } else { "block" }));
                 self.fdm(*fd).nonblock = *nonblock;
             }
-            Action::Request { fd, req, cuts, extra } => self.request(*fd, req, cuts, extra),
+            Action::Request { fd, req, cuts, extra, repeat } => {
+                self.request(*fd, req, cuts, extra);
+                if cuts.is_empty() && *extra == Extra::None {
+                    for _ in 0..*repeat {
+                        self.request(*fd, req, &[], &Extra::None);
+                    }
+                }
+            }
             Action::Raw { fd, kind } => self.raw(*fd, kind),
             Action::Read { fd, style } => self.read(*fd, style),
             Action::Poll { fds, events } => self.poll(fds, *events),
@@ -1453,75 +1510,112 @@ impl<'a> Renderer<'a> {
                 self.msg(&r2)
             }
         };
-        match (&msg.bytes, cuts.is_empty() && second.is_none()) {
-            (_, true) => {
-                self.line(format!("write {name} {}", msg.terms));
-                match &msg.bytes {
-                    Some(b) => self.device_write(fd, b),
-                    None => {
-                        if m.mode != 0 && !matches!(req.lie, Some(Lie::Huge(_))) {
-                            self.dispatch(fd, req.ty, msg.req, &req.tx.clone(), None);
-                        }
-                    }
-                }
+        let Some(b) = msg.bytes.clone() else {
+            // Not modelled byte by byte ($domid): written whole, from an
+            // empty buffer.
+            let image: Vec<(usize, Option<u8>)> =
+                (0..if req.payload.is_empty() { 16 } else { 17 }).map(|i| (i, None)).collect();
+            if !self.make_room(fd, &image) {
+                return;
             }
-            (None, false) => {
-                // Not modelled byte by byte: written whole.
-                self.line(format!("write {name} {}", msg.terms));
-                if m.mode != 0 && !matches!(req.lie, Some(Lie::Huge(_))) {
-                    self.dispatch(fd, req.ty, msg.req, &req.tx.clone(), None);
-                }
+            self.line(format!("write {name} {}", msg.terms));
+            if m.mode != 0 && !matches!(req.lie, Some(Lie::Huge(_))) {
+                self.dispatch(fd, req.ty, msg.req, &req.tx.clone(), None);
             }
-            (Some(b), false) => {
-                self.lets += 1;
-                let l = format!("m{}", self.lets);
-                self.line(format!("let {l} = {}", msg.terms));
-                let total = b.len();
-                let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c)).filter(|&c| c > 0 && c < total).collect();
-                points.sort_unstable();
-                points.dedup();
-                let mut start = 0;
-                let n_points = points.len();
-                for (i, p) in points.into_iter().enumerate() {
-                    let _ = i;
-                    self.line(format!("write {name} {l}[{start}..{p}]"));
-                    let chunk: Vec<B> = b.get(start..p).unwrap_or(&[]).to_vec();
-                    self.device_write(fd, &chunk);
-                    start = p;
-                }
-                let _ = n_points;
-                let mut tail_terms = if start == 0 { l.clone() } else { format!("{l}[{start}..]") };
-                let mut chunk: Vec<B> = b.get(start..).unwrap_or(&[]).to_vec();
-                if let Some(s) = &second {
-                    let sb = s.bytes.clone().unwrap_or_default();
-                    match extra {
-                        Extra::Partial(k) => {
-                            let k = usize::from(*k).min(sb.len().saturating_sub(1)).max(1);
-                            tail_terms.push_str(&format!(" {}[..{k}]", s.terms));
-                            chunk.extend(sb.get(..k).unwrap_or(&[]).iter().copied());
-                        }
-                        _ => {
-                            tail_terms.push_str(&format!(" {}", s.terms));
-                            chunk.extend(sb);
-                        }
-                    }
-                }
-                self.line(format!("write {name} {tail_terms}"));
-                self.device_write(fd, &chunk);
-            }
+            return;
+        };
+        // The writes: (text, bytes).
+        let mut writes: Vec<(String, Vec<B>)> = Vec::new();
+        let total = b.len();
+        let mut points: Vec<usize> = cuts.iter().map(|&c| usize::from(c)).filter(|&c| c > 0 && c < total).collect();
+        points.sort_unstable();
+        points.dedup();
+        let split = !points.is_empty() || second.is_some();
+        let l = if split {
+            self.lets += 1;
+            format!("m{}", self.lets)
+        } else {
+            String::new()
+        };
+        let mut start = 0;
+        for p in points {
+            writes.push((format!("{l}[{start}..{p}]"), b.get(start..p).unwrap_or(&[]).to_vec()));
+            start = p;
         }
-        // A long lie: complete the message or throw it away.
-        if let (Some(Lie::Long { n, fill }), Some(_)) = (req.lie, &msg.bytes) {
-            if !self.fd(fd).buf.is_empty() {
-                if fill {
-                    self.line(format!("write {name} rep({n}, \"f\")"));
-                    let chunk = vec![B::C(b'f'); usize::from(n)];
-                    self.device_write(fd, &chunk);
-                } else {
-                    self.resync(fd);
+        let mut tail_terms = if !split {
+            msg.terms.clone()
+        } else if start == 0 {
+            l.clone()
+        } else {
+            format!("{l}[{start}..]")
+        };
+        let mut chunk: Vec<B> = b.get(start..).unwrap_or(&[]).to_vec();
+        if let Some(s) = &second {
+            let sb = s.bytes.clone().unwrap_or_default();
+            match extra {
+                Extra::Partial(k) => {
+                    let k = usize::from(*k).min(sb.len().saturating_sub(1)).max(1);
+                    tail_terms.push_str(&format!(" {}[..{k}]", s.terms));
+                    chunk.extend(sb.get(..k).unwrap_or(&[]).iter().copied());
+                }
+                _ => {
+                    tail_terms.push_str(&format!(" {}", s.terms));
+                    chunk.extend(sb);
                 }
             }
         }
+        writes.push((tail_terms, chunk));
+        if let Some(Lie::Long { n, fill: true }) = req.lie {
+            writes.push((format!("rep({n}, \"f\")"), vec![B::C(b'f'); usize::from(n)]));
+        }
+        let chunks: Vec<Vec<B>> = writes.iter().map(|w| w.1.clone()).collect();
+        let image = self.placements(fd, &chunks);
+        if !self.make_room(fd, &image) {
+            return;
+        }
+        if split {
+            self.line(format!("let {l} = {}", msg.terms));
+        }
+        for (text, bytes) in writes {
+            self.line(format!("write {name} {text}"));
+            self.device_write(fd, &bytes);
+        }
+        // A long lie not filled: throw the partial message away.
+        if let Some(Lie::Long { fill: false, .. }) = req.lie {
+            self.resync(fd);
+        }
+    }
+
+    /// Where a sequence of writes puts its bytes in the descriptor's
+    /// buffer (offset, byte), following the write path's discards.
+    fn placements(&self, fd: u8, chunks: &[Vec<B>]) -> Vec<(usize, Option<u8>)> {
+        let mut out = Vec::new();
+        let mut buf: Vec<B> = self.fd(fd).buf.clone();
+        for c in chunks {
+            let n = c.len();
+            if n == 0 {
+                continue;
+            }
+            if n > 4096usize.saturating_sub(buf.len()) {
+                buf.clear();
+                continue;
+            }
+            for (i, x) in c.iter().enumerate() {
+                out.push((buf.len() + i, if let B::C(v) = x { Some(*v) } else { None }));
+            }
+            buf.extend_from_slice(c);
+            if buf.len() < 16 {
+                continue;
+            }
+            let Some(len) = Self::concrete_u32(buf.get(12..16).unwrap_or(&[])) else {
+                buf.clear();
+                continue;
+            };
+            if 16u64 + u64::from(len) > 4096 || buf.len() >= 16 + len as usize {
+                buf.clear();
+            }
+        }
+        out
     }
 
     fn raw(&mut self, fd: u8, kind: &RawKind) {
@@ -1551,6 +1645,16 @@ impl<'a> Renderer<'a> {
                 self.resync(fd);
                 let r = self.new_req(ReqSel::Auto);
                 let payload = vec![*fill; usize::from(*len)];
+                let mut bytes: Vec<B> = Vec::new();
+                bytes.extend(le(*ty));
+                bytes.extend(le(r));
+                bytes.extend(le(*tx));
+                bytes.extend(le(u32::from(*len)));
+                bytes.extend(payload.iter().map(|&c| B::C(c)));
+                let image = self.placements(fd, &[bytes]);
+                if !self.make_room(fd, &image) {
+                    return;
+                }
                 let mut text = format!("write {name} u32({ty:#x}) u32({r:#x}) u32({tx:#x}) u32({len})");
                 if *len > 0 {
                     text.push_str(&format!(" rep({len}, {})", lit(&[*fill])));
@@ -1728,22 +1832,26 @@ pub fn render(g: &Generated) -> String {
 fn simpler_action(a: &Action) -> Vec<Action> {
     let mut out = Vec::new();
     match a {
-        Action::Request { fd, req, cuts, extra } => {
+        Action::Request { fd, req, cuts, extra, repeat } => {
+            let mk = |req: Req, cuts: Vec<u16>, extra: Extra, repeat: u8| Action::Request { fd: *fd, req, cuts, extra, repeat };
+            if *repeat > 0 {
+                out.push(mk(req.clone(), cuts.clone(), extra.clone(), 0));
+            }
             if !cuts.is_empty() {
-                out.push(Action::Request { fd: *fd, req: req.clone(), cuts: Vec::new(), extra: extra.clone() });
+                out.push(mk(req.clone(), Vec::new(), extra.clone(), *repeat));
             }
             if *extra != Extra::None {
-                out.push(Action::Request { fd: *fd, req: req.clone(), cuts: cuts.clone(), extra: Extra::None });
+                out.push(mk(req.clone(), cuts.clone(), Extra::None, *repeat));
             }
             if req.lie.is_some() {
                 let mut r = req.clone();
                 r.lie = None;
-                out.push(Action::Request { fd: *fd, req: r, cuts: cuts.clone(), extra: extra.clone() });
+                out.push(mk(r, cuts.clone(), extra.clone(), *repeat));
             }
             if req.req != ReqSel::Auto {
                 let mut r = req.clone();
                 r.req = ReqSel::Auto;
-                out.push(Action::Request { fd: *fd, req: r, cuts: cuts.clone(), extra: extra.clone() });
+                out.push(mk(r, cuts.clone(), extra.clone(), *repeat));
             }
             for (i, s) in req.payload.iter().enumerate() {
                 let shorter: Vec<Seg> = match s {
@@ -1756,7 +1864,7 @@ fn simpler_action(a: &Action) -> Vec<Action> {
                     if let Some(slot) = r.payload.get_mut(i) {
                         *slot = sh;
                     }
-                    out.push(Action::Request { fd: *fd, req: r, cuts: cuts.clone(), extra: extra.clone() });
+                    out.push(mk(r, cuts.clone(), extra.clone(), *repeat));
                 }
             }
         }

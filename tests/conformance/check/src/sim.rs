@@ -26,6 +26,8 @@ struct SimFd {
     acc: Vec<u8>,
     /// req_ids of forwarded requests whose reply was not read yet.
     outstanding: BTreeSet<u32>,
+    /// Their payloads (Linux sends them from the write buffer later).
+    outstanding_payloads: Vec<(u32, Vec<u8>)>,
     /// Bytes read that do not yet form a whole message.
     rstream: Vec<u8>,
 }
@@ -40,6 +42,9 @@ pub struct SimHost {
     last_req: Option<Vec<u8>>,
     /// Rule violations that would hang or deadlock real Linux.
     pub lint: Vec<String>,
+    /// Writes that change the payload of a forwarded request whose reply
+    /// was not read yet: Linux 6.1 may send the changed bytes (a race).
+    pub races: Vec<String>,
     /// The scenario being run is skipped on Linux (relaxes the read(0) rule).
     pub skipped_on_linux: bool,
     /// Label for lint messages (the scenario name), set by the caller.
@@ -127,6 +132,7 @@ impl SimHost {
             clock: 0,
             last_req: None,
             lint: Vec::new(),
+            races: Vec::new(),
             skipped_on_linux: false,
             label: String::new(),
             saw_save: false,
@@ -212,6 +218,7 @@ impl SimHost {
             if u32_at(&f.rstream, 0) != 15 {
                 let req = u32_at(&f.rstream, 4);
                 f.outstanding.remove(&req);
+                f.outstanding_payloads.retain(|(r, _)| *r != req);
             }
             f.rstream.drain(..n);
         }
@@ -232,6 +239,7 @@ impl FileApi for SimHost {
             flags,
             acc: Vec::new(),
             outstanding: BTreeSet::new(),
+            outstanding_payloads: Vec::new(),
             rstream: Vec::new(),
         };
         self.fds.insert(fd, sf);
@@ -277,6 +285,24 @@ impl FileApi for SimHost {
             return Err(9);
         }
         let outstanding_before = !f.outstanding.is_empty();
+        // Where these bytes land in the node's buffer, against the payloads
+        // still to be sent.
+        let off = f.file.buffered_len();
+        if buf.len() <= 4096usize.saturating_sub(off) {
+            for (req, p) in &f.outstanding_payloads {
+                let clash = buf.iter().enumerate().any(|(i, b)| {
+                    let pos = off + i;
+                    pos >= 16 && p.get(pos - 16).is_some_and(|x| x != b)
+                });
+                if clash {
+                    self.races.push(format!(
+                        "{label}: a write changes bytes of the payload of request {req:#x} before its reply is read \
+(Linux 6.1 may send the changed payload)"
+                    ));
+                    break;
+                }
+            }
+        }
         let mut batch = f.conn.take_inbox();
         let r = f.file.write(&mut batch, &mut f.conn, buf);
         f.acc.extend_from_slice(buf);
@@ -292,6 +318,7 @@ impl FileApi for SimHost {
         let subs = self.xs.submitted();
         for m in subs.get(before..).unwrap_or(&[]) {
             f.outstanding.insert(u32_at(m, 4));
+            f.outstanding_payloads.push((u32_at(m, 4), m.get(16..).unwrap_or(&[]).to_vec()));
         }
         self.helper();
         r.map_err(|e| e.code())

@@ -19,10 +19,10 @@ fn generated_scenarios_are_safe_and_mostly_predicted() {
     let mut host = SimHost::new();
     let mut runner = Runner::new(RunConfig::new("ours", DEVICE));
     let mut misses = 0;
-    let n = 400;
+    let n = 600;
     let mut problems = Vec::new();
     for i in 0..n {
-        let g = generate(1, i, &cfg);
+        let g = generate(1 + 2 * u64::from(i % 3), i / 3, &cfg);
         let text = render(&g);
         let name = g.name();
         if let Err(e) = parse(&name, &text) {
@@ -30,8 +30,8 @@ fn generated_scenarios_are_safe_and_mostly_predicted() {
             continue;
         }
         let c = check_scenario(&mut host, &mut runner, &name, &text);
-        if !c.errors.is_empty() {
-            problems.push(format!("{name}: {:?}\n{text}\n{}", c.errors, c.transcript));
+        if !c.errors.is_empty() || c.warnings.iter().any(|w| w.contains("Linux race")) {
+            problems.push(format!("{name}: {:?} {:?}\n{text}\n{}", c.errors, c.warnings, c.transcript));
         }
         if c.transcript.contains("end failed") {
             misses += 1;

@@ -272,6 +272,15 @@ fn print_diffs(name: &str, diffs: &[xenbus_conformance::Diff], what: &str) {
     }
 }
 
+/// Prints a transcript framed for the harness, which saves it.
+fn dump(name: &str, label: &str, t: &str) {
+    println!("TRANSCRIPT BEGIN {name} {label}");
+    for l in t.lines() {
+        println!("{l}");
+    }
+    println!("TRANSCRIPT END {name} {label}");
+}
+
 fn run(a: &Args) -> Result<bool, String> {
     let t0 = Instant::now();
     let mut xs = Xs::connect()?;
@@ -331,11 +340,16 @@ fn run(a: &Args) -> Result<bool, String> {
                 unrep += 1;
                 println!("RANDOM {i} {name} unrepeatable: set aside ({secs:.1} s)");
                 print_diffs(&name, &j.diffs, "linux-vs-linux");
+                dump(&name, "linux", &three.linux);
+                dump(&name, "linux2", &three.linux2);
+                dump(&name, "ours", &three.ours);
             }
             Verdict::Mismatch => {
                 mismatch += 1;
                 println!("RANDOM {i} {name} mismatch ({secs:.1} s); shrinking");
                 print_diffs(&name, &j.diffs, "ours-vs-linux");
+                dump(&name, "linux", &three.linux);
+                dump(&name, "ours", &three.ours);
                 let mut cur = g.clone();
                 let mut runs = 0usize;
                 'outer: loop {
@@ -374,6 +388,8 @@ fn run(a: &Args) -> Result<bool, String> {
                     jj.verdict.word()
                 );
                 print_diffs(&name, &jj.diffs, "shrunk");
+                dump(&name, "shrunk-linux", &linux);
+                dump(&name, "shrunk-ours", &ours);
                 println!("FOUND BEGIN {name}");
                 for l in text.lines() {
                     println!("{l}");
@@ -382,6 +398,8 @@ fn run(a: &Args) -> Result<bool, String> {
             }
             Verdict::ExpectFailed | Verdict::Error => {
                 errors += 1;
+                dump(&name, "linux", &three.linux);
+                dump(&name, "ours", &three.ours);
                 println!("RANDOM {i} {name} {} ({secs:.1} s): {}", j.verdict.word(), j.reason.unwrap_or_default());
             }
         }
