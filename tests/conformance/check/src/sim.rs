@@ -51,6 +51,10 @@ pub struct SimHost {
     pub label: String,
     /// A `dom0 save` was asked for (not simulated).
     pub saw_save: bool,
+    /// The last thing the domain sent xenstored was an XS_WATCH.
+    after_watch: bool,
+    /// Requests without payload passed on to xenstored (any time).
+    pub empty_requests: usize,
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -136,6 +140,8 @@ impl SimHost {
             skipped_on_linux: false,
             label: String::new(),
             saw_save: false,
+            after_watch: false,
+            empty_requests: 0,
         }
     }
 
@@ -280,6 +286,8 @@ impl FileApi for SimHost {
     fn write(&mut self, fd: i32, buf: &[u8]) -> Result<usize, i32> {
         let label = self.label.clone();
         let before = self.xs.submitted().len();
+        let watches_before = self.xs.watches();
+        let after_watch = self.after_watch;
         let f = self.fds.get_mut(&fd).ok_or(9)?;
         if f.flags & 3 == 0 {
             return Err(9);
@@ -316,10 +324,24 @@ impl FileApi for SimHost {
             f.acc.clear();
         }
         let subs = self.xs.submitted();
+        let mut after = after_watch;
         for m in subs.get(before..).unwrap_or(&[]) {
             f.outstanding.insert(u32_at(m, 4));
             f.outstanding_payloads.push((u32_at(m, 4), m.get(16..).unwrap_or(&[]).to_vec()));
+            if m.len() == 16 {
+                self.empty_requests += 1;
+            }
+            if after && m.len() == 16 {
+                self.lint.push(format!(
+                    "{label}: a request without payload right after an XS_WATCH (C xenstored 4.17 exits on it)"
+                ));
+            }
+            after = false;
         }
+        if self.xs.watches() > watches_before {
+            after = true;
+        }
+        self.after_watch = after;
         self.helper();
         r.map_err(|e| e.code())
     }

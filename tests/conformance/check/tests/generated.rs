@@ -29,7 +29,11 @@ fn generated_scenarios_are_safe_and_mostly_predicted() {
             problems.push(format!("{name}: {e}\n{text}"));
             continue;
         }
+        let empty_before = host.empty_requests;
         let c = check_scenario(&mut host, &mut runner, &name, &text);
+        if host.empty_requests != empty_before {
+            problems.push(format!("{name}: a request without payload reached xenstored\n{text}"));
+        }
         if !c.errors.is_empty() || c.warnings.iter().any(|w| w.contains("Linux race")) {
             problems.push(format!("{name}: {:?} {:?}\n{text}\n{}", c.errors, c.warnings, c.transcript));
         }
