@@ -28,6 +28,10 @@ case " $(cat /proc/cmdline) " in
     *" harness.xenstored=oxenstored "*)
         oxenstored --pid-file=/run/xenstored.pid >/dev/null 2>&1 || echo "HARNESS: error oxenstored failed"
         echo "HARNESS: xenstored is oxenstored" ;;
+    *" harness.xstrace=1 "*)
+        # Every message in and out, for diagnosing xenstored itself.
+        xenstored --pid-file=/run/xenstored.pid -T /var/log/xen/xenstored-trace.log || echo "HARNESS: error xenstored failed"
+        echo "HARNESS: xenstored traces to /var/log/xen/xenstored-trace.log" ;;
     *)
         xenstored --pid-file=/run/xenstored.pid || echo "HARNESS: error xenstored failed" ;;
 esac

@@ -165,6 +165,9 @@ class Run:
         xen_cmdline = (f"console=com1 com1=115200,8n1 dom0_mem={self.dom0_mem}M,max:{self.dom0_mem}M dom0_max_vcpus=1 "
                        "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2")
         dom0_cmdline = f"console=hvc0 quiet loglevel=3 panic=-1 harness.xenstored={self.xenstored}"
+        if os.environ.get("XENRUN_XSTRACE"):
+            # C xenstored writes every message to a trace file in dom0.
+            dom0_cmdline += " harness.xstrace=1"
         # One CPU by default: measured under TCG, a second CPU makes wake-ups
         # across CPUs (guest -> dom0's xenstored -> guest) intermittently take
         # 10-30 ms, so xenstore round trips vary 20x; with one CPU they are

@@ -525,7 +525,9 @@ fn gen_action(r: &mut Rng, g: &mut GenState, cfg: &GenConfig) -> Action {
                 0 => RawKind::Zero,
                 1 => RawKind::Oversize,
                 2 => RawKind::Header {
-                    ty: [2u32, 11, 4, 5, 7, 6, 0x41414141, 99][r.below(8) as usize],
+                    // Types the node answers itself, or xenstored refuses
+                    // before it looks at the payload.
+                    ty: [4u32, 5, 7, 0x41414141, 99, 24][r.below(6) as usize],
                     len: r.below(12) as u16,
                     fill: [b'a', 0, b'T', b'/'][r.below(4) as usize],
                     tx: [0u32, 0xdead_0000 | r.below(0xffff) as u32][r.below(2) as usize],
@@ -723,12 +725,9 @@ fn gen_req(r: &mut Rng, g: &mut GenState, fd: u8) -> Req {
             payload = vec![Seg::Path(p), nul()];
         }
         names::READ | 1 | 12 | names::RM => {
-            payload = vec![Seg::Path(gen_path(r, false))];
-            match r.below(12) {
-                0 => {}
-                1 => payload.push(Seg::Lit(b"\0junk".to_vec())),
-                _ => payload.push(nul()),
-            }
+            // Exactly one string: C xenstored 4.17 can exit on a payload
+            // that is not (observed with "path\0junk" for RM).
+            payload = vec![Seg::Path(gen_path(r, false)), nul()];
         }
         _ => {
             payload = match r.below(3) {
@@ -738,12 +737,39 @@ fn gen_req(r: &mut Rng, g: &mut GenState, fd: u8) -> Req {
             };
         }
     }
+    // A lie that changes what reaches xenstored is only made for WRITE (the
+    // value absorbs it); for the rest only a header that is too long (the
+    // node refuses it before anything is sent).
+    let lie_ok = ty == names::WRITE && r.pct(50);
     let lie = if payload.contains(&Seg::DomId) {
         None
+    } else if !lie_ok {
+        if r.below(30) == 0 {
+            Some(Lie::Huge([4081u32, 5000, 0xffff_fff0][r.below(3) as usize]))
+        } else {
+            None
+        }
     } else {
         match r.below(30) {
             0 => Some(Lie::Long { n: r.range(1, 10) as u16, fill: r.pct(50) }),
-            1 => Some(Lie::Short(r.range(1, 3) as u16)),
+            1 => {
+                // Only what the value can lose: the path's NUL stays.
+                let tail: usize = payload
+                    .iter()
+                    .rev()
+                    .take_while(|s| !matches!(s, Seg::Lit(b) if b.contains(&0)))
+                    .map(|s| match s {
+                        Seg::Lit(b) => b.len(),
+                        Seg::Run(_, n) => usize::from(*n),
+                        _ => 0,
+                    })
+                    .sum();
+                if tail >= 3 {
+                    Some(Lie::Short(r.range(1, 3) as u16))
+                } else {
+                    None
+                }
+            }
             2 => Some(Lie::Huge([4081u32, 5000, 0xffff_fff0][r.below(3) as usize])),
             _ => None,
         }
@@ -1510,6 +1536,11 @@ impl<'a> Renderer<'a> {
         if is_watch {
             if m.mode != 2 {
                 return;
+            }
+            // UNWATCH drops the watch's events not yet queued (Linux: the
+            // xenwatch thread may not have delivered them): read them first.
+            if req.ty == names::UNWATCH && m.watch && !self.known_empty(fd) {
+                self.drain(fd);
             }
             if m.pending.iter().any(|p| p.forwarded) {
                 self.read_pending(fd);

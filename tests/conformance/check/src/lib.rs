@@ -163,11 +163,15 @@ pub fn check_scenario(host: &mut SimHost, runner: &mut Runner, name: &str, text:
     host.label = name.to_string();
     host.lint.clear();
     host.races.clear();
+    host.hazards.clear();
     host.saw_save = false;
     let o = runner.run(host, &sc);
     c.transcript = o.transcript.clone();
     for l in &host.lint {
         c.errors.push(format!("Linux safety rule: {l}"));
+    }
+    if let Some(h) = host.hazards.first() {
+        c.warnings.push(format!("xenstored hazard: {h}"));
     }
     if let Some(r) = host.races.first() {
         c.warnings.push(format!("Linux race (the transcript may differ between runs on Linux): {r}"));

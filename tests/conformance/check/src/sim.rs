@@ -55,6 +55,10 @@ pub struct SimHost {
     after_watch: bool,
     /// Requests without payload passed on to xenstored (any time).
     pub empty_requests: usize,
+    /// Requests that C xenstored 4.17 handles through a missing path
+    /// (DIRECTORY, READ, GET_PERMS, MKDIR, RM whose payload is not exactly
+    /// one NUL-terminated string): one of them made it exit (observed).
+    pub hazards: Vec<String>,
 }
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
@@ -142,6 +146,7 @@ impl SimHost {
             saw_save: false,
             after_watch: false,
             empty_requests: 0,
+            hazards: Vec::new(),
         }
     }
 
@@ -330,6 +335,16 @@ impl FileApi for SimHost {
             f.outstanding_payloads.push((u32_at(m, 4), m.get(16..).unwrap_or(&[]).to_vec()));
             if m.len() == 16 {
                 self.empty_requests += 1;
+            }
+            let ty = u32_at(m, 0);
+            let p = m.get(16..).unwrap_or(&[]);
+            let one_string = p.last() == Some(&0) && p.iter().filter(|&&b| b == 0).count() == 1;
+            if matches!(ty, 1 | 2 | 3 | 12 | 13) && !one_string {
+                self.hazards.push(format!(
+                    "{label}: request {:#x} (type {ty}) whose payload is not exactly one string reaches xenstored \
+(C xenstored 4.17 has exited on such a request: docs/conformance.md 1.4)",
+                    u32_at(m, 4)
+                ));
             }
             if after && m.len() == 16 {
                 self.lint.push(format!(

@@ -272,6 +272,25 @@ fn print_diffs(name: &str, diffs: &[xenbus_conformance::Diff], what: &str) {
     }
 }
 
+/// After a failure: the end of xenstored's trace (if it traces) and of
+/// both guests' consoles, for diagnosis.
+fn post_mortem(h: &Hosts) {
+    std::thread::sleep(Duration::from_secs(20));
+    let tail = |p: &str, n: usize| -> Vec<String> {
+        let t = std::fs::read(p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        let lines: Vec<String> = t.lines().map(String::from).collect();
+        lines.get(lines.len().saturating_sub(n)..).unwrap_or(&[]).to_vec()
+    };
+    for l in tail("/var/log/xen/xenstored-trace.log", 60) {
+        println!("RANDOM POSTMORTEM xenstored: {l}");
+    }
+    for g in [&h.ours, &h.linux] {
+        for l in tail(&g.log.to_string_lossy(), 60) {
+            println!("RANDOM POSTMORTEM {}: {l}", g.name);
+        }
+    }
+}
+
 /// Prints a transcript framed for the harness, which saves it.
 fn dump(name: &str, label: &str, t: &str) {
     println!("TRANSCRIPT BEGIN {name} {label}");
@@ -319,6 +338,7 @@ fn run(a: &Args) -> Result<bool, String> {
             Ok(t) => t,
             Err(e) => {
                 println!("RANDOM {i} {name} error {e}");
+                post_mortem(&h);
                 h.done();
                 return Err(format!("stopped at {name}: {e}"));
             }
