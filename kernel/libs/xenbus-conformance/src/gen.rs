@@ -565,10 +565,17 @@ fn gen_action(r: &mut Rng, g: &mut GenState, cfg: &GenConfig) -> Action {
 }
 
 fn gen_path(r: &mut Rng, for_watch: bool) -> PathSel {
+    gen_path_in(r, for_watch, true)
+}
+
+/// A path; `missing` allows the `nx/` paths nothing creates (not for
+/// requests that create nodes).
+fn gen_path_in(r: &mut Rng, for_watch: bool, missing: bool) -> PathSel {
     match r.below(20) {
         0..=9 => PathSel::Rel(r.below(SUBS.len() as u64) as u8),
         10..=12 => PathSel::Abs(r.below(SUBS.len() as u64) as u8),
-        13 | 14 => PathSel::Missing(r.below(3) as u8),
+        13 | 14 if missing => PathSel::Missing(r.below(3) as u8),
+        13 | 14 => PathSel::Rel(r.below(SUBS.len() as u64) as u8),
         _ => {
             let odd = [
                 OddPath::Empty,
@@ -682,7 +689,7 @@ fn gen_req(r: &mut Rng, g: &mut GenState, fd: u8) -> Req {
             }
         }
         names::WRITE => {
-            payload = vec![Seg::Path(gen_path(r, false)), nul()];
+            payload = vec![Seg::Path(gen_path_in(r, false, false)), nul()];
             payload.extend(gen_value(r));
             if r.pct(5) {
                 // Exactly the largest payload the node takes.
@@ -690,7 +697,7 @@ fn gen_req(r: &mut Rng, g: &mut GenState, fd: u8) -> Req {
             }
         }
         14 => {
-            payload = vec![Seg::Path(gen_path(r, false)), nul()];
+            payload = vec![Seg::Path(gen_path_in(r, false, false)), nul()];
             match r.below(5) {
                 0 => payload.extend([Seg::Lit(b"n".to_vec()), Seg::DomId, nul()]),
                 1 => payload.push(Seg::Lit(b"n0\0".to_vec())),
@@ -717,17 +724,14 @@ fn gen_req(r: &mut Rng, g: &mut GenState, fd: u8) -> Req {
             payload = vec![Seg::Path(p), nul(), Seg::Lit(b"0\0".to_vec())];
         }
         3 => {
-            // Own nodes' perms name the domain; only missing or odd paths.
-            let p = match r.below(3) {
-                0 => PathSel::Missing(r.below(3) as u8),
-                _ => PathSel::Odd([OddPath::Empty, OddPath::DoubleSlash, OddPath::Root, OddPath::Blank][r.below(4) as usize]),
-            };
-            payload = vec![Seg::Path(p), nul()];
+            // Own nodes' perms name the domain: transcripts print it as
+            // <$domid>, so any path will do.
+            payload = vec![Seg::Path(gen_path(r, false)), nul()];
         }
         names::READ | 1 | 12 | names::RM => {
             // Exactly one string: C xenstored 4.17 can exit on a payload
             // that is not (observed with "path\0junk" for RM).
-            payload = vec![Seg::Path(gen_path(r, false)), nul()];
+            payload = vec![Seg::Path(gen_path_in(r, false, ty != 12)), nul()];
         }
         _ => {
             payload = match r.below(3) {

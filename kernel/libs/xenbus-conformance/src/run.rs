@@ -244,7 +244,10 @@ impl Runner {
             if ctx.cfg.clean {
                 ctx.clean();
             }
-            if sc.uses_domid {
+            // `$domid` is bound for the scenarios that use it, and on real
+            // runs (which clean) for every scenario, so replies that name
+            // the domain print it as `<$domid>`.
+            if sc.uses_domid || ctx.cfg.clean {
                 ctx.bind_domid(false);
             }
             for step in &sc.steps {
@@ -538,15 +541,44 @@ fn canonical_start_reply(b: &[u8], canon: &Canon) -> Option<(Vec<String>, usize)
     Some((toks, 16 + len))
 }
 
+/// A GET_PERMS reply (a list of `<letter><domid>\0` entries) with every
+/// entry that names the domain written `<letter><$domid>`; `None` if it is
+/// not such a list or names no such entry.
+fn domid_perms(p: &[u8], domid: Option<u32>) -> Option<String> {
+    let d = domid?.to_string();
+    let entries: Vec<&[u8]> = p.strip_suffix(&[0])?.split(|&c| c == 0).collect();
+    let mut out = String::new();
+    let mut found = false;
+    for e in entries {
+        let (first, digits) = e.split_first()?;
+        if !matches!(first, b'n' | b'r' | b'w' | b'b') || digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        if digits == d.as_bytes() {
+            found = true;
+            out.push_str(&format!("{first:02x}<$domid>00"));
+        } else {
+            out.push_str(&hex_runs(e));
+            out.push_str("00");
+        }
+    }
+    found.then_some(out)
+}
+
 /// A whole message at the start of `b` whose payload names the domain's own
-/// path: tokens with `<len>` and `<$domid>`, and its size.
+/// path, or a GET_PERMS reply naming the domain: tokens with `<len>` and
+/// `<$domid>`, and its size.
 fn canonical_domid_msg(b: &[u8], canon: &Canon) -> Option<(Vec<String>, usize)> {
     if b.len() < 16 {
         return None;
     }
     let len = u32_at(b, 12) as usize;
     let payload = b.get(16..16usize.checked_add(len)?)?;
-    let word = domid_payload(payload, canon.domid)?;
+    let word = if u32_at(b, 0) == 3 {
+        domid_perms(payload, canon.domid).or_else(|| domid_payload(payload, canon.domid))?
+    } else {
+        domid_payload(payload, canon.domid)?
+    };
     let toks = vec![
         hex_runs(b.get(0..4).unwrap_or(&[])),
         hex_runs(b.get(4..8).unwrap_or(&[])),
@@ -1781,7 +1813,7 @@ impl<'a, F: FileApi> Ctx<'a, F> {
         let is_read = matches!(op, Dom0Op::Read { .. });
         let timeout = if matches!(op, Dom0Op::Save) { self.cfg.save_timeout_ms } else { self.cfg.dom0_timeout_ms };
         let r = self.dom0_request(&line, timeout);
-        if matches!(op, Dom0Op::Save) && self.uses_domid {
+        if matches!(op, Dom0Op::Save) && (self.uses_domid || self.cfg.clean) {
             // The restored domain has a new id.
             self.bind_domid(true);
         }

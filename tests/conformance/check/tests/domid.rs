@@ -37,3 +37,17 @@ fn transcripts_do_not_name_the_domain() {
     assert!(a.contains("<len> 2f6c6f63616c2f646f6d61696e2f<$domid>2f646174612f636f6e662f642f780074"), "{a}");
     assert!(!a.contains("1234") && !b.contains("1234"));
 }
+
+#[test]
+fn get_perms_replies_name_the_domain_canonically() {
+    let scn = "open A\nwrite A msg(WRITE, 1, 0, \"data/conf/p/x\\0\" \"v\")\nread A msg(_, 1, _, _)\n\
+write A msg(GET_PERMS, 2, 0, \"data/conf/p/x\\0\")\nread A msg(_, 2, _, _)\nclose A\n";
+    let mut outs = Vec::new();
+    for d in [7u32, 31] {
+        let mut h = SimHost::with_domid(d, 5);
+        let o = Runner::new(RunConfig::new("ours", DEVICE)).run_text(&mut h, "p", scn);
+        outs.push(o.transcript);
+    }
+    assert!(compare(&outs[0], &outs[1]).is_empty(), "{}\n{}", outs[0], outs[1]);
+    assert!(outs[0].contains("-> 03000000 02000000 00000000 <len> 6e<$domid>00 ok"), "{}", outs[0]);
+}
