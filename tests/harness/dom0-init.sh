@@ -76,11 +76,13 @@ dom0_helper() {
                    if [ -n "$tty" ] && printf '%s\n' "$text" > "$tty"; then rsp="ok"; else rsp="err no console pty"; fi ;;
             save)  # Save and restore: the domain id changes. wait_guest
                    # follows /tmp/domid-NAME while /tmp/saving-NAME exists.
+                   # The image goes to /run (its own tmpfs: the root one is
+                   # too full for a 160 MB guest).
                    echo "HARNESS: guest $name save requested"
                    touch /tmp/saving-$name
                    grep -c "has shut down" /var/log/xen/xl-$name.log > /tmp/shutdowns-$name 2>/dev/null
-                   if out=$(xl save "$name" /tmp/$name.save 2>&1); then
-                       if out=$(xl restore /tmp/$name.save 2>&1); then
+                   if out=$(xl save "$name" /run/$name.save 2>&1); then
+                       if out=$(xl restore /run/$name.save 2>&1); then
                            newid=$(xl domid "$name" 2>/dev/null)
                            rsp="ok"; rsp_home=/local/domain/$newid; moved=$newid
                            echo "$newid" > /tmp/domid-$name
@@ -91,9 +93,10 @@ dom0_helper() {
                        fi
                    else
                        rsp="err xl save: $(echo "$out" | grep -v '^Saving\|^libxl: info' | tail -n 1)"
+                       echo "$out" | sed "s/^/HARNESS:   xl save $name: /"
                    fi
                    grep -c "has shut down" /var/log/xen/xl-$name.log > /tmp/shutdowns-$name 2>/dev/null
-                   rm -f /tmp/$name.save /tmp/saving-$name ;;
+                   rm -f /run/$name.save /tmp/saving-$name ;;
             *)     rsp="err unknown request $op" ;;
         esac
         rsp=$(printf '%s' "$rsp" | sed "s|$home/||g")
