@@ -49,7 +49,7 @@ test-host: deps
 # The fixed-seed batch of random differential scenarios `make test` runs with
 # the corpus (docs/conformance.md); override with TEST_RANDOM_SEED/COUNT.
 TEST_RANDOM_SEED  ?= 20261201
-TEST_RANDOM_COUNT ?= 12
+TEST_RANDOM_COUNT ?= 8
 test: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \

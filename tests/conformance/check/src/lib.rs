@@ -127,7 +127,11 @@ pub fn foreign_paths(name: &str, text: &str) -> Vec<String> {
         let mut rest = line;
         while let Some(p) = rest.find("data/conf/") {
             let tail = rest.get(p + "data/conf/".len()..).unwrap_or("");
-            if !(tail.starts_with(&format!("{name}/")) || tail.starts_with(&format!("{name}\\"))) {
+            // The directory itself, or something under it.
+            let own = tail.strip_prefix(name).is_some_and(|after| {
+                !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+            if !own {
                 out.push(format!("line {}: {}", i + 1, line.trim()));
                 break;
             }
