@@ -83,7 +83,9 @@ pub struct Diff {
 /// and hosts without making the transcripts differ).
 pub fn strip_seen(obs: &str) -> &str {
     match obs.rfind(" seen=") {
-        Some(i) if obs.get(i + 6..).is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == ',')) => {
+        Some(i)
+            if obs.get(i + 6..).is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit() || c == ',')) =>
+        {
             obs.get(..i).unwrap_or(obs)
         }
         _ => obs,
@@ -317,11 +319,10 @@ pub fn judge_repeat(name: &str, ours: Option<&str>, linux: Option<&str>, linux2:
             return Judgement {
                 name: String::from(name),
                 verdict: Verdict::Unrepeatable,
-                reason: Some(String::from("Linux gave different transcripts in two runs (a race the protocol allows); set aside")),
-                diffs: d
-                    .into_iter()
-                    .map(|x| Diff { key: x.key, step: x.step, ours: x.ours, linux: x.linux })
-                    .collect(),
+                reason: Some(String::from(
+                    "Linux gave different transcripts in two runs (a race the protocol allows); set aside",
+                )),
+                diffs: d.into_iter().map(|x| Diff { key: x.key, step: x.step, ours: x.ours, linux: x.linux }).collect(),
             };
         }
     }
@@ -390,7 +391,9 @@ fn mixed(w: &str) -> String {
 /// strings shortened: `"<first 64>"...(<n> bytes)..."<last 24>"`.
 fn short_quote(b: &[u8]) -> String {
     // Runs first.
-    let mut pieces: Vec<(Vec<u8>, Option<(u8, usize)>)> = Vec::new();
+    // (literal bytes, then a run of one byte, if any)
+    type Piece = (Vec<u8>, Option<(u8, usize)>);
+    let mut pieces: Vec<Piece> = Vec::new();
     let mut i = 0;
     let mut lit = Vec::new();
     while let Some(&c) = b.get(i) {

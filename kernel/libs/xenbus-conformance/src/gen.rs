@@ -418,27 +418,27 @@ fn scenario_seed(seed: u64, index: u32) -> u64 {
 const TYPES: [(u32, u32); 24] = [
     (names::READ, 14),
     (names::WRITE, 16),
-    (12, 5),  // MKDIR
+    (12, 5), // MKDIR
     (names::RM, 6),
-    (1, 5),   // DIRECTORY
-    (3, 3),   // GET_PERMS
-    (14, 3),  // SET_PERMS
-    (10, 2),  // GET_DOMAIN_PATH
-    (22, 1),  // DIRECTORY_PART
+    (1, 5),  // DIRECTORY
+    (3, 3),  // GET_PERMS
+    (14, 3), // SET_PERMS
+    (10, 2), // GET_DOMAIN_PATH
+    (22, 1), // DIRECTORY_PART
     (names::TRANSACTION_START, 7),
-    (7, 7),   // TRANSACTION_END
+    (7, 7), // TRANSACTION_END
     (names::WATCH, 9),
     (names::UNWATCH, 4),
-    (0, 1),   // CONTROL
-    (8, 1),   // INTRODUCE
-    (9, 1),   // RELEASE
-    (17, 1),  // IS_DOMAIN_INTRODUCED
-    (18, 1),  // RESUME
-    (19, 1),  // SET_TARGET
-    (15, 1),  // WATCH_EVENT
-    (16, 1),  // ERROR
-    (20, 1),  // RESTRICT
-    (24, 1),  // SET_FEATURE
+    (0, 1),  // CONTROL
+    (8, 1),  // INTRODUCE
+    (9, 1),  // RELEASE
+    (17, 1), // IS_DOMAIN_INTRODUCED
+    (18, 1), // RESUME
+    (19, 1), // SET_TARGET
+    (15, 1), // WATCH_EVENT
+    (16, 1), // ERROR
+    (20, 1), // RESTRICT
+    (24, 1), // SET_FEATURE
     (0xffff, 1),
 ];
 
@@ -545,7 +545,9 @@ fn gen_action(r: &mut Rng, g: &mut GenState, cfg: &GenConfig) -> Action {
                 5 => ReadStyle::Some(r.range(1, 3) as u8),
                 6 | 7 => {
                     let k = r.range(1, 4) as usize;
-                    ReadStyle::Raw((0..k).map(|_| [1u16, 3, 5, 7, 15, 16, 17, 20, 23, 40, 100][r.below(11) as usize]).collect())
+                    ReadStyle::Raw(
+                        (0..k).map(|_| [1u16, 3, 5, 7, 15, 16, 17, 20, 23, 40, 100][r.below(11) as usize]).collect(),
+                    )
                 }
                 _ => ReadStyle::Empty([0u16, 1, 16, 4096][r.below(4) as usize]),
             };
@@ -559,7 +561,11 @@ fn gen_action(r: &mut Rng, g: &mut GenState, cfg: &GenConfig) -> Action {
             let events = [0x001u16, 0x041, 0x005, 0x004, 0x003, 0x3ff][r.below(6) as usize];
             Action::Poll { fds, events }
         }
-        7 => Action::Dom0 { op: r.weighted(&[5, 2, 1]) as u8, sub: r.below(SUBS.len() as u64) as u8, value: r.below(6) as u8 },
+        7 => Action::Dom0 {
+            op: r.weighted(&[5, 2, 1]) as u8,
+            sub: r.below(SUBS.len() as u64) as u8,
+            value: r.below(6) as u8,
+        },
         _ => Action::Sleep { ms: [10u16, 50, 100][r.below(3) as usize] },
     }
 }
@@ -995,11 +1001,17 @@ impl<'a> Renderer<'a> {
                     }
                     OddPath::LongComponent => {
                         let s = format!("{}/{}", self.dir, "L".repeat(300));
-                        return (format!("{} rep(300, \"L\")", lit(format!("{}/", self.dir).as_bytes())), Some(s.into_bytes()));
+                        return (
+                            format!("{} rep(300, \"L\")", lit(format!("{}/", self.dir).as_bytes())),
+                            Some(s.into_bytes()),
+                        );
                     }
                     OddPath::TooLong => {
                         let s = format!("{}/{}x", self.dir, "l/".repeat(1100));
-                        return (format!("{} rep(1100, \"l/\") \"x\"", lit(format!("{}/", self.dir).as_bytes())), Some(s.into_bytes()));
+                        return (
+                            format!("{} rep(1100, \"l/\") \"x\"", lit(format!("{}/", self.dir).as_bytes())),
+                            Some(s.into_bytes()),
+                        );
                     }
                     OddPath::Release => b"@releaseDomain".to_vec(),
                     OddPath::Introduce => b"@introduceDomain".to_vec(),
@@ -1173,7 +1185,8 @@ impl<'a> Renderer<'a> {
             }
         };
         let tx = if tx == TxRef::Lit(0) { TxRef::Zero } else { tx };
-        let payload: Vec<u8> = msg.get(16..).unwrap_or(&[]).iter().map(|b| if let B::C(c) = b { *c } else { b'?' }).collect();
+        let payload: Vec<u8> =
+            msg.get(16..).unwrap_or(&[]).iter().map(|b| if let B::C(c) = b { *c } else { b'?' }).collect();
         match ty {
             Some(t) => self.dispatch(fd, t, req, &tx, Some(&payload)),
             None => {
@@ -1397,7 +1410,10 @@ impl<'a> Renderer<'a> {
         }
         let b = self.new_req(ReqSel::Auto);
         let dir = self.dir.clone();
-        self.line(format!("write {BARRIER_FD} msg(READ, {b:#x}, 0, {})", lit(format!("{dir}/nx/barrier\0").as_bytes())));
+        self.line(format!(
+            "write {BARRIER_FD} msg(READ, {b:#x}, 0, {})",
+            lit(format!("{dir}/nx/barrier\0").as_bytes())
+        ));
         self.line(format!("read {BARRIER_FD} msg(_, {b:#x}, _, _)"));
         let name = Self::name(fd);
         let pats: Vec<String> = m.pending.iter().map(|p| self.pattern(p)).collect();
@@ -1442,7 +1458,13 @@ impl<'a> Renderer<'a> {
                 }
                 let text = if *mode == 2 && !*nonblock { String::new() } else { format!(" {flags}") };
                 self.line(format!("open {}{text}", Self::name(*fd)));
-                *self.fdm(*fd) = FdM { open: true, mode: (*mode).min(2), nonblock: *nonblock, drained: self.epoch, ..Default::default() };
+                *self.fdm(*fd) = FdM {
+                    open: true,
+                    mode: (*mode).min(2),
+                    nonblock: *nonblock,
+                    drained: self.epoch,
+                    ..Default::default()
+                };
             }
             Action::Close { fd } => {
                 if !self.fd(*fd).open {
@@ -1921,7 +1943,13 @@ fn simpler_action(a: &Action) -> Vec<Action> {
     let mut out = Vec::new();
     match a {
         Action::Request { fd, req, cuts, extra, repeat } => {
-            let mk = |req: Req, cuts: Vec<u16>, extra: Extra, repeat: u8| Action::Request { fd: *fd, req, cuts, extra, repeat };
+            let mk = |req: Req, cuts: Vec<u16>, extra: Extra, repeat: u8| Action::Request {
+                fd: *fd,
+                req,
+                cuts,
+                extra,
+                repeat,
+            };
             if *repeat > 0 {
                 out.push(mk(req.clone(), cuts.clone(), extra.clone(), 0));
             }
@@ -1944,7 +1972,9 @@ fn simpler_action(a: &Action) -> Vec<Action> {
             for (i, s) in req.payload.iter().enumerate() {
                 let shorter: Vec<Seg> = match s {
                     Seg::Run(c, n) if *n > 1 => vec![Seg::Run(*c, n / 2), Seg::Run(*c, 1)],
-                    Seg::Lit(b) if b.len() > 1 && !b.contains(&0) => vec![Seg::Lit(b.get(..b.len() / 2).unwrap_or(&[]).to_vec())],
+                    Seg::Lit(b) if b.len() > 1 && !b.contains(&0) => {
+                        vec![Seg::Lit(b.get(..b.len() / 2).unwrap_or(&[]).to_vec())]
+                    }
                     _ => Vec::new(),
                 };
                 for sh in shorter {
@@ -1971,7 +2001,9 @@ fn simpler_action(a: &Action) -> Vec<Action> {
                 out.push(Action::Poll { fds: f, events: *events });
             }
         }
-        Action::Read { fd, style } if *style != ReadStyle::All => out.push(Action::Read { fd: *fd, style: ReadStyle::All }),
+        Action::Read { fd, style } if *style != ReadStyle::All => {
+            out.push(Action::Read { fd: *fd, style: ReadStyle::All })
+        }
         _ => {}
     }
     out

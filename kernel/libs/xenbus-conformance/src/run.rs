@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 use crate::compare::frame;
 use crate::names::{self, errno_name, poll_mask_name};
 use crate::scenario::{
-    eval, parse, Alt, Dom0Op, EvalError, Expect, Field, Lets, MsgSpec, Scenario, Step, StepKind, Term, Vars,
-    DOMID_VAR, O_NONBLOCK, O_RDWR,
+    eval, parse, Alt, Dom0Op, EvalError, Expect, Field, Lets, MsgSpec, Scenario, Step, StepKind, Term, Vars, DOMID_VAR,
+    O_NONBLOCK, O_RDWR,
 };
 
 /// The file operations a host gives the runner. Errors are Linux x86_64
@@ -305,7 +305,8 @@ impl Runner {
             let far = c.api.now_ms().saturating_add(600_000);
             let mut w = SERVE_CTL.as_bytes().to_vec();
             w.extend_from_slice(b"\0serve\0");
-            let (ty, body) = c.helper_call(h, &msg_bytes(names::WATCH, HELPER_REQ + 0x100, 0, &w), HELPER_REQ + 0x100, far)?;
+            let (ty, body) =
+                c.helper_call(h, &msg_bytes(names::WATCH, HELPER_REQ + 0x100, 0, &w), HELPER_REQ + 0x100, far)?;
             if ty != names::WATCH {
                 let _ = c.api.close(h);
                 return Err(format!("serve watch: {}", String::from_utf8_lossy(&body).trim_end_matches('\0')));
@@ -766,14 +767,8 @@ fn assign(
             *s = x;
         }
     }
-    let mut s = S {
-        pats,
-        msgs,
-        lets,
-        budget: MATCH_BUDGET,
-        of_pat: vec![None; pats.len()],
-        msg_used: vec![false; msgs.len()],
-    };
+    let mut s =
+        S { pats, msgs, lets, budget: MATCH_BUDGET, of_pat: vec![None; pats.len()], msg_used: vec![false; msgs.len()] };
     let r = match cover {
         Cover::Messages => by_msgs(&mut s, 0, vars),
         _ => by_pats(&mut s, 0, vars),
@@ -1387,7 +1382,11 @@ impl<'a, F: FileApi> Ctx<'a, F> {
         let mut prefix = Vec::new();
         let mut end = ReadEnd::Done;
         let guard_deadline = self.api.now_ms().saturating_add(self.cfg.guard_ms);
-        let partial = self.fds.get(fd).filter(|f| !f.stream.at_boundary()).map(|f| (f.stream.hdr, f.stream.hdr_len, f.stream.left));
+        let partial = self
+            .fds
+            .get(fd)
+            .filter(|f| !f.stream.at_boundary())
+            .map(|f| (f.stream.hdr, f.stream.hdr_len, f.stream.left));
         if let Some((hdr, hdr_len, left)) = partial {
             if hdr_len < 16 {
                 end = self.read_exact(real, 16 - hdr_len, guard_deadline, &mut prefix);
@@ -1402,7 +1401,8 @@ impl<'a, F: FileApi> Ctx<'a, F> {
             }
         }
         let mut msgs: Vec<Vec<u8>> = Vec::new();
-        let mut bound: Option<(Vars, Vec<Option<usize>>)> = if pats.is_empty() { Some((self.vars.clone(), Vec::new())) } else { None };
+        let mut bound: Option<(Vars, Vec<Option<usize>>)> =
+            if pats.is_empty() { Some((self.vars.clone(), Vec::new())) } else { None };
         let mut tail = Vec::new();
         while matches!(end, ReadEnd::Done) {
             if bound.is_none() {
@@ -1436,11 +1436,8 @@ impl<'a, F: FileApi> Ctx<'a, F> {
         }
         // Render (prefix, then messages in arrival order).
         let canon = self.canon();
-        let prefix_text = if prefix.is_empty() {
-            None
-        } else {
-            self.fds.get_mut(fd).map(|f| f.stream.render(&prefix, &canon))
-        };
+        let prefix_text =
+            if prefix.is_empty() { None } else { self.fds.get_mut(fd).map(|f| f.stream.render(&prefix, &canon)) };
         let guide: Vec<(usize, &MsgSpec)> = match &bound {
             Some((_, of_pat)) => of_pat.iter().zip(pats).filter_map(|(i, p)| i.map(|i| (i, p))).collect(),
             None => Vec::new(),
@@ -1704,7 +1701,8 @@ impl<'a, F: FileApi> Ctx<'a, F> {
     fn store_read(&mut self, h: i32, path: &str, deadline: u64) -> Result<Vec<u8>, String> {
         let mut p = path.as_bytes().to_vec();
         p.push(0);
-        let (ty, body) = self.helper_call(h, &msg_bytes(names::READ, HELPER_REQ + 3, 0, &p), HELPER_REQ + 3, deadline)?;
+        let (ty, body) =
+            self.helper_call(h, &msg_bytes(names::READ, HELPER_REQ + 3, 0, &p), HELPER_REQ + 3, deadline)?;
         if ty == names::READ {
             Ok(body)
         } else {

@@ -135,7 +135,8 @@ fn seen_notes_are_not_compared() {
 fn a_second_linux_run_that_differs_is_set_aside() {
     let l2 = OURS.replace("68656c6c6f", "68656c6c70");
     let ours = format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\n");
-    let linux = format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\nCONFORMANCE BEGIN s@2\n{l2}CONFORMANCE END s@2\n");
+    let linux =
+        format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\nCONFORMANCE BEGIN s@2\n{l2}CONFORMANCE END s@2\n");
     let js = judge_outputs(&ours, &linux);
     assert_eq!(js.len(), 1);
     assert_eq!(js[0].verdict, Verdict::Unrepeatable);
@@ -144,7 +145,8 @@ fn a_second_linux_run_that_differs_is_set_aside() {
     assert_eq!(r.unrepeatable, 1);
     assert!(!r.failed());
     // Repeated identically: judged as usual.
-    let linux = format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\nCONFORMANCE BEGIN s@2\n{OURS}CONFORMANCE END s@2\n");
+    let linux =
+        format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\nCONFORMANCE BEGIN s@2\n{OURS}CONFORMANCE END s@2\n");
     assert_eq!(judge_outputs(&ours, &linux)[0].verdict, Verdict::Match);
 }
 

@@ -203,7 +203,10 @@ dom0 save\nclose A\n",
     assert_eq!(alts[0].expects, vec![Expect::Errno(22)]);
     assert!(alts[0].read.is_none());
     assert_eq!(alts[1].read.as_ref().map(|r| r.0.as_str()), Some("A"));
-    assert_eq!(k[4], StepKind::ReadAll { fd: "A".into(), pats: vec![], quiet_ms: xenbus_conformance::DEFAULT_QUIET_MS });
+    assert_eq!(
+        k[4],
+        StepKind::ReadAll { fd: "A".into(), pats: vec![], quiet_ms: xenbus_conformance::DEFAULT_QUIET_MS }
+    );
     let StepKind::ReadAll { pats, quiet_ms: 50, .. } = &k[5] else { panic!() };
     assert!(pats[0].any_payload && pats[1].any_payload);
     assert_eq!(pats[0].ty, Field::Any);

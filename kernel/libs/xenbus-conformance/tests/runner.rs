@@ -107,8 +107,7 @@ fn guard_records_timeout_without_reading() {
 
 #[test]
 fn observations_and_errnos() {
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Err(22), Ok(m(2, 9, 0, b"hello"))]);
+    let mut f = Fake { answers: VecDeque::from([Err(22), Ok(m(2, 9, 0, b"hello"))]), ..Fake::default() };
     let (t, fails) = run(
         &mut f,
         "open X path=/nope\nexpect errno ENOENT\nopen A\nwrite A \"x\"\nexpect errno EINVAL\nwrite A msg(READ, 9, 0, \"p\\0\")\nexpect 18\npoll A events=IN|OUT timeout=10\nexpect revents IN\nread A 4096\nexpect 21\nexpect bytes msg(READ, 9, 0, \"hello\")\nexpect msg(READ, 9, 0, \"hello\")\nread A 16 nonblock\nexpect errno EAGAIN\nclose A\n",
@@ -163,8 +162,7 @@ fn unordered_accepts_either_order_and_prints_pattern_order() {
     let ev = m(15, 0, 0, b"p\0t\0");
     let mut out = Vec::new();
     for order in [[ok.clone(), ev.clone()], [ev.clone(), ok.clone()]] {
-        let mut f = Fake::default();
-        f.answers = VecDeque::from([Ok(order.concat())]);
+        let mut f = Fake { answers: VecDeque::from([Ok(order.concat())]), ..Fake::default() };
         let (t, fails) = run(
             &mut f,
             "open A\nwrite A msg(WATCH, 5, 0, \"p\\0t\\0\")\nread A unordered { msg(WATCH, 5, 0, \"OK\\0\") ; msg(WATCH_EVENT, 0, 0, \"p\\0t\\0\") }\n",
@@ -178,8 +176,7 @@ fn unordered_accepts_either_order_and_prints_pattern_order() {
     assert!(out[1].ends_with("ok seen=2,1\nend ok\n"), "{}", out[1]);
     assert!(xenbus_conformance::compare(&out[0], &out[1]).is_empty());
     // In order only: the reversed stream is a mismatch.
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok([ev, ok].concat())]);
+    let mut f = Fake { answers: VecDeque::from([Ok([ev, ok].concat())]), ..Fake::default() };
     let (t, fails) = run(
         &mut f,
         "open A\nwrite A \"w\"\nread A msg(WATCH, 5, 0, \"OK\\0\")\nread A msg(WATCH_EVENT, 0, 0, \"p\\0t\\0\")\n",
@@ -224,8 +221,7 @@ fn expect_none_polls_without_reading() {
     assert!(t.contains("L3 expect none 500 -> ok\n"), "{t}");
     assert!(f.clock >= 500);
     // Something arrives: the expectation fails and the data stays queued.
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok(m(2, 1, 0, b"v"))]);
+    let mut f = Fake { answers: VecDeque::from([Ok(m(2, 1, 0, b"v"))]), ..Fake::default() };
     let (t, fails) = run(&mut f, "open A\nwrite A \"x\"\nexpect none 500\nread A msg(READ, 1, 0, \"v\")\n");
     assert!(t.contains("L3 expect none 500 -> FAILED\n"), "{t}");
     assert!(t.contains("L4 read A msg(READ, 1, 0, \"v\") -> 02000000 01000000 00000000 01000000 76 ok\n"), "{t}");
@@ -238,16 +234,16 @@ either { expect errno EINVAL } or { expect 20 ; read A unordered { msg(WATCH, 5,
 #[test]
 fn either_takes_the_alternative_that_holds() {
     // The write fails: the first alternative, nothing is read.
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Err(22)]);
+    let mut f = Fake { answers: VecDeque::from([Err(22)]), ..Fake::default() };
     let (t, fails) = run(&mut f, WATCH_EITHER);
     assert_eq!(fails, 0, "{t}");
     assert!(t.contains("} } -> alt 1 ok\n"), "{t}");
     assert_eq!(f.reads, 0);
     // The write succeeds: OK and the event, in either order.
-    for (msgs, seen) in [([m(4, 5, 0, b"OK\0"), m(15, 0, 0, b"p\0t\0")], "1,2"), ([m(15, 0, 0, b"p\0t\0"), m(4, 5, 0, b"OK\0")], "2,1")] {
-        let mut f = Fake::default();
-        f.answers = VecDeque::from([Ok(msgs.concat())]);
+    for (msgs, seen) in
+        [([m(4, 5, 0, b"OK\0"), m(15, 0, 0, b"p\0t\0")], "1,2"), ([m(15, 0, 0, b"p\0t\0"), m(4, 5, 0, b"OK\0")], "2,1")]
+    {
+        let mut f = Fake { answers: VecDeque::from([Ok(msgs.concat())]), ..Fake::default() };
         let (t, fails) = run(&mut f, WATCH_EITHER);
         assert_eq!(fails, 0, "{t}");
         assert!(
@@ -256,10 +252,12 @@ fn either_takes_the_alternative_that_holds() {
         );
     }
     // Something else arrives: no alternative matches.
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok(m(16, 5, 0, b"EACCES\0"))]);
+    let mut f = Fake { answers: VecDeque::from([Ok(m(16, 5, 0, b"EACCES\0"))]), ..Fake::default() };
     let (t, fails) = run(&mut f, WATCH_EITHER);
-    assert!(t.contains("-> 10000000 05000000 00000000 07000000 454143434553 00 MISMATCH\n") || t.contains("MISMATCH"), "{t}");
+    assert!(
+        t.contains("-> 10000000 05000000 00000000 07000000 454143434553 00 MISMATCH\n") || t.contains("MISMATCH"),
+        "{t}"
+    );
     assert_eq!(fails, 1);
 }
 
@@ -270,13 +268,14 @@ either { read A msg(ERROR, 7, 0, _) } or { read A msg(READ, 7, 0, _) ; } \n";
     // A trailing ';' leaves an empty step: a parse error.
     assert!(xenbus_conformance::parse("t", text).is_err());
     let text = "open A\nwrite A \"r\"\neither { read A msg(ERROR, 7, 0, _) } or { read A unordered { msg(READ, 7, 0, _) ; msg(WATCH_EVENT, 0, 0, _) } }\n";
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok([m(15, 0, 0, b"a\0b\0"), m(2, 7, 0, b"val")].concat())]);
+    let mut f = Fake {
+        answers: VecDeque::from([Ok([m(15, 0, 0, b"a\0b\0"), m(2, 7, 0, b"val")].concat())]),
+        ..Fake::default()
+    };
     let (t, fails) = run(&mut f, text);
     assert_eq!(fails, 0, "{t}");
     assert!(t.contains("-> alt 2: 02000000 07000000 00000000 03000000 76616c | 0f000000 00000000 00000000 04000000 61006200 ok seen=2,1\n"), "{t}");
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok(m(16, 7, 0, b"ENOENT\0"))]);
+    let mut f = Fake { answers: VecDeque::from([Ok(m(16, 7, 0, b"ENOENT\0"))]), ..Fake::default() };
     let (t, _) = run(&mut f, text);
     assert!(t.contains("-> alt 1: 10000000 07000000 00000000 07000000 454e4f454e5400 ok\n"), "{t}");
 }
@@ -289,8 +288,10 @@ fn read_all_prints_listed_then_replies_by_req_then_events() {
     let r3 = m(2, 3, 0, b"x");
     let mut outs = Vec::new();
     for order in [[&ev1, &r9, &r3, &ev2], [&r3, &ev1, &ev2, &r9]] {
-        let mut f = Fake::default();
-        f.answers = VecDeque::from([Ok(order.iter().flat_map(|x| x.iter().copied()).collect())]);
+        let mut f = Fake {
+            answers: VecDeque::from([Ok(order.iter().flat_map(|x| x.iter().copied()).collect())]),
+            ..Fake::default()
+        };
         let (t, fails) = run(&mut f, "open A\nwrite A \"w\"\nread A all\nread A all quiet=100\n");
         assert_eq!(fails, 0, "{t}");
         outs.push(t);
@@ -306,21 +307,30 @@ fn read_all_prints_listed_then_replies_by_req_then_events() {
     assert!(t.contains("-> 0: none TIMEOUT\n"), "{t}");
     assert_eq!(fails, 1);
     // The listed one first, even if it came last.
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok([r3.clone(), r9.clone()].concat())]);
+    let mut f = Fake { answers: VecDeque::from([Ok([r3.clone(), r9.clone()].concat())]), ..Fake::default() };
     let (t, _) = run(&mut f, "open A\nwrite A \"w\"\nread A all { msg(WRITE, 9, 0, \"OK\\0\") }\n");
-    assert!(t.contains("-> 2: 0b000000 09000000 00000000 03000000 4f4b00 | 02000000 03000000 00000000 01000000 78 seen=2,1\n"), "{t}");
+    assert!(
+        t.contains(
+            "-> 2: 0b000000 09000000 00000000 03000000 4f4b00 | 02000000 03000000 00000000 01000000 78 seen=2,1\n"
+        ),
+        "{t}"
+    );
 }
 
 #[test]
 fn any_payload_and_many_unordered_messages() {
     let msgs: Vec<Vec<u8>> = (1..=10u32).map(|i| m(2, i, 0, format!("v{i}").as_bytes())).collect();
-    let mut f = Fake::default();
-    f.answers = VecDeque::from([Ok(msgs.iter().rev().flat_map(|x| x.iter().copied()).collect())]);
+    let mut f = Fake {
+        answers: VecDeque::from([Ok(msgs.iter().rev().flat_map(|x| x.iter().copied()).collect())]),
+        ..Fake::default()
+    };
     let pats: Vec<String> = (1..=10).map(|i| format!("msg(READ, {i}, 0, _)")).collect();
     let (t, fails) = run(&mut f, &format!("open A\nwrite A \"w\"\nread A unordered {{ {} }}\n", pats.join(" ; ")));
     assert_eq!(fails, 0, "{t}");
     assert!(t.contains(" ok seen=10,9,8,7,6,5,4,3,2,1\n"), "{t}");
     assert!(t.contains("-> 02000000 01000000 00000000 02000000 7631 | 02000000 02000000"), "{t}");
-    assert!(xenbus_conformance::parse("t", "open A\nwrite A msg(READ, 1, 0, _)\n").is_err(), "'_' payload only in patterns");
+    assert!(
+        xenbus_conformance::parse("t", "open A\nwrite A msg(READ, 1, 0, _)\n").is_err(),
+        "'_' payload only in patterns"
+    );
 }

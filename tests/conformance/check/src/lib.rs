@@ -128,9 +128,9 @@ pub fn foreign_paths(name: &str, text: &str) -> Vec<String> {
         while let Some(p) = rest.find("data/conf/") {
             let tail = rest.get(p + "data/conf/".len()..).unwrap_or("");
             // The directory itself, or something under it.
-            let own = tail.strip_prefix(name).is_some_and(|after| {
-                !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            });
+            let own = tail
+                .strip_prefix(name)
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
             if !own {
                 out.push(format!("line {}: {}", i + 1, line.trim()));
                 break;
@@ -149,7 +149,8 @@ pub fn uses_save(sc: &Scenario) -> bool {
 /// Checks one scenario on a shared simulated host (as the real run does:
 /// one domain, scenario after scenario).
 pub fn check_scenario(host: &mut SimHost, runner: &mut Runner, name: &str, text: &str) -> ScenarioCheck {
-    let mut c = ScenarioCheck { name: name.to_string(), errors: Vec::new(), warnings: Vec::new(), transcript: String::new() };
+    let mut c =
+        ScenarioCheck { name: name.to_string(), errors: Vec::new(), warnings: Vec::new(), transcript: String::new() };
     if !name_is_path_safe(name) {
         c.errors.push(String::from("the name must be letters, digits, '-' and '_' (it becomes a xenstore path)"));
     }
@@ -183,7 +184,9 @@ pub fn check_scenario(host: &mut SimHost, runner: &mut Runner, name: &str, text:
     let failed_lines: Vec<&str> = o
         .transcript
         .lines()
-        .filter(|l| l.ends_with("FAILED") || l.contains(" MISMATCH") || l.contains("-> TIMEOUT") || l.contains("-> ERROR"))
+        .filter(|l| {
+            l.ends_with("FAILED") || l.contains(" MISMATCH") || l.contains("-> TIMEOUT") || l.contains("-> ERROR")
+        })
         .collect();
     if o.failures > 0 || o.transcript.contains("-> ERROR") {
         let what = format!("{} failed step(s) in the simulated run: {}", o.failures, failed_lines.join(" / "));

@@ -419,7 +419,8 @@ mod tests {
 
     #[test]
     fn device_paths_resolve_like_the_real_hosts() {
-        for p in ["/dev/xen/xenbus", "/dev/xen/./xenbus", "//dev//xen/xenbus", "/dev/../dev/xen/xenbus", "dev/xen/xenbus"]
+        for p in
+            ["/dev/xen/xenbus", "/dev/xen/./xenbus", "//dev//xen/xenbus", "/dev/../dev/xen/xenbus", "dev/xen/xenbus"]
         {
             assert_eq!(resolve(p), Ok(Node::Device), "{p}");
         }

@@ -109,5 +109,9 @@ fn coverage_of_a_batch() {
         println!("{name:>20}: {} of {n}", counts[k]);
         assert!(counts[k] > 0, "no scenario has {name}");
     }
-    println!("average {} lines, {} ms of waiting (simulated clock) per scenario", lines / n as usize, total_ms / u64::from(n));
+    println!(
+        "average {} lines, {} ms of waiting (simulated clock) per scenario",
+        lines / n as usize,
+        total_ms / u64::from(n)
+    );
 }

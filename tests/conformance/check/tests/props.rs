@@ -52,6 +52,16 @@ const PIECES: &[&str] = &[
     "skip-on: linux y\n",
     "fcntl A nonblock",
     "sleep 1",
+    "either { ",
+    " } or { ",
+    "expect none 10",
+    "read A all",
+    "read A all { msg(_, 1, _, _) } quiet=5",
+    "$domid",
+    "dom0 save",
+    "generated: g\n",
+    ", _)",
+    "\"/local/domain/\" $domid \"/x\\0\"",
 ];
 
 proptest! {

@@ -268,7 +268,13 @@ fn print_diffs(name: &str, diffs: &[xenbus_conformance::Diff], what: &str) {
             Some(v) => printable(v),
             None => String::from("(no such line)"),
         };
-        println!("RANDOM DIFF {name} {what} {} {} | ours/1: {} | linux/2: {}", d.key, d.step, show(&d.ours), show(&d.linux));
+        println!(
+            "RANDOM DIFF {name} {what} {} {} | ours/1: {} | linux/2: {}",
+            d.key,
+            d.step,
+            show(&d.ours),
+            show(&d.linux)
+        );
     }
 }
 
@@ -323,11 +329,28 @@ fn run(a: &Args) -> Result<bool, String> {
     }
     let home_o = h.ours.home.clone();
     let home_l = h.linux.home.clone();
-    wait_ack(&mut h.xs, &Guest { name: a.ours.clone(), home: home_o, log: PathBuf::new(), k: 0, busy: 0.0 }, "0 ready", Duration::from_secs(300))?;
-    wait_ack(&mut h.xs, &Guest { name: a.linux.clone(), home: home_l, log: PathBuf::new(), k: 0, busy: 0.0 }, "0 ready", Duration::from_secs(300))?;
-    println!("RANDOM start seed={} count={} first={} (both guests ready after {:.1} s)", a.seed, a.count, a.first, t0.elapsed().as_secs_f64());
+    wait_ack(
+        &mut h.xs,
+        &Guest { name: a.ours.clone(), home: home_o, log: PathBuf::new(), k: 0, busy: 0.0 },
+        "0 ready",
+        Duration::from_secs(300),
+    )?;
+    wait_ack(
+        &mut h.xs,
+        &Guest { name: a.linux.clone(), home: home_l, log: PathBuf::new(), k: 0, busy: 0.0 },
+        "0 ready",
+        Duration::from_secs(300),
+    )?;
+    println!(
+        "RANDOM start seed={} count={} first={} (both guests ready after {:.1} s)",
+        a.seed,
+        a.count,
+        a.first,
+        t0.elapsed().as_secs_f64()
+    );
     let cfg = GenConfig::default();
-    let (mut matched, mut deviation, mut unrep, mut mismatch, mut shrunk, mut errors, mut misses) = (0, 0, 0, 0, 0, 0, 0);
+    let (mut matched, mut deviation, mut unrep, mut mismatch, mut shrunk, mut errors, mut misses) =
+        (0, 0, 0, 0, 0, 0, 0);
     let run_start = Instant::now();
     for i in a.first..a.first.saturating_add(a.count) {
         let g = generate(a.seed, i, &cfg);
