@@ -815,6 +815,9 @@ struct Pend {
     kind: PendKind,
     /// Bytes of the whole reply, when known (synthetic ENOENT/EINVAL: 23).
     len: Option<usize>,
+    /// The reply may name the domain (GET_PERMS, GET_DOMAIN_PATH): only
+    /// whole-message reads print that canonically, so no raw reads.
+    names_domain: bool,
     /// A forwarded request's payload (`None`: not modelled). Linux sends it
     /// from the descriptor's write buffer some time after write()
     /// returned, so until the reply is read the buffer must keep it.
@@ -1249,7 +1252,14 @@ impl<'a> Renderer<'a> {
     /// What the node does with a complete message (`payload` `None`: not
     /// modelled, assumed well formed).
     fn dispatch(&mut self, fd: u8, ty: u32, req: u32, tx: &TxRef, payload: Option<&[u8]>) {
-        let synth = |req| Pend { req, forwarded: false, kind: PendKind::Any, len: Some(23), payload: None };
+        let synth = |req| Pend {
+            req,
+            forwarded: false,
+            kind: PendKind::Any,
+            len: Some(23),
+            names_domain: false,
+            payload: None,
+        };
         if ty == names::WATCH || ty == names::UNWATCH {
             self.fdm(fd).watch = true;
             let well_formed = match payload {
@@ -1265,7 +1275,17 @@ impl<'a> Renderer<'a> {
             if !well_formed {
                 self.push_pend(fd, synth(req));
             } else if ty == names::UNWATCH {
-                self.push_pend(fd, Pend { req, forwarded: false, kind: PendKind::Any, len: Some(19), payload: None });
+                self.push_pend(
+                    fd,
+                    Pend {
+                        req,
+                        forwarded: false,
+                        kind: PendKind::Any,
+                        len: Some(19),
+                        names_domain: false,
+                        payload: None,
+                    },
+                );
             } else {
                 // OK and the initial event, or an errno and nothing: read
                 // with `read all`, which takes either.
@@ -1299,7 +1319,11 @@ impl<'a> Renderer<'a> {
         if matches!(ty, 7 | 11 | 12 | 13 | 14) {
             self.epoch += 1;
         }
-        self.push_pend(fd, Pend { req, forwarded: true, kind, len: None, payload: payload.map(<[u8]>::to_vec) });
+        let names_domain = matches!(ty, 3 | 10);
+        self.push_pend(
+            fd,
+            Pend { req, forwarded: true, kind, len: None, names_domain, payload: payload.map(<[u8]>::to_vec) },
+        );
     }
 
     fn pattern(&self, p: &Pend) -> String {
@@ -1827,7 +1851,10 @@ impl<'a> Renderer<'a> {
                     }
                     let n = m.pending.len();
                     self.consumed(fd, n);
-                } else if !m.watch && m.pending.len() == 1 && m.pending.iter().all(|p| p.kind == PendKind::Any) {
+                } else if !m.watch
+                    && m.pending.len() == 1
+                    && m.pending.iter().all(|p| p.kind == PendKind::Any && !p.names_domain)
+                {
                     // One reply: wait for it, read a few header bytes, then
                     // the rest with a read large enough for any message.
                     if m.nonblock {

@@ -115,3 +115,27 @@ fn coverage_of_a_batch() {
         total_ms / u64::from(n)
     );
 }
+
+#[test]
+fn generated_transcripts_do_not_depend_on_domain_or_transaction_ids() {
+    // Two hosts that differ only in the domain id (digit count too) and in
+    // the transaction ids xenstored hands out: every generated transcript
+    // must compare equal, or the real run would report a false mismatch.
+    let cfg = GenConfig::default();
+    let mut a = SimHost::with_domid(7, 1);
+    let mut b = SimHost::with_domid(1234, 900);
+    let mut ra = Runner::new(RunConfig::new("ours", DEVICE));
+    let mut rb = Runner::new(RunConfig::new("ours", DEVICE));
+    let mut bad = Vec::new();
+    for i in 0..300 {
+        let g = generate(11, i, &cfg);
+        let text = render(&g);
+        let ta = ra.run_text(&mut a, &g.name(), &text).transcript;
+        let tb = rb.run_text(&mut b, &g.name(), &text).transcript;
+        let d = xenbus_conformance::compare(&ta, &tb);
+        if !d.is_empty() {
+            bad.push(format!("{}: {:?}\n{text}", g.name(), d.first()));
+        }
+    }
+    assert!(bad.is_empty(), "{} scenarios differ, first: {}", bad.len(), bad.first().cloned().unwrap_or_default());
+}
