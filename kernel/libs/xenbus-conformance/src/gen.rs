@@ -2116,3 +2116,103 @@ mod tests {
         assert_eq!(lit(b"a\0\"\\\xff"), "\"a\\0\\\"\\\\\\xff\"");
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+
+    fn req(ty: u32, tx: TxRef, payload: &[u8]) -> Req {
+        Req { ty, req: ReqSel::Auto, tx, payload: vec![Seg::Lit(payload.to_vec())], lie: None }
+    }
+
+    fn scenario(actions: Vec<Action>) -> String {
+        let g = Generated { seed: 3, index: 1, actions, cfg: GenConfig::default(), shrunk_from: None };
+        render(&g)
+    }
+
+    fn request(fd: u8, r: Req) -> Action {
+        Action::Request { fd, req: r, cuts: Vec::new(), extra: Extra::None, repeat: 0 }
+    }
+
+    #[test]
+    fn a_write_that_would_change_an_unsent_payload_waits_for_the_reply() {
+        let t = scenario(vec![
+            Action::Open { fd: 0, mode: 2, nonblock: false },
+            request(0, req(names::READ, TxRef::Zero, b"data/conf/g3-0001/aaa\0")),
+            request(0, req(names::READ, TxRef::Zero, b"data/conf/g3-0001/bbb\0")),
+        ]);
+        let lines: Vec<&str> = t.lines().filter(|l| !l.starts_with("generated:") && !l.starts_with("about:")).collect();
+        // The first reply is read before the second request is written.
+        assert!(lines[1].starts_with("write A msg(READ, "), "{t}");
+        assert!(lines[2].starts_with("read A msg(_, "), "{t}");
+        assert!(lines[3].contains("bbb"), "{t}");
+        // Equal payloads are pipelined.
+        let t = scenario(vec![
+            Action::Open { fd: 0, mode: 2, nonblock: false },
+            Action::Request {
+                fd: 0,
+                req: req(names::READ, TxRef::Zero, b"data/conf/g3-0001/aaa\0"),
+                cuts: Vec::new(),
+                extra: Extra::None,
+                repeat: 2,
+            },
+        ]);
+        assert_eq!(t.lines().filter(|l| l.starts_with("write A")).count(), 3, "{t}");
+        assert!(t.contains("write A msg(READ, ") && !t.lines().nth(3).unwrap_or("").starts_with("read"), "{t}");
+    }
+
+    #[test]
+    fn watch_and_unwatch_wait_for_forwarded_replies_and_events() {
+        let t = scenario(vec![
+            Action::Open { fd: 0, mode: 2, nonblock: false },
+            request(0, req(names::READ, TxRef::Zero, b"data/conf/g3-0001/a\0")),
+            request(0, req(names::WATCH, TxRef::Zero, b"data/conf/g3-0001/a\0tok\0")),
+            request(0, req(names::UNWATCH, TxRef::Zero, b"data/conf/g3-0001/a\0tok\0")),
+        ]);
+        let w = t.find("msg(WATCH,").unwrap();
+        let r = t.find("read A msg(_, ").unwrap();
+        assert!(r < w, "the READ reply is read before the WATCH:\n{t}");
+        let u = t.find("msg(UNWATCH,").unwrap();
+        let drain = t.find("read A all").unwrap();
+        assert!(drain < u, "the watch descriptor is drained before the UNWATCH:\n{t}");
+        assert!(t.contains("open Z") && t.contains("write Z msg(READ,"), "barrier on its own descriptor:\n{t}");
+    }
+
+    #[test]
+    fn no_empty_request_no_end_zero_no_second_end_in_flight() {
+        let t = scenario(vec![
+            Action::Open { fd: 0, mode: 2, nonblock: false },
+            Action::Request {
+                fd: 0,
+                req: Req { ty: names::READ, req: ReqSel::Auto, tx: TxRef::Zero, payload: Vec::new(), lie: None },
+                cuts: Vec::new(),
+                extra: Extra::None,
+                repeat: 0,
+            },
+            request(0, req(7, TxRef::Zero, b"T\0")),
+            request(0, req(names::TRANSACTION_START, TxRef::Zero, b"\0")),
+            request(0, req(7, TxRef::Slot(0), b"T\0")),
+            request(0, req(7, TxRef::Slot(0), b"F\0")),
+        ]);
+        assert!(!t.contains("msg(READ, "), "an empty READ was written:\n{t}");
+        assert!(
+            !t.lines().any(|l| l.contains("msg(TRANSACTION_END,") && l.contains(", 0, \"T")),
+            "END with tx 0:\n{t}"
+        );
+        // The second END comes only after the first END's reply was read.
+        let first = t.find("msg(TRANSACTION_END,").unwrap();
+        let second = t.rfind("msg(TRANSACTION_END,").unwrap();
+        let between = &t[first..second];
+        assert!(between.contains("\nread A msg(_, "), "{t}");
+    }
+
+    #[test]
+    fn shrinking_only_removes_or_simplifies() {
+        let g = generate(5, 5, &GenConfig::default());
+        for c in shrink_candidates(&g) {
+            assert!(c.actions.len() <= g.actions.len());
+            assert_eq!(c.shrunk_from, Some(g.actions.len()));
+            assert_eq!(c.name(), g.name());
+        }
+    }
+}
