@@ -17,7 +17,7 @@ VERBOSE    ?=
 VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
-.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools lint ring-corruptor fuzz tools test-programs sizes
+.PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools conformance-random conformance-check lint ring-corruptor fuzz tools test-programs sizes
 .PHONY: kernel-min kernel-bench bench bench-tools bench-readme
 
 deps:
@@ -114,9 +114,14 @@ test-host: deps
 
 # CHECKS=a,b: only those guest checks (names: tests/harness/test.py --list), no host tests, no conformance.
 CHECKS ?=
+# The fixed-seed batch of random differential scenarios `make test` runs with
+# the corpus (docs/conformance.md); override with TEST_RANDOM_SEED/COUNT.
+TEST_RANDOM_SEED  ?= 20261201
+TEST_RANDOM_COUNT ?= 8
 test: kernel dom0 conformance-tools ring-corruptor test-programs
 	$(PYTHON) tests/harness/test.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
 		--lint "$(MAKE) --no-print-directory lint" --scenarios tests/conformance/scenarios --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare \
+		--driver $(DRIVER) --random-seed $(TEST_RANDOM_SEED) --random-count $(TEST_RANDOM_COUNT) \
 		--ring-corruptor $(RING_CORRUPTOR) --tools-runner $(TOOLS_RUNNER) $(VERBOSE_FLAG) $(if $(CHECKS),--only '$(CHECKS)')
 
 # One guest running an in-guest selection, e.g. make test-guest TESTS='xenbus::*' [MEMORY=4] [XENSTORED=oxenstored]
@@ -139,13 +144,17 @@ ring-corruptor: deps
 SCENARIOS ?= tests/conformance/scenarios
 LINUX_RUNNER := target/x86_64-unknown-linux-gnu/release/xbconform
 TOOLS_RUNNER := target/x86_64-unknown-linux-gnu/release/xbtools
+DRIVER := target/x86_64-unknown-linux-gnu/release/xbdrive
 conformance-tools: deps
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux -p xenstore-tools-runner --target x86_64-unknown-linux-gnu
-	$(CARGO) build --release -p xenbus-conformance-compare
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p xenbus-conformance-linux -p xenstore-tools-runner -p xenbus-conformance-driver --target x86_64-unknown-linux-gnu
+	$(CARGO) build --release -p xenbus-conformance-compare -p xenbus-conformance-check
 
+# LINUX_ONLY=1: run the Linux guest alone (to learn what Linux does first,
+# before our node runs them); every expectation must hold.
 conformance: kernel dom0 conformance-tools
 	$(PYTHON) tests/harness/conformance.py --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
-		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare $(VERBOSE_FLAG)
+		--scenarios $(SCENARIOS) --linux-runner $(LINUX_RUNNER) --compare target/release/xbcompare $(VERBOSE_FLAG) \
+		$(if $(LINUX_ONLY),--linux-only)
 
 # C programs of our own for the in-guest program tests (tests/programs), built
 # as a user would build theirs: position-independent, against Debian's glibc
@@ -191,6 +200,22 @@ bench: kernel kernel-min kernel-bench dom0 bench-tools
 
 bench-readme:
 	$(PYTHON) tests/harness/bench.py readme --results $(BUILD)/bench/results.json --readme README.md
+
+# Random differential scenarios on both hosts in one boot; mismatches are
+# shrunk into tests/conformance/found/. The nightly-sized run is COUNT=1000.
+SEED ?= 1
+COUNT ?= 100
+FIRST ?= 0
+SHRINK_BUDGET ?= 120
+conformance-random: kernel dom0 conformance-tools
+	$(PYTHON) tests/harness/conformance.py --random --kernel $(KERNEL_ELF) --cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) \
+		--linux-runner $(LINUX_RUNNER) --driver $(DRIVER) --seed $(SEED) --count $(COUNT) --first $(FIRST) \
+		--shrink-budget $(SHRINK_BUDGET)
+
+# Host only: parse, rule check and simulated run of any scenario directory.
+conformance-check:
+	$(CARGO) build --release -p xenbus-conformance-check
+	target/release/xbcheck $(SCENARIOS)
 
 clean:
 	rm -rf $(BUILD) target

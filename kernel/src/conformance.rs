@@ -1,9 +1,12 @@
-//! `conformance=<dir>` on the command line: runs every `*.scn` scenario in
-//! `<dir>` (a directory of the VFS, filled from the boot module) against
-//! this kernel's xenbus node through the file API, and prints each
-//! transcript framed for the harness (`CONFORMANCE BEGIN/END <name>`,
-//! `CONFORMANCE DONE <n>`). The same runner, built for Linux, runs the same
-//! scenarios against Linux's `/dev/xen/xenbus` (tests/conformance/).
+//! `conformance=<list>` on the command line: a comma-separated list of
+//! directories and the word `serve`. For a directory (of the VFS, filled
+//! from the boot module), every `*.scn` scenario in it runs against this
+//! kernel's xenbus node through the file API; `serve` runs the scenarios
+//! dom0 hands over through the store until it says `done`
+//! (`Runner::serve`, docs/conformance.md). Each transcript is printed framed
+//! for the harness (`CONFORMANCE BEGIN/END <name>`), and
+//! `CONFORMANCE DONE <n>` at the end. The same runner, built for Linux, runs
+//! the same scenarios against Linux's `/dev/xen/xenbus` (tests/conformance/).
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -71,8 +74,31 @@ fn read_file(p: &Program, path: &str) -> Result<Vec<u8>, vfs::Errno> {
     Ok(out)
 }
 
+/// Runs the scenarios of every directory of a comma-separated list (and
+/// serves dom0's scenarios for the word `serve`); returns how many ran.
+pub fn run_dir(list: &str) -> usize {
+    let mut files = KernelFiles { p: Program::new() };
+    let mut runner = Runner::new(RunConfig::new("ours", "/dev/xen/xenbus"));
+    // Sequence numbers of our dom0 requests start above the test framework's.
+    runner.set_seq(100_000);
+    let mut n = 0;
+    for item in list.split(',').filter(|s| !s.is_empty()) {
+        if item == "serve" {
+            let mut out = |framed: &str| crate::xen::console::write(framed.as_bytes());
+            match runner.serve(&mut files, &mut out) {
+                Ok(k) => n += k,
+                Err(e) => crate::error!("conformance: serve mode stopped: {}", e),
+            }
+        } else {
+            n += run_one_dir(&mut files, &mut runner, item);
+        }
+    }
+    crate::xen::console::write(frame_done(n).as_bytes());
+    n
+}
+
 /// Runs the scenarios of `dir`; returns how many ran.
-pub fn run_dir(dir: &str) -> usize {
+fn run_one_dir(files: &mut KernelFiles, runner: &mut Runner, dir: &str) -> usize {
     let mut names: Vec<String> = match crate::fs::readdir(dir) {
         Ok(entries) => {
             entries.into_iter().filter_map(|e| String::from_utf8(e.name).ok()).filter(|n| n.ends_with(".scn")).collect()
@@ -83,10 +109,6 @@ pub fn run_dir(dir: &str) -> usize {
         }
     };
     names.sort();
-    let mut files = KernelFiles { p: Program::new() };
-    let mut runner = Runner::new(RunConfig::new("ours", "/dev/xen/xenbus"));
-    // Sequence numbers of our dom0 requests start above the test framework's.
-    runner.set_seq(100_000);
     for name in &names {
         let path = alloc::format!("{}/{}", dir, name);
         let text = match read_file(&files.p, &path) {
@@ -97,9 +119,8 @@ pub fn run_dir(dir: &str) -> usize {
             }
         };
         let stem = name.trim_end_matches(".scn");
-        let out = runner.run_text(&mut files, stem, &text);
+        let out = runner.run_text(files, stem, &text);
         crate::xen::console::write(frame(stem, &out.transcript).as_bytes());
     }
-    crate::xen::console::write(frame_done(names.len()).as_bytes());
     names.len()
 }

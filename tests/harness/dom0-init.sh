@@ -30,6 +30,10 @@ case " $(cat /proc/cmdline) " in
     *" harness.xenstored=oxenstored "*)
         oxenstored --pid-file=/run/xenstored.pid >/dev/null 2>&1 || echo "HARNESS: error oxenstored failed"
         echo "HARNESS: xenstored is oxenstored" ;;
+    *" harness.xstrace=1 "*)
+        # Every message in and out, for diagnosing xenstored itself.
+        xenstored --pid-file=/run/xenstored.pid -T /var/log/xen/xenstored-trace.log || echo "HARNESS: error xenstored failed"
+        echo "HARNESS: xenstored traces to /var/log/xen/xenstored-trace.log" ;;
     *)
         xenstored --pid-file=/run/xenstored.pid || echo "HARNESS: error xenstored failed" ;;
 esac
@@ -87,12 +91,17 @@ attach() {
     echo "/var/log/xen/xl-$as.log" > $d/xllog
     # xenconsoled publishes the guest console's pty in xenstore; read the
     # pty directly (the domain is still paused, so nothing is missed).
+    # GUEST_RELAY=0: no live relay (two guests that run at once would
+    # interleave); detach relays xenconsoled's log once the domain is gone.
     tty=""
     for i in $(seq 1 100); do
+        [ "$GUEST_RELAY" = 0 ] && break
         tty=$(xenstore-read /local/domain/$domid/console/tty 2>/dev/null) && [ -n "$tty" ] && break
         sleep 0.05
     done
-    if [ -z "$tty" ]; then
+    if [ "$GUEST_RELAY" = 0 ]; then
+        rm -f $d/relay_pid
+    elif [ -z "$tty" ]; then
         echo "HARNESS: error no console pty for $name"
         rm -f $d/relay_pid
     else
@@ -284,7 +293,8 @@ dom0_helper() {
                    elif out=$(/harness/ring-corruptor "$domid" "$@" 2>&1); then rsp="ok $(echo $out)"
                    else rsp="err $(echo $out)"; fi
                    echo "HARNESS: guest $gname corrupt $*: $rsp" ;;
-            saverestore|checkpoint|migrate|xlmigrate)
+            save|saverestore|checkpoint|migrate|xlmigrate)
+                   [ "$op" = save ] && op=saverestore
                    # The domain is saved (and this helper stopped) on the
                    # way: run it apart, and answer in the home of whatever
                    # domain the guest is afterwards. (Its output goes to the
@@ -297,16 +307,17 @@ dom0_helper() {
                    continue ;;
             *)     rsp="err unknown request $op" ;;
         esac
+        # Error texts name paths relative to the guest's home, so that they
+        # do not depend on the domain id (conformance transcripts).
+        rsp=$(printf '%s' "$rsp" | sed "s|$home/||g")
         xenstore-write $home/data/harness/rsp "$seq $rsp"
     done
 }
 
-# run_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
-# attaches the console, unpauses, waits until the domain is gone and prints
-#   HARNESS: guest NAME ended reason=<poweroff|reboot|suspend|crash|watchdog|unknown>
-# The guest may change domains on the way (xl save/restore, migration), by
-# GUEST_ACTION or at the request of an in-guest test.
-run_guest() {
+# start_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
+# attaches the console (unless GUEST_RELAY=0) and its dom0 helper, and
+# unpauses it. The domain id is kept in $(gdir NAME)/domid.
+start_guest() {
     name=$1; cfg=$2; shift 2
     d=$(gdir $name)
     rm -rf $d; mkdir -p $d
@@ -317,10 +328,21 @@ run_guest() {
         return 1
     fi
     domid=$(xl domid "$name")
+    echo "$domid" > /tmp/domid-$name
     echo "HARNESS: guest $name created domid=$domid"
     attach "$name" $domid
     xl unpause "$name"
     echo "HARNESS: stage guest-run $name"
+}
+
+# run_guest NAME CFG [xl key=value overrides...]: start_guest, then the
+# GUEST_ACTION if any, then wait_guest. The guest may change domains on the
+# way (xl save/restore, migration), by GUEST_ACTION or at the request of an
+# in-guest test.
+run_guest() {
+    name=$1
+    start_guest "$@" || return 1
+    d=$(gdir $name); domid=$(cat $d/domid)
     # GUEST_ACTION: once the guest advertises the shutdown protocol
     # (control/feature-poweroff), dom0 acts on it (docs/testing.md).
     if [ -n "$GUEST_ACTION" ]; then
@@ -348,6 +370,14 @@ run_guest() {
             *) xl $GUEST_ACTION "$name" >/dev/null 2>&1 || echo "HARNESS: error xl $GUEST_ACTION $name failed" ;;
         esac
     fi
+    wait_guest "$name"
+}
+
+# wait_guest NAME: waits until the domain is gone and prints
+#   HARNESS: guest NAME ended reason=<poweroff|reboot|suspend|crash|watchdog|unknown|timeout>
+wait_guest() {
+    name=$1
+    d=$(gdir $name)
     # Wait until the domain is gone (its xenstore home disappears) or xl's
     # monitor logged its shutdown (a crashed domain is preserved). This loop
     # must stay cheap: it shares dom0's one vCPU with xenstored, so no `xl`

@@ -194,7 +194,8 @@ class Run:
     STAGE_TIMEOUTS = {"xen-boot": 180, "dom0-setup": 90, "guest-create": 90, "shutdown": 60}
 
     def __init__(self, kernel, dom0, logs, guests, job, verbose=False, log_name="run", quiet_guests=False,
-                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024, xenstored="xenstored"):
+                 on_guest_line=None, extra_files=(), dom0_mem=320, machine_mem=1024, xenstored="xenstored",
+                 on_dom0_line=None):
         self.kernel, self.dom0, self.logs = kernel, dom0, logs
         self.guests = {g.name: g for g in guests}
         self.order = [g.name for g in guests]
@@ -205,6 +206,7 @@ class Run:
         self.verbose = verbose
         self.quiet_guests = quiet_guests
         self.on_guest_line = on_guest_line
+        self.on_dom0_line = on_dom0_line
         self.log_path = os.path.join(logs, f"{log_name}.log")
         self.symbols = Symbols(kernel)
         self.tail = []
@@ -243,6 +245,9 @@ class Run:
                        "loglvl=warning guest_loglvl=warning bootscrub=0 noreboot sched=credit2 " +
                        os.environ.get("XENRUN_XEN_ARGS", "")).strip()
         dom0_cmdline = f"console=hvc0 quiet loglevel=3 panic=-1 harness.xenstored={self.xenstored}"
+        if os.environ.get("XENRUN_XSTRACE"):
+            # C xenstored writes every message to a trace file in dom0.
+            dom0_cmdline += " harness.xstrace=1"
         # One CPU by default: measured under TCG, a second CPU makes wake-ups
         # across CPUs (guest -> dom0's xenstored -> guest) intermittently take
         # 10-30 ms, so xenstore round trips vary 20x; with one CPU they are
@@ -296,6 +301,8 @@ class Run:
             return
         self.emit("dom0", text)
         self.dom0_lines.append(text)
+        if self.on_dom0_line:
+            self.on_dom0_line(text)
         if not text.startswith("HARNESS: "):
             return
         msg = text[len("HARNESS: "):]

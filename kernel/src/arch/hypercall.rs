@@ -8,8 +8,9 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 extern "C" {
-    /// Filled with hypercall stubs by Xen (XEN_ELFNOTE_HYPERCALL_PAGE).
-    static hypercall_page: [u8; crate::mm::PAGE];
+    /// Filled with hypercall stubs by Xen (XEN_ELFNOTE_HYPERCALL_PAGE): one
+    /// 4 KiB page (this layer sits below `mm`, so the size is spelled out).
+    static hypercall_page: [u8; 4096];
 }
 
 /// A negative errno value returned by Xen (Xen uses Linux's numbers for the
@@ -58,7 +59,9 @@ pub fn check(ret: i64) -> Result<i64, XenError> {
 /// counted here). Diagnostics: `make bench` prints them per request.
 pub static COUNTS: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
 
-/// Hypercalls issued since boot, all numbers together.
+/// Hypercalls issued since boot, all numbers together (the bench workload
+/// reports it).
+#[cfg(feature = "bench")]
 pub fn total() -> u64 {
     COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).sum()
 }

@@ -189,6 +189,26 @@ pub(crate) fn lex(line: &str) -> Result<Vec<Tok>, String> {
     Ok(out)
 }
 
+/// Bytes as a double-quoted string with C escapes (`\0`, `\n`, `\xNN`): the
+/// inverse of the lexer's string tokens.
+pub fn quote(b: &[u8]) -> String {
+    let mut s = alloc::string::String::from("\"");
+    for &c in b {
+        match c {
+            0 => s.push_str("\\0"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\r' => s.push_str("\\r"),
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&alloc::format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,13 @@ pub const O_RDWR: u32 = 2;
 /// `O_NONBLOCK`.
 pub const O_NONBLOCK: u32 = 0o4000;
 
+/// Most messages one `read` step may list (`unordered { ... }`, `all { ... }`).
+pub const MAX_PATTERNS: usize = 64;
+
+/// The variable every scenario may use: the domain's own id, read from the
+/// store before the first step (`domid` node of the domain's home).
+pub const DOMID_VAR: &str = "domid";
+
 /// A parsed scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scenario {
@@ -33,8 +40,14 @@ pub struct Scenario {
     pub deviation: Option<String>,
     /// `skip-on: <host> <reason>` lines.
     pub skip_on: Vec<SkipOn>,
+    /// `generated: <origin>`: written by the generator (its message reads
+    /// are the generator's model of the node; a read that does not match on
+    /// both hosts is a model miss, not a failure).
+    pub generated: Option<String>,
     /// The steps, in file order.
     pub steps: Vec<Step>,
+    /// Some step uses `$domid`.
+    pub uses_domid: bool,
 }
 
 impl Scenario {
@@ -127,6 +140,22 @@ pub enum StepKind {
         /// Any order is accepted.
         unordered: bool,
     },
+    /// `read <fd> all [{ msg(...) ; ... }] [quiet=<ms>]`: read whole
+    /// messages until every listed one has arrived and then nothing more
+    /// arrives for `quiet_ms`; any other messages are accepted too.
+    ReadAll {
+        /// Descriptor name.
+        fd: String,
+        /// Messages that must be among those read (any order).
+        pats: Vec<MsgSpec>,
+        /// How long a quiet descriptor is waited on before the read ends.
+        quiet_ms: u64,
+    },
+    /// `either { ... } or { ... }`: the first alternative that holds.
+    Either {
+        /// The alternatives, in order.
+        alts: Vec<Alt>,
+    },
     /// `poll <fd>... [events=<mask>] [timeout=<ms>]`.
     Poll {
         /// Descriptor names.
@@ -140,6 +169,17 @@ pub enum StepKind {
     Expect(Expect),
     /// `dom0 ...`: the toolstack changes or reads the store.
     Dom0(Dom0Op),
+}
+
+/// One alternative of an `either` step: `expect` checks of the last
+/// operation, then at most one message read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alt {
+    /// Checks of the operation before the `either` step.
+    pub expects: Vec<Expect>,
+    /// A message read (`read <fd> msg(...)` or `read <fd> unordered {...}`):
+    /// descriptor, patterns, any order.
+    pub read: Option<(String, Vec<MsgSpec>, bool)>,
 }
 
 /// Checks of `expect` steps.
@@ -165,6 +205,9 @@ pub enum Expect {
     Timeout,
     /// `expect ok`: the operation succeeded.
     Ok,
+    /// `expect none <ms>`: nothing arrives on the operation's descriptors
+    /// within that time (a poll; nothing is read).
+    None(u64),
 }
 
 /// Operations of `dom0` steps (relative paths).
@@ -194,8 +237,9 @@ pub enum Dom0Op {
         /// Expected value.
         expect: Option<String>,
     },
-    /// `dom0 save-restore`: dom0 saves the domain (`xl save`) and restores
-    /// it (`xl restore`); the scenario goes on in the restored domain.
+    /// `dom0 save-restore` (or `dom0 save`): dom0 saves the domain
+    /// (`xl save`) and restores it (`xl restore`); the scenario goes on in
+    /// the restored domain, whose id is a new one.
     SaveRestore,
     /// `dom0 checkpoint`: dom0 saves the domain and lets it go on
     /// (`xl save -c`, a cancelled suspend).
@@ -232,6 +276,8 @@ pub struct MsgSpec {
     pub tx: Field,
     /// Payload.
     pub payload: Vec<Term>,
+    /// The payload was written `_`: any payload (patterns only).
+    pub any_payload: bool,
     /// `len=` override (default: the payload's length).
     pub len: Option<Field>,
 }
@@ -511,6 +557,7 @@ impl<'a> P<'a> {
         self.expect_tok(&Tok::Comma)?;
         let tx = self.field("tx_id", pattern, false)?;
         let mut payload = Vec::new();
+        let mut any_payload = false;
         let mut len = None;
         loop {
             match self.next() {
@@ -526,8 +573,18 @@ impl<'a> P<'a> {
                             continue;
                         }
                     }
-                    if !payload.is_empty() {
+                    if !payload.is_empty() || any_payload {
                         return Err(String::from("a message has one payload (juxtapose terms to concatenate)"));
+                    }
+                    if let (Some(Tok::Word(w)), Some(Tok::RParen | Tok::Comma)) = (self.peek(), self.peek2()) {
+                        if w == "_" {
+                            if !pattern {
+                                return Err(String::from("'_' can only be used in a message to match"));
+                            }
+                            self.pos += 1;
+                            any_payload = true;
+                            continue;
+                        }
                     }
                     payload = self.terms(lets, pattern)?;
                     if payload.is_empty() {
@@ -538,7 +595,7 @@ impl<'a> P<'a> {
                 None => return Err(String::from("msg( is not closed")),
             }
         }
-        Ok(MsgSpec { ty, req, tx, payload, len })
+        Ok(MsgSpec { ty, req, tx, payload, any_payload, len })
     }
 
     /// Terms up to the end of the line or a `,` `)` `;` `}` (not consumed).
@@ -638,35 +695,54 @@ impl<'a> P<'a> {
                 let m = self.msg(true, lets)?;
                 Ok((alloc::vec![m], false))
             }
-            Some(Tok::Word(w)) if w == "unordered" => {
-                self.expect_tok(&Tok::LBrace)?;
-                let mut pats = Vec::new();
-                loop {
-                    match self.next() {
-                        Some(Tok::Word(w)) if w == "msg" => pats.push(self.msg(true, lets)?),
-                        Some(t) => {
-                            return Err(alloc::format!(
-                                "expected msg(...) in unordered {{}} but found {}",
-                                t.describe()
-                            ))
-                        }
-                        None => return Err(String::from("unordered { is not closed")),
-                    }
-                    match self.next() {
-                        Some(Tok::Semi) => {}
-                        Some(Tok::RBrace) => break,
-                        Some(t) => return Err(alloc::format!("expected ';' or '}}' but found {}", t.describe())),
-                        None => return Err(String::from("unordered { is not closed")),
-                    }
-                }
-                if pats.len() > 8 {
-                    return Err(String::from("unordered {} takes at most 8 messages"));
-                }
-                Ok((pats, true))
-            }
+            Some(Tok::Word(w)) if w == "unordered" => Ok((self.brace_msgs(lets, "unordered")?, true)),
             Some(t) => Err(alloc::format!("expected msg(...) or unordered {{...}} but found {}", t.describe())),
             None => Err(String::from("expected msg(...) or unordered {...}")),
         }
+    }
+
+    /// `{ msg(...) ; msg(...) }` (the `{` not yet consumed).
+    fn brace_msgs(&mut self, lets: &Lets, what: &str) -> PResult<Vec<MsgSpec>> {
+        self.expect_tok(&Tok::LBrace)?;
+        let mut pats = Vec::new();
+        loop {
+            match self.next() {
+                Some(Tok::Word(w)) if w == "msg" => pats.push(self.msg(true, lets)?),
+                Some(t) => return Err(alloc::format!("expected msg(...) in {what} {{}} but found {}", t.describe())),
+                None => return Err(alloc::format!("{what} {{ is not closed")),
+            }
+            match self.next() {
+                Some(Tok::Semi) => {}
+                Some(Tok::RBrace) => break,
+                Some(t) => return Err(alloc::format!("expected ';' or '}}' but found {}", t.describe())),
+                None => return Err(alloc::format!("{what} {{ is not closed")),
+            }
+        }
+        if pats.len() > MAX_PATTERNS {
+            return Err(alloc::format!("{what} {{}} takes at most {MAX_PATTERNS} messages"));
+        }
+        Ok(pats)
+    }
+
+    /// The tokens of a `{ ... }` block (the `{` not yet consumed), without
+    /// the braces.
+    fn block(&mut self) -> PResult<&'a [Tok]> {
+        self.expect_tok(&Tok::LBrace)?;
+        let start = self.pos;
+        let mut depth = 1usize;
+        while let Some(t) = self.next() {
+            match t {
+                Tok::LBrace => depth += 1,
+                Tok::RBrace => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(self.toks.get(start..self.pos - 1).unwrap_or(&[]));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Err(String::from("'{' is not closed"))
     }
 
     fn mask(&mut self) -> PResult<u16> {
@@ -696,6 +772,7 @@ enum OpKind {
     Write,
     Read,
     ReadMsgs,
+    ReadAll,
     Poll,
     Dom0,
 }
@@ -709,13 +786,61 @@ fn check_expect(e: &Expect, op: Option<OpKind>) -> PResult<()> {
         Expect::Errno(_) => !matches!(op, OpKind::Dom0),
         Expect::Bytes(_) | Expect::Msgs { .. } => op == OpKind::Read,
         Expect::Revents(_) => op == OpKind::Poll,
-        Expect::Timeout => matches!(op, OpKind::Read | OpKind::ReadMsgs | OpKind::Poll | OpKind::Dom0),
+        Expect::Timeout => {
+            matches!(op, OpKind::Read | OpKind::ReadMsgs | OpKind::ReadAll | OpKind::Poll | OpKind::Dom0)
+        }
         Expect::Ok => true,
+        Expect::None(_) => !matches!(op, OpKind::Dom0 | OpKind::Close),
     };
     if ok {
         Ok(())
     } else {
         Err(String::from("this 'expect' does not apply to the previous operation"))
+    }
+}
+
+/// Variables a pattern uses that it cannot bind: those inside `let` names
+/// and slices (checked like the bytes of a write).
+fn pattern_uses(m: &MsgSpec, lets: &Lets, out: &mut BTreeSet<String>) {
+    for t in &m.payload {
+        if let Term::Let(_) = t {
+            used_vars(core::slice::from_ref(t), lets, out, 0);
+        }
+    }
+}
+
+/// True if the step names `$domid` anywhere (patterns included).
+fn step_mentions_domid(kind: &StepKind) -> bool {
+    fn terms(ts: &[Term]) -> bool {
+        ts.iter().any(|t| match t {
+            Term::Var(v) => v == DOMID_VAR,
+            Term::Msg(m) => msg(m),
+            Term::Rep(_, ts) => terms(ts),
+            Term::Slice(t, _, _) => terms(core::slice::from_ref(t.as_ref())),
+            Term::Let(_) | Term::Lit(_) | Term::U32(_) => false,
+        })
+    }
+    fn field(f: &Field) -> bool {
+        matches!(f, Field::Var(v) if v == DOMID_VAR)
+    }
+    fn msg(m: &MsgSpec) -> bool {
+        field(&m.ty) || field(&m.req) || field(&m.tx) || m.len.as_ref().is_some_and(field) || terms(&m.payload)
+    }
+    fn expect(e: &Expect) -> bool {
+        match e {
+            Expect::Bytes(b) => terms(b),
+            Expect::Msgs { pats, .. } => pats.iter().any(msg),
+            _ => false,
+        }
+    }
+    match kind {
+        StepKind::Write { bytes, .. } | StepKind::Let { bytes, .. } => terms(bytes),
+        StepKind::ReadMsgs { pats, .. } | StepKind::ReadAll { pats, .. } => pats.iter().any(msg),
+        StepKind::Expect(e) => expect(e),
+        StepKind::Either { alts } => alts
+            .iter()
+            .any(|a| a.expects.iter().any(expect) || a.read.as_ref().is_some_and(|(_, p, _)| p.iter().any(msg))),
+        _ => false,
     }
 }
 
@@ -797,11 +922,14 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
         about: Vec::new(),
         deviation: None,
         skip_on: Vec::new(),
+        generated: None,
         steps: Vec::new(),
+        uses_domid: false,
     };
     let mut lets = Lets::new();
     let mut open_fds: BTreeSet<String> = BTreeSet::new();
     let mut bound: BTreeSet<String> = BTreeSet::new();
+    bound.insert(String::from(DOMID_VAR));
     let mut last_op: Option<OpKind> = None;
 
     // Join continuation lines.
@@ -843,7 +971,9 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
         let err = |message: String| ParseError { line, message };
         let t = raw.trim();
         // Header lines: free text to the end of the line.
-        let header = [("deviation:", 0), ("skip-on:", 1), ("about:", 2)].into_iter().find(|(k, _)| t.starts_with(k));
+        let header = [("deviation:", 0), ("skip-on:", 1), ("about:", 2), ("generated:", 3)]
+            .into_iter()
+            .find(|(k, _)| t.starts_with(k));
         if let Some((key, which)) = header {
             if !sc.steps.is_empty() {
                 return Err(err(alloc::format!("'{key}' must come before the first step")));
@@ -870,6 +1000,12 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
                         return Err(err(String::from("skip-on: needs a reason after the host")));
                     }
                     sc.skip_on.push(SkipOn { host: String::from(host), reason: String::from(reason) });
+                }
+                3 => {
+                    if rest.is_empty() || sc.generated.is_some() {
+                        return Err(err(String::from("generated: needs an origin and is given once")));
+                    }
+                    sc.generated = Some(String::from(rest));
                 }
                 _ => sc.about.push(String::from(rest)),
             }
@@ -906,10 +1042,31 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
                 use_fd(fd, &open_fds)?;
                 used_vars(bytes, &lets, &mut uses, 0);
             }
-            StepKind::ReadMsgs { fd, pats, .. } => {
+            StepKind::ReadMsgs { fd, pats, .. } | StepKind::ReadAll { fd, pats, .. } => {
                 use_fd(fd, &open_fds)?;
                 for m in pats {
                     check_pattern_payload(m).map_err(err)?;
+                    pattern_uses(m, &lets, &mut uses);
+                }
+            }
+            StepKind::Either { alts } => {
+                for a in alts {
+                    for e in &a.expects {
+                        check_expect(e, last_op).map_err(err)?;
+                        if matches!(e, Expect::None(_)) {
+                            return Err(err(String::from("'expect none' cannot be an alternative")));
+                        }
+                        if let Expect::Bytes(b) = e {
+                            used_vars(b, &lets, &mut uses, 0);
+                        }
+                    }
+                    if let Some((fd, pats, _)) = &a.read {
+                        use_fd(fd, &open_fds)?;
+                        for m in pats {
+                            check_pattern_payload(m).map_err(err)?;
+                            pattern_uses(m, &lets, &mut uses);
+                        }
+                    }
                 }
             }
             StepKind::Poll { fds, .. } => {
@@ -925,6 +1082,7 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
                 if let Expect::Msgs { pats, .. } = e {
                     for m in pats {
                         check_pattern_payload(m).map_err(err)?;
+                        pattern_uses(m, &lets, &mut uses);
                     }
                 }
                 if let (Expect::Revents(list), Some(Step { kind: StepKind::Poll { fds, .. }, .. })) =
@@ -956,6 +1114,9 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
                 return Err(err(alloc::format!("${v} is used before any step binds it")));
             }
         }
+        if uses.contains(DOMID_VAR) || step_mentions_domid(&kind) {
+            sc.uses_domid = true;
+        }
         // Catch size and slice errors now, with the line number.
         let check_eval = |b: &[Term], lets: &Lets| -> Result<(), ParseError> {
             match eval(b, &Vars::new(), lets) {
@@ -980,9 +1141,29 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
             StepKind::Let { name, bytes } => {
                 lets.insert(name.clone(), bytes.clone());
             }
-            StepKind::ReadMsgs { pats, .. } | StepKind::Expect(Expect::Msgs { pats, .. }) => {
+            StepKind::ReadMsgs { pats, .. }
+            | StepKind::ReadAll { pats, .. }
+            | StepKind::Expect(Expect::Msgs { pats, .. }) => {
                 for m in pats {
                     pattern_vars(m, &mut bound);
+                }
+            }
+            // A variable bound in any alternative counts as bound; if the
+            // alternative taken did not bind it, a later use is a runner error.
+            StepKind::Either { alts } => {
+                for a in alts {
+                    if let Some((_, pats, _)) = &a.read {
+                        for m in pats {
+                            pattern_vars(m, &mut bound);
+                        }
+                    }
+                    for e in &a.expects {
+                        if let Expect::Msgs { pats, .. } = e {
+                            for m in pats {
+                                pattern_vars(m, &mut bound);
+                            }
+                        }
+                    }
                 }
             }
             _ => {}
@@ -994,14 +1175,56 @@ pub fn parse(name: &str, text: &str) -> Result<Scenario, ParseError> {
             StepKind::Write { .. } => Some(OpKind::Write),
             StepKind::Read { .. } => Some(OpKind::Read),
             StepKind::ReadMsgs { .. } => Some(OpKind::ReadMsgs),
+            StepKind::ReadAll { .. } => Some(OpKind::ReadAll),
             StepKind::Poll { .. } => Some(OpKind::Poll),
             StepKind::Dom0(_) => Some(OpKind::Dom0),
             StepKind::Expect(_) => last_op,
-            StepKind::Sleep { .. } | StepKind::Let { .. } => None,
+            StepKind::Sleep { .. } | StepKind::Let { .. } | StepKind::Either { .. } => None,
         };
         sc.steps.push(Step { line, text: String::from(stripped), kind });
     }
     Ok(sc)
+}
+
+/// How long `read <fd> all` waits on a quiet descriptor by default.
+pub const DEFAULT_QUIET_MS: u64 = 300;
+
+/// One alternative of `either`: `expect` steps and at most one message read,
+/// separated by `;`.
+fn parse_alt(toks: &[Tok], lets: &Lets) -> PResult<Alt> {
+    let mut alt = Alt { expects: Vec::new(), read: None };
+    let mut parts: Vec<&[Tok]> = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0usize;
+    for (i, t) in toks.iter().enumerate() {
+        match t {
+            Tok::LBrace => depth += 1,
+            Tok::RBrace => depth = depth.saturating_sub(1),
+            Tok::Semi if depth == 0 => {
+                parts.push(toks.get(start..i).unwrap_or(&[]));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(toks.get(start..).unwrap_or(&[]));
+    for part in parts {
+        if part.is_empty() {
+            return Err(String::from("an empty step in an alternative"));
+        }
+        if alt.read.is_some() {
+            return Err(String::from("the message read must be the last step of an alternative"));
+        }
+        let mut sub = P { toks: part, pos: 0 };
+        let kw = sub.word("expect or read")?;
+        match parse_step(kw, &mut sub, lets)? {
+            StepKind::Expect(e) => alt.expects.push(e),
+            StepKind::ReadMsgs { fd, pats, unordered } => alt.read = Some((fd, pats, unordered)),
+            _ => return Err(String::from("an alternative holds 'expect' steps and at most one message read")),
+        }
+        sub.end()?;
+    }
+    Ok(alt)
 }
 
 fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
@@ -1084,6 +1307,24 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
         "read" => {
             let fd = p.fd_name()?;
             match p.peek() {
+                Some(Tok::Word(w)) if w == "all" => {
+                    p.pos += 1;
+                    let mut pats = Vec::new();
+                    let mut quiet_ms = DEFAULT_QUIET_MS;
+                    if p.peek() == Some(&Tok::LBrace) {
+                        pats = p.brace_msgs(lets, "all")?;
+                    }
+                    if let (Some(Tok::Word(w)), Some(Tok::Eq)) = (p.peek(), p.peek2()) {
+                        if w == "quiet" {
+                            p.pos += 2;
+                            quiet_ms = p.number("milliseconds")?;
+                            if quiet_ms > 60_000 {
+                                return Err(String::from("quiet= longer than a minute"));
+                            }
+                        }
+                    }
+                    Ok(StepKind::ReadAll { fd, pats, quiet_ms })
+                }
                 Some(Tok::Word(w)) if w == "msg" || w == "unordered" => {
                     let (pats, unordered) = p.msgs(lets)?;
                     Ok(StepKind::ReadMsgs { fd, pats, unordered })
@@ -1192,20 +1433,43 @@ fn parse_step(kw: &str, p: &mut P<'_>, lets: &Lets) -> PResult<StepKind> {
                         p.pos += 1;
                         Expect::Ok
                     }
+                    "none" => {
+                        p.pos += 1;
+                        let ms = p.number("milliseconds")?;
+                        if ms > 600_000 {
+                            return Err(String::from("expect none longer than 10 minutes"));
+                        }
+                        Expect::None(ms)
+                    }
                     other => return Err(alloc::format!("unknown expectation '{other}'")),
                 },
                 _ => {
                     return Err(String::from(
-                        "expect what? (a count, errno, bytes, msg, unordered, revents, timeout, ok)",
+                        "expect what? (a count, errno, bytes, msg, unordered, revents, timeout, ok, none)",
                     ))
                 }
             };
             Ok(StepKind::Expect(e))
         }
+        "either" => {
+            let mut alts = Vec::new();
+            loop {
+                let body = p.block()?;
+                alts.push(parse_alt(body, lets)?);
+                match p.peek() {
+                    Some(Tok::Word(w)) if w == "or" => p.pos += 1,
+                    _ => break,
+                }
+            }
+            if alts.len() < 2 {
+                return Err(String::from("either needs at least two alternatives: either { ... } or { ... }"));
+            }
+            Ok(StepKind::Either { alts })
+        }
         "dom0" => {
-            let op = p.word("write, rm, mkdir, read, save-restore or checkpoint")?;
+            let op = p.word("write, rm, mkdir, read, save-restore (save) or checkpoint")?;
             match op {
-                "save-restore" => return Ok(StepKind::Dom0(Dom0Op::SaveRestore)),
+                "save-restore" | "save" => return Ok(StepKind::Dom0(Dom0Op::SaveRestore)),
                 "checkpoint" => return Ok(StepKind::Dom0(Dom0Op::Checkpoint)),
                 _ => {}
             }

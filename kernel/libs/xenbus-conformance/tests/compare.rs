@@ -119,3 +119,55 @@ fn report_summary() {
     assert!(r.markdown.contains("Result: **FAIL**"));
     assert!(r.markdown.contains("## b — mismatch"));
 }
+
+#[test]
+fn seen_notes_are_not_compared() {
+    use xenbus_conformance::strip_seen;
+    assert_eq!(strip_seen("a | b ok seen=2,1"), "a | b ok");
+    assert_eq!(strip_seen("ok \"seen=x\""), "ok \"seen=x\"");
+    let a = "scenario s\nL2 read A unordered { } -> x | y ok seen=1,2\nend ok\n";
+    let b = "scenario s\nL2 read A unordered { } -> x | y ok seen=2,1\nend ok\n";
+    assert!(compare(a, b).is_empty());
+    assert_eq!(compare(a, &b.replace("x | y", "y | x")).len(), 1);
+}
+
+#[test]
+fn a_second_linux_run_that_differs_is_set_aside() {
+    let l2 = OURS.replace("68656c6c6f", "68656c6c70");
+    let ours = format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\n");
+    let linux =
+        format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\nCONFORMANCE BEGIN s@2\n{l2}CONFORMANCE END s@2\n");
+    let js = judge_outputs(&ours, &linux);
+    assert_eq!(js.len(), 1);
+    assert_eq!(js[0].verdict, Verdict::Unrepeatable);
+    assert!(!js[0].verdict.fails());
+    let r = report(&js);
+    assert_eq!(r.unrepeatable, 1);
+    assert!(!r.failed());
+    // Repeated identically: judged as usual.
+    let linux =
+        format!("CONFORMANCE BEGIN s\n{OURS}CONFORMANCE END s\nCONFORMANCE BEGIN s@2\n{OURS}CONFORMANCE END s@2\n");
+    assert_eq!(judge_outputs(&ours, &linux)[0].verdict, Verdict::Match);
+}
+
+#[test]
+fn generated_scenarios_turn_failed_reads_into_model_misses() {
+    let t = "scenario g\ngenerated: seed 1\nL2 read A msg(READ, 1, 0, \"x\") -> 02000000 01000000 00000000 01000000 79 MISMATCH\nend failed=1\n";
+    let j = judge("g", Some(t), Some(t));
+    assert_eq!(j.verdict, Verdict::Match);
+    assert!(j.reason.unwrap().contains("model"));
+    let hand = t.replace("generated: seed 1\n", "");
+    assert_eq!(judge("g", Some(&hand), Some(&hand)).verdict, Verdict::ExpectFailed);
+}
+
+#[test]
+fn long_payloads_are_shortened_in_the_printable_column() {
+    assert_eq!(printable("6461746100(61*4042)00"), "\"data\\0\"{a*4042}\"\\0\"");
+    let long: String = (0..200u32).map(|i| format!("{:02x}", b'a' + (i % 26) as u8)).collect();
+    let p = printable(&long);
+    assert!(p.contains("...(200 bytes)..."), "{p}");
+    assert!(p.len() < 160, "{p}");
+    assert_eq!(printable("2f6c2f<$domid>00"), "\"/l/\"<$domid>\"\\0\"");
+    assert_eq!(printable("<$tx1>00"), "<$tx1>\"\\0\"");
+    assert_eq!(printable("<len $tx1>"), "<len $tx1>");
+}

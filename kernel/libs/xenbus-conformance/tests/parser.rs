@@ -88,7 +88,7 @@ fn dom0_save_restore_and_checkpoint_steps() {
     assert_eq!(k[1], StepKind::Dom0(Dom0Op::SaveRestore));
     assert_eq!(k[2], StepKind::Dom0(Dom0Op::Checkpoint));
     assert_eq!(err("dom0 save-restore now\n").0, 1);
-    assert_eq!(RunConfig::new("ours", "/dev/xen/xenbus").lifecycle_timeout_ms, 120_000);
+    assert_eq!(RunConfig::new("ours", "/dev/xen/xenbus").lifecycle_timeout_ms, 180_000);
 }
 
 #[test]
@@ -190,4 +190,63 @@ fn errors_carry_line_numbers() {
         assert_eq!(l, *line, "{text:?}: {m}");
         assert!(m.contains(needle), "{text:?}: {m:?} lacks {needle:?}");
     }
+}
+
+#[test]
+fn language_v2_steps() {
+    let sc = parse(
+        "v2",
+        "generated: seed 1 index 2\nopen A\nwrite A msg(GET_PERMS, 1, 0, \"/local/domain/\" $domid \"/data\\0\")\n\
+expect none 200\n\
+either { expect errno EINVAL } or { read A msg(GET_PERMS, 1, 0, \"n\" $domid \"\\0\") }\n\
+read A all\nread A all { msg(_, 2, _, _) ; msg(WATCH_EVENT, 0, 0, _) } quiet=50\n\
+dom0 save\nclose A\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(sc.uses_domid);
+    assert_eq!(sc.generated.as_deref(), Some("seed 1 index 2"));
+    let k: Vec<StepKind> = sc.steps.into_iter().map(|s| s.kind).collect();
+    assert_eq!(k[2], StepKind::Expect(Expect::None(200)));
+    let StepKind::Either { alts } = &k[3] else { panic!("{:?}", k[3]) };
+    assert_eq!(alts.len(), 2);
+    assert_eq!(alts[0].expects, vec![Expect::Errno(22)]);
+    assert!(alts[0].read.is_none());
+    assert_eq!(alts[1].read.as_ref().map(|r| r.0.as_str()), Some("A"));
+    assert_eq!(
+        k[4],
+        StepKind::ReadAll { fd: "A".into(), pats: vec![], quiet_ms: xenbus_conformance::DEFAULT_QUIET_MS }
+    );
+    let StepKind::ReadAll { pats, quiet_ms: 50, .. } = &k[5] else { panic!() };
+    assert!(pats[0].any_payload && pats[1].any_payload);
+    assert_eq!(pats[0].ty, Field::Any);
+    assert_eq!(k[6], StepKind::Dom0(Dom0Op::SaveRestore));
+    // No $domid: not flagged.
+    assert!(!parse("n", "open A\n").unwrap().uses_domid);
+}
+
+#[test]
+fn language_v2_errors() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("open A\neither { expect ok }\n", 2, "at least two"),
+        ("open A\neither { expect ok } or { close A }\n", 2, "at most one message read"),
+        ("open A\neither { read A msg(READ, 1, 0) ; expect ok } or { expect ok }\n", 2, "last step"),
+        ("open A\neither { expect ok } or { expect ok \n", 2, "not closed"),
+        ("open A\neither { expect none 5 } or { expect ok }\n", 2, "cannot be an alternative"),
+        ("open A\nclose A\nexpect none 10\n", 3, "does not apply"),
+        ("dom0 write data/x 1\nexpect none 10\n", 2, "does not apply"),
+        ("open A\nread A all quiet=100000\n", 2, "a minute"),
+        ("open A\nwrite A msg(READ, 1, 0, _)\n", 2, "'_'"),
+        ("open A\nread A msg(READ, 1, 0, _, _)\n", 2, "one payload"),
+        ("generated:\n", 1, "origin"),
+        ("open A\nread A unordered { msg(READ, 1, 0) ; }\n", 2, "expected msg"),
+    ];
+    for (text, line, needle) in cases {
+        let (l, m) = err(text);
+        assert_eq!(l, *line, "{text:?}: {m}");
+        assert!(m.contains(needle), "{text:?}: {m:?} lacks {needle:?}");
+    }
+    // 64 messages may be listed, not 65.
+    let pats = |n: usize| (0..n).map(|i| format!("msg(READ, {i}, 0, _)")).collect::<Vec<_>>().join(" ; ");
+    assert!(parse("t", &format!("open A\nread A unordered {{ {} }}\n", pats(64))).is_ok());
+    assert!(err(&format!("open A\nread A unordered {{ {} }}\n", pats(65))).1.contains("at most 64"));
 }

@@ -2,13 +2,17 @@
 //! `/dev/xen/xenbus` and prints the framed transcripts.
 //!
 //! ```text
-//! xbconform [DIR] [--device PATH] [--only NAME]
+//! xbconform [DIR...] [--device PATH] [--only NAME] [--suffix S] [--serve]
 //! ```
-//! Reads every `*.scn` file of `DIR` (default `/scenarios`) in name order,
-//! runs each with host name `linux`, and prints
+//! Reads every `*.scn` file of each `DIR` (default `/scenarios`) in name
+//! order, runs each with host name `linux`, and prints
 //! `CONFORMANCE BEGIN <name>`, the transcript, `CONFORMANCE END <name>` per
-//! scenario, then `CONFORMANCE DONE <n>`. Exit status 0 once everything ran
-//! (the comparison decides about conformance), 2 on a usage or I/O error.
+//! scenario, then `CONFORMANCE DONE <n>`. `--suffix S` appends S to the
+//! frame names (`@2` marks a second run, see `judge_outputs`). `--serve`
+//! then runs the scenarios dom0 hands over through the store until it says
+//! `done` (`Runner::serve`; no DIR needed). Exit status 0 once everything
+//! ran (the comparison decides about conformance), 2 on a usage or I/O
+//! error.
 
 mod sys;
 
@@ -84,9 +88,11 @@ impl FileApi for LinuxFiles {
 }
 
 fn main() {
-    let mut dir = PathBuf::from("/scenarios");
+    let mut dirs: Vec<PathBuf> = Vec::new();
     let mut device = String::from(LINUX_DEVICE);
     let mut only: Option<String> = None;
+    let mut suffix = String::new();
+    let mut serve = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -98,39 +104,61 @@ fn main() {
                 Some(n) => only = Some(n),
                 None => usage(),
             },
+            "--suffix" => match args.next() {
+                Some(n) => suffix = n,
+                None => usage(),
+            },
+            "--serve" => serve = true,
             "-h" | "--help" => usage(),
             _ if a.starts_with('-') => usage(),
-            _ => dir = PathBuf::from(a),
+            _ => dirs.push(PathBuf::from(a)),
         }
     }
-    let mut names: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(rd) => {
-            rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "scn")).collect()
-        }
-        Err(e) => {
-            eprintln!("xbconform: cannot read {}: {e}", dir.display());
-            std::process::exit(2);
-        }
-    };
-    names.sort();
+    if dirs.is_empty() && !serve {
+        dirs.push(PathBuf::from("/scenarios"));
+    }
     let mut runner = Runner::new(RunConfig::new(HOST_LINUX, &device));
     let mut api = LinuxFiles { files: HashMap::new(), start: Instant::now() };
     let mut n = 0;
     let stdout = std::io::stdout();
-    for path in names {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if only.as_ref().is_some_and(|o| *o != name) {
-            continue;
-        }
-        let text = match std::fs::read(&path) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => format!("# unreadable: {e}\nunreadable"),
+    for dir in &dirs {
+        let mut names: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "scn"))
+                .collect(),
+            Err(e) => {
+                eprintln!("xbconform: cannot read {}: {e}", dir.display());
+                std::process::exit(2);
+            }
         };
-        let outcome = runner.run_text(&mut api, &name, &text);
-        let mut out = stdout.lock();
-        let _ = out.write_all(frame(&name, &outcome.transcript).as_bytes());
-        let _ = out.flush();
-        n += 1;
+        names.sort();
+        for path in names {
+            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            if only.as_ref().is_some_and(|o| *o != name) {
+                continue;
+            }
+            let text = match std::fs::read(&path) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => format!("# unreadable: {e}\nunreadable"),
+            };
+            let outcome = runner.run_text(&mut api, &name, &text);
+            let mut out = stdout.lock();
+            let _ = out.write_all(frame(&format!("{name}{suffix}"), &outcome.transcript).as_bytes());
+            let _ = out.flush();
+            n += 1;
+        }
+    }
+    if serve {
+        let mut print = |framed: &str| {
+            let mut out = stdout.lock();
+            let _ = out.write_all(framed.as_bytes());
+            let _ = out.flush();
+        };
+        match runner.serve(&mut api, &mut print) {
+            Ok(k) => n += k,
+            Err(e) => eprintln!("xbconform: serve mode stopped: {e}"),
+        }
     }
     let mut out = stdout.lock();
     let _ = out.write_all(frame_done(n).as_bytes());
@@ -138,6 +166,6 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: xbconform [DIR] [--device PATH] [--only NAME]");
+    eprintln!("usage: xbconform [DIR...] [--device PATH] [--only NAME] [--suffix S] [--serve]");
     std::process::exit(2);
 }

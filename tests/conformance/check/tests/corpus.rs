@@ -2,16 +2,19 @@
 //! simulated xenstored): every scenario parses, runs to completion with all
 //! expectations holding, and obeys the rules that keep it safe on Linux.
 
-mod common;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use std::collections::{BTreeMap, BTreeSet};
+use xenbus_conformance::{compare, judge, parse, RunConfig, Runner, StepKind, Verdict};
+use xenbus_conformance_check::{foreign_paths, scenarios_in, written_req_ids, SimHost, DEVICE};
 
-use common::{conformance_dir, scenarios_in, SimHost, DEVICE};
-use xenbus_conformance::{compare, judge, parse, Field, RunConfig, Runner, StepKind, Term, Verdict};
-use xenbus_node::sim::Xenstored;
+/// The repository's tests/conformance directory.
+fn conformance_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
 
 fn corpus() -> Vec<(String, String)> {
-    scenarios_in(&conformance_dir().join("scenarios"))
+    scenarios_in(&conformance_dir().join("scenarios")).unwrap()
 }
 
 /// Runs every scenario on one shared simulated host (as the real run does:
@@ -59,16 +62,14 @@ fn corpus_runs_clean_on_our_node() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Everything the scenarios opened was closed again.
     assert_eq!(host.open_count(), 0);
-    assert_eq!(host.xs.transactions(), 0, "transactions leaked");
-    assert_eq!(host.xs.watches(), 0, "watches leaked");
+    assert_eq!(host.transactions(), 0, "transactions leaked");
+    assert_eq!(host.watches(), 0, "watches leaked");
 }
 
 #[test]
 fn transcripts_do_not_depend_on_domain_or_transaction_ids() {
-    let xs2 = Xenstored::new(42);
-    xs2.set_next_transaction_id(1000);
     let mut a = SimHost::new();
-    let mut b = SimHost::with_xs(xs2);
+    let mut b = SimHost::with_domid(42, 1000);
     let mut ra = Runner::new(RunConfig::new("ours", DEVICE));
     let mut rb = Runner::new(RunConfig::new("ours", DEVICE));
     rb.set_seq(77_000);
@@ -109,42 +110,12 @@ fn skip_on_linux_and_deviations() {
     assert!(deviations >= 3);
 }
 
-fn msg_reqs(terms: &[Term], lets: &BTreeMap<String, Vec<Term>>, out: &mut BTreeSet<u32>) {
-    for t in terms {
-        match t {
-            Term::Msg(m) => {
-                if let Field::Num(n) = m.req {
-                    out.insert(n);
-                }
-            }
-            Term::Let(n) => {
-                if let Some(ts) = lets.get(n) {
-                    msg_reqs(ts, lets, out);
-                }
-            }
-            Term::Slice(inner, _, _) => msg_reqs(std::slice::from_ref(inner.as_ref()), lets, out),
-            _ => {}
-        }
-    }
-}
-
 #[test]
 fn req_ids_are_distinct_across_scenarios() {
     let mut owner: BTreeMap<u32, String> = BTreeMap::new();
     for (name, text) in corpus() {
         let sc = parse(&name, &text).unwrap();
-        let mut lets = BTreeMap::new();
-        let mut reqs = BTreeSet::new();
-        for s in &sc.steps {
-            match &s.kind {
-                StepKind::Let { name, bytes } => {
-                    lets.insert(name.clone(), bytes.clone());
-                }
-                StepKind::Write { bytes, .. } => msg_reqs(bytes, &lets, &mut reqs),
-                _ => {}
-            }
-        }
-        for r in reqs {
+        for r in written_req_ids(&sc) {
             // 0 and 0xffffffff are the extremes scenario 04 checks.
             if r == 0 || r == 0xffff_ffff {
                 continue;
@@ -159,25 +130,15 @@ fn req_ids_are_distinct_across_scenarios() {
 #[test]
 fn paths_stay_under_the_scenarios_own_directory() {
     for (name, text) in corpus() {
-        for (i, line) in text.lines().enumerate() {
-            let mut rest = line;
-            while let Some(p) = rest.find("data/conf/") {
-                let tail = &rest[p + "data/conf/".len()..];
-                assert!(
-                    tail.starts_with(&format!("{name}/")) || tail.starts_with(&format!("{name}\\")),
-                    "{name}:{}: {line}",
-                    i + 1
-                );
-                rest = tail;
-            }
-        }
+        let f = foreign_paths(&name, &text);
+        assert!(f.is_empty(), "{name}: {f:?}");
     }
 }
 
 #[test]
 fn the_failing_example_fails_against_a_linux_like_transcript() {
     let dir = conformance_dir().join("failing");
-    let files = scenarios_in(&dir);
+    let files = scenarios_in(&dir).unwrap();
     assert!(!files.is_empty());
     for (name, text) in files {
         let sc = parse(&name, &text).unwrap();
