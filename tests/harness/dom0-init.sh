@@ -314,6 +314,16 @@ dom0_helper() {
     done
 }
 
+# reason_name CODE: the name of a SHUTDOWN_* reason code xl logged
+# ("unknown" for none).
+reason_name() {
+    case "$1" in
+        0) echo poweroff ;; 1) echo reboot ;; 2) echo suspend ;;
+        3) echo crash ;; 4) echo watchdog ;; 5) echo soft_reset ;;
+        *) echo unknown ;;
+    esac
+}
+
 # start_guest NAME CFG [xl key=value overrides...]: creates the guest paused,
 # attaches the console (unless GUEST_RELAY=0) and its dom0 helper, and
 # unpauses it. The domain id is kept in $(gdir NAME)/domid.
@@ -435,7 +445,6 @@ wait_guest() {
     detach "$name"
     # xl's monitoring daemon logs the shutdown reason code (or `xl list -v`
     # showed it, without a monitor).
-    reason=unknown
     code=$(cat $d/code 2>/dev/null)
     for i in 1 2 3 4 5 6 7 8 9 10; do
         [ -n "$code" ] && break
@@ -443,10 +452,7 @@ wait_guest() {
         [ -n "$code" ] && break
         sleep 0.2
     done
-    case "$code" in
-        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
-        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
-    esac
+    reason=$(reason_name "$code")
     [ -n "$timed_out" ] && reason=timeout
     if [ -f /harness/debug ]; then
         xl dmesg 2>&1 | tail -n 40 | sed 's/^/HARNESS:   xen: /'
@@ -493,16 +499,13 @@ bench_guest() {
     # relayed once the domain is gone.
     sleep 0.3
     relay "$name" < /var/log/xen/console/guest-$name.log
-    reason=unknown; code=""
+    code=""
     for i in 1 2 3 4 5 6 7 8 9 10; do
         code=$(sed -n 's/.*has shut down, reason code \([0-9]*\).*/\1/p' /var/log/xen/xl-$name.log 2>/dev/null | tail -n1)
         [ -n "$code" ] && break
         sleep 0.2
     done
-    case "$code" in
-        0) reason=poweroff ;; 1) reason=reboot ;; 2) reason=suspend ;;
-        3) reason=crash ;; 4) reason=watchdog ;; 5) reason=soft_reset ;;
-    esac
+    reason=$(reason_name "$code")
     [ -n "$timed_out" ] && reason=timeout
     xl destroy "$name" >/dev/null 2>&1
     echo "HARNESS: guest $name ended reason=$reason"

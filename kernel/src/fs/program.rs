@@ -25,6 +25,20 @@ impl Program {
         Program { fds: ThreadLock::new("vfs.fds", FdTable::new()) }
     }
 
+    /// A read or write through the VFS: the bytes it moved, or the device
+    /// that performs it and the description's `O_NONBLOCK`, cloned out so
+    /// that no lock is held while the device waits.
+    fn transfer(
+        &self,
+        op: impl for<'t> FnOnce(&mut Tree, &'t mut FdTable<Device>) -> Result<Io<'t, Device>, Errno>,
+    ) -> Result<Result<usize, (Device, bool)>, Errno> {
+        let mut fds = self.fds.lock();
+        with_tree(|t| match op(t, &mut fds)? {
+            Io::Done(n) => Ok(Ok(n)),
+            Io::Special { state, nonblocking, .. } => Ok(Err((state.clone(), nonblocking))),
+        })
+    }
+
     /// `open(2)`.
     pub fn open(&self, path: &str, flags: u32) -> Result<Fd, Errno> {
         self.open_mode(path, flags, 0o644)
@@ -64,16 +78,9 @@ impl Program {
     ///
     /// # Yields
     pub fn read_interruptible(&self, fd: Fd, buf: &mut [u8], interrupted: &dyn Fn() -> bool) -> Result<usize, Errno> {
-        let dev = {
-            let mut fds = self.fds.lock();
-            let r = with_tree(|t| match t.read(&mut fds, fd, buf)? {
-                Io::Done(n) => Ok(Ok(n)),
-                Io::Special { state, nonblocking, .. } => Ok(Err((state.clone(), nonblocking))),
-            });
-            match r? {
-                Ok(n) => return Ok(n),
-                Err(d) => d,
-            }
+        let dev = match self.transfer(|t, fds| t.read(fds, fd, buf))? {
+            Ok(n) => return Ok(n),
+            Err(d) => d,
         };
         match dev {
             (Device::Xenbus(x), nonblocking) => x.read(buf, nonblocking, interrupted),
@@ -97,16 +104,9 @@ impl Program {
     ///
     /// # Yields
     pub fn write_interruptible(&self, fd: Fd, buf: &[u8], interrupted: &dyn Fn() -> bool) -> Result<usize, Errno> {
-        let dev = {
-            let mut fds = self.fds.lock();
-            let r = with_tree(|t| match t.write(&mut fds, fd, buf)? {
-                Io::Done(n) => Ok(Ok(n)),
-                Io::Special { state, nonblocking, .. } => Ok(Err((state.clone(), nonblocking))),
-            });
-            match r? {
-                Ok(n) => return Ok(n),
-                Err(d) => d,
-            }
+        let dev = match self.transfer(|t, fds| t.write(fds, fd, buf))? {
+            Ok(n) => return Ok(n),
+            Err(d) => d,
         };
         match dev {
             (Device::Xenbus(x), _) => x.write(buf),

@@ -878,21 +878,7 @@ struct Renderer<'a> {
 
 /// Bytes as a scenario string literal.
 fn lit(b: &[u8]) -> String {
-    let mut s = String::from("\"");
-    for &c in b {
-        match c {
-            0 => s.push_str("\\0"),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            b'\r' => s.push_str("\\r"),
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s.push('"');
-    s
+    crate::lex::quote(b)
 }
 
 fn type_text(ty: u32) -> String {

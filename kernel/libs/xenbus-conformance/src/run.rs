@@ -953,6 +953,19 @@ impl<'a, F: FileApi> Ctx<'a, F> {
         self.fds.get(name).map(|f| f.real).ok_or_else(|| format!("ERROR descriptor {name} is not open"))
     }
 
+    /// The descriptor `name` names, or `None` after recording the step's
+    /// failure (the descriptor is not open).
+    fn fd_or_fail(&mut self, step: &Step, name: &str) -> Option<i32> {
+        match self.fd(name) {
+            Ok(r) => Some(r),
+            Err(m) => {
+                let obs = self.error(m);
+                self.push(step, &obs);
+                None
+            }
+        }
+    }
+
     fn set_last_errno(&mut self, e: i32) -> String {
         self.last.errno = Some(e);
         format!("errno {}", errno_name(e))
@@ -1286,14 +1299,7 @@ impl<'a, F: FileApi> Ctx<'a, F> {
     }
 
     fn read_msgs(&mut self, step: &Step, fd: &str, pats: &[MsgSpec], unordered: bool) {
-        let real = match self.fd(fd) {
-            Ok(r) => r,
-            Err(m) => {
-                let obs = self.error(m);
-                self.push(step, &obs);
-                return;
-            }
-        };
+        let Some(real) = self.fd_or_fail(step, fd) else { return };
         let deadline = self.api.now_ms().saturating_add(self.cfg.guard_ms);
         let mut data = Vec::new();
         let mut bounds = Vec::new();
@@ -1372,14 +1378,7 @@ impl<'a, F: FileApi> Ctx<'a, F> {
     /// Printed: the listed patterns' messages in pattern order, then the
     /// other replies by `req_id`, then the other watch events as they came.
     fn read_all(&mut self, step: &Step, fd: &str, pats: &[MsgSpec], quiet: u64) {
-        let real = match self.fd(fd) {
-            Ok(r) => r,
-            Err(m) => {
-                let obs = self.error(m);
-                self.push(step, &obs);
-                return;
-            }
-        };
+        let Some(real) = self.fd_or_fail(step, fd) else { return };
         // A message left half-read by an earlier raw read: finish it first.
         let mut prefix = Vec::new();
         let mut end = ReadEnd::Done;
@@ -1519,14 +1518,7 @@ impl<'a, F: FileApi> Ctx<'a, F> {
             return;
         };
         self.last.fds = vec![fd.clone()];
-        let real = match self.fd(&fd) {
-            Ok(r) => r,
-            Err(m) => {
-                let obs = self.error(m);
-                self.push(step, &obs);
-                return;
-            }
-        };
+        let Some(real) = self.fd_or_fail(step, &fd) else { return };
         // Variables each candidate sees (its expects may have bound some).
         let mut cand_vars: Vec<(usize, Vars)> = Vec::new();
         for &i in &candidates {

@@ -235,12 +235,7 @@ impl RingXenstored {
     /// connection's watches and transactions dropped.
     pub fn reconnect(&mut self) {
         self.page.server_reconnect();
-        self.inbuf.clear();
-        self.outbuf.clear();
-        self.held.clear();
-        self.model.reset_connection(self.conn);
-        self.outstanding = 0;
-        self.stopped = false;
+        self.restore();
     }
 
     /// The server half of a restore from a save (`xl restore`): the domain
