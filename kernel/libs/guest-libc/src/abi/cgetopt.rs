@@ -12,13 +12,13 @@ use super::cstr::cstr_bytes;
 use super::process::DataSymbol;
 use super::sys::sys;
 
-/// `struct option`.
+/// `struct option` (also used by the tests that call getopt_long).
 #[repr(C)]
-struct COption {
-    name: *const c_char,
-    has_arg: c_int,
-    flag: *mut c_int,
-    val: c_int,
+pub(crate) struct COption {
+    pub(crate) name: *const c_char,
+    pub(crate) has_arg: c_int,
+    pub(crate) flag: *mut c_int,
+    pub(crate) val: c_int,
 }
 
 /// At most this many `struct option` entries are read (the array must end

@@ -5,13 +5,7 @@ use super::mock::run;
 use super::{bytes_of, errno, p, set_errno};
 use crate::abi::{cerr, cgetopt, cscanf, cstdlib, cstring, signal, start, DataSymbol};
 
-#[repr(C)]
-struct COption {
-    name: *const c_char,
-    has_arg: c_int,
-    flag: *mut c_int,
-    val: c_int,
-}
+use crate::abi::cgetopt::COption;
 
 fn argv_of(args: &[&'static core::ffi::CStr]) -> Vec<*mut c_char> {
     let mut v: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
