@@ -6,7 +6,7 @@
 //! After each phase this host also prints what the kernel did meanwhile
 //! (docs/bench.md): `BENCH kstats phase=<label> ops=<n> hypercalls=<n>
 //! evtchn_op=<n> sched_op=<n> vcpu_op=<n> xen_version=<n> upcalls=<n>
-//! switches=<n> idle_blocks=<n>`, totals over the phase.
+//! poll_wakes=<n> switches=<n> idle_blocks=<n> clock_reads=<n>`, totals over the phase.
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -27,6 +27,8 @@ struct Counters {
     vcpu_op: u64,
     xen_version: u64,
     upcalls: u64,
+    poll_wakes: u64,
+    clock_reads: u64,
     switches: u64,
     idle_blocks: u64,
 }
@@ -41,6 +43,8 @@ impl Counters {
             vcpu_op: h(x::__HYPERVISOR_vcpu_op),
             xen_version: h(x::__HYPERVISOR_xen_version),
             upcalls: crate::xen::evtchn::UPCALLS.load(Ordering::Relaxed),
+            poll_wakes: crate::xen::evtchn::POLL_WAKES.load(Ordering::Relaxed),
+            clock_reads: crate::arch::RDTSC_READS.load(Ordering::Relaxed),
             switches: crate::sched::SWITCHES.load(Ordering::Relaxed),
             idle_blocks: crate::sched::IDLE_BLOCKS.load(Ordering::Relaxed),
         }
@@ -102,7 +106,7 @@ impl Host for KernelHost {
         let (a, b) = (self.start, Counters::now());
         Some(alloc::format!(
             "BENCH kstats phase={} ops={} hypercalls={} evtchn_op={} sched_op={} vcpu_op={} xen_version={} upcalls={} \
-             switches={} idle_blocks={}",
+             poll_wakes={} switches={} idle_blocks={} clock_reads={}",
             label,
             ops,
             b.hypercalls - a.hypercalls,
@@ -111,8 +115,10 @@ impl Host for KernelHost {
             b.vcpu_op - a.vcpu_op,
             b.xen_version - a.xen_version,
             b.upcalls - a.upcalls,
+            b.poll_wakes - a.poll_wakes,
             b.switches - a.switches,
-            b.idle_blocks - a.idle_blocks
+            b.idle_blocks - a.idle_blocks,
+            b.clock_reads - a.clock_reads
         ))
     }
 }

@@ -9,6 +9,19 @@ pub fn now_ns() -> u64 {
     crate::xen::time::now_ns()
 }
 
+/// The monotonic clock as of Xen's last time-info refresh: never ahead of
+/// [`now_ns`], and free of the TSC read that Xen may emulate (see
+/// `xen::time::coarse_now_ns`).
+pub fn coarse_now_ns() -> u64 {
+    crate::xen::time::coarse_now_ns()
+}
+
+/// A deadline about `ns` from now for a long timeout, without a TSC read:
+/// it may fall up to the coarse clock's lag (at most about a second) early.
+pub fn coarse_deadline_after(ns: u64) -> u64 {
+    coarse_now_ns().saturating_add(ns)
+}
+
 /// The absolute deadline `ns` nanoseconds from now, saturating at
 /// `u64::MAX` ("never") instead of wrapping.
 pub fn deadline_after(ns: u64) -> u64 {

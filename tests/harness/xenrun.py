@@ -255,7 +255,8 @@ class Run:
         return ["qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+rdrand", "-m", str(self.machine_mem), "-smp", os.environ.get("XENRUN_SMP", "1"),
                 "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot", "-nodefaults",
                 "-kernel", os.path.join(self.dom0, "xen"), "-append", xen_cmdline,
-                "-initrd", f"{os.path.join(self.dom0, 'vmlinux')} {dom0_cmdline},{initrd}"]
+                "-initrd", f"{os.path.join(self.dom0, 'vmlinux')} {dom0_cmdline},{initrd}"] + \
+            os.environ.get("XENRUN_QEMU_ARGS", "").split()
 
     def set_stage(self, name, timeout):
         now = time.monotonic()

@@ -3,10 +3,10 @@
 //!
 //! A thread runs until it yields, blocks or exits; event upcalls interrupt
 //! it briefly but never switch threads (handlers only make threads
-//! runnable). When nothing is runnable the scheduler calls `SCHEDOP_block`
-//! with events masked around the check: Xen unmasks and sleeps atomically
-//! and returns once an event is pending, so no wake-up is lost and the
-//! guest uses no CPU while it waits.
+//! runnable). When nothing is runnable the scheduler sleeps the vCPU in
+//! Xen (`evtchn::wait`: `SCHEDOP_poll` on the handled ports, events masked
+//! from the check to the wake-up, handlers run inline), so no wake-up is
+//! lost and the guest uses no CPU while it waits.
 //!
 //! Stacks are slots of the stack region with an unmapped guard page below
 //! (see `mm::stack_region`): an overflow faults (crash report) instead of
@@ -333,8 +333,14 @@ fn schedule() {
             s.run_queue.pop_front().map(Some)
         });
         match next {
-            Some(None) => return,
+            Some(None) => {
+                crate::xen::evtchn::flush_lazy();
+                return;
+            }
             Some(Some(id)) => {
+                // Lazy event-channel signals go out before another thread
+                // runs; only a vCPU about to sleep batches them (`idle`).
+                crate::xen::evtchn::flush_lazy();
                 if id == current() {
                     with(|s| {
                         if let Some(t) = s.threads.get_mut(&id) {
@@ -352,13 +358,13 @@ fn schedule() {
     }
 }
 
-/// Blocks the vCPU until an event is pending. Called with events masked:
-/// SCHEDOP_block unmasks and sleeps atomically, and the upcall runs the
-/// handlers (which may wake threads) before it returns.
+/// Sleeps the vCPU until an event is pending and runs its handlers (which
+/// may wake threads). Called with events masked, returns with them masked:
+/// `evtchn::wait` polls the handled ports without unmasking, so an event
+/// that arrived after the caller's check is seen, not lost.
 fn idle() {
     IDLE_BLOCKS.fetch_add(1, Ordering::Relaxed);
-    crate::xen::sched::block();
-    let _ = irq::disable();
+    crate::xen::evtchn::wait();
 }
 
 fn switch_to(next: ThreadId) {

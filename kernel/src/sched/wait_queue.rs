@@ -57,18 +57,27 @@ impl WaitQueue {
     /// reaches `deadline_ns` (returns false), whichever comes first.
     ///
     /// # Yields
+    ///
+    /// The clock is read only when the deadline may have passed: never for
+    /// `u64::MAX`, and before the first sleep only the coarse clock (no
+    /// TSC read, which Xen may emulate at some microseconds a time): when
+    /// it says "not yet" the timer is armed anyway, and it fires at once if
+    /// the deadline had in fact passed.
     pub fn wait_until_deadline(&self, mut cond: impl FnMut() -> bool, deadline_ns: u64) -> bool {
         let me = sched::current();
+        let mut slept = false;
         loop {
             let was = irq::disable();
             if cond() {
                 irq::restore(was);
                 return true;
             }
-            if crate::time::now_ns() >= deadline_ns {
+            let now = || if slept { crate::time::now_ns() } else { crate::time::coarse_now_ns() };
+            if deadline_ns != u64::MAX && now() >= deadline_ns {
                 irq::restore(was);
                 return false;
             }
+            slept = true;
             self.sleepers.fetch_add(1, Ordering::SeqCst);
             self.list.lock().enqueue(me);
             let timer = (deadline_ns != u64::MAX).then(|| sched::timer::add(deadline_ns, me));

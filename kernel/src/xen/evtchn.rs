@@ -33,7 +33,7 @@
 //! which is safe because nothing else ever takes it.
 use alloc::collections::BTreeMap;
 use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use xen_sys as x;
 
 use crate::arch::hypercall::{check, hypercall2, XenError};
@@ -149,6 +149,51 @@ pub fn bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<u32, XenErr
     Ok(a.local_port)
 }
 
+/// Ports signalled with [`send_lazy`] and not sent yet (0: a free slot;
+/// port 0 is never bound).
+static LAZY: [AtomicU32; crate::xen::sched::MAX_BATCHED_SENDS] =
+    [const { AtomicU32::new(0) }; crate::xen::sched::MAX_BATCHED_SENDS];
+
+/// Signals `port` before this vCPU next sleeps or switches threads, not
+/// now: the scheduler sends it ([`flush_lazy`]), or [`wait`] sends it in
+/// the same hypercall as its poll, so a request and the wait for its reply
+/// cost one entry into Xen. Two lazy sends of one port before the flush
+/// are one event (the other side drains its ring either way). With every
+/// slot taken it sends at once.
+pub fn send_lazy(port: u32) {
+    for slot in LAZY.iter() {
+        match slot.compare_exchange(0, port, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return,
+            Err(p) if p == port => return,
+            Err(_) => {}
+        }
+    }
+    let _ = send(port);
+}
+
+/// Sends every pending [`send_lazy`] signal now.
+pub fn flush_lazy() {
+    for slot in LAZY.iter() {
+        let p = slot.swap(0, Ordering::AcqRel);
+        if p != 0 {
+            let _ = send(p);
+        }
+    }
+}
+
+/// Takes the pending lazy signals into `out`; returns how many.
+fn take_lazy(out: &mut [u32; crate::xen::sched::MAX_BATCHED_SENDS]) -> usize {
+    let mut n = 0;
+    for slot in LAZY.iter() {
+        let p = slot.swap(0, Ordering::AcqRel);
+        if p != 0 {
+            out[n] = p;
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Signals the other end of `port`.
 pub fn send(port: u32) -> Result<(), XenError> {
     let mut a = x::evtchn_send { port };
@@ -243,6 +288,79 @@ pub fn do_upcall() {
     crate::sync::leave_upcall();
 }
 
+/// Most ports [`wait`] hands to `SCHEDOP_poll` (Xen refuses more than 128);
+/// with more handlers bound it sleeps with `SCHEDOP_block` instead.
+const POLL_MAX: usize = 128;
+
+/// Wake-ups of [`wait`] whose handlers ran inline, without an upcall.
+pub static POLL_WAKES: AtomicU64 = AtomicU64::new(0);
+
+/// Sleeps the vCPU until an event is pending on a port that has a handler,
+/// and runs the handlers of every pending port before returning. Called
+/// with events masked (the caller checked for work under the mask); returns
+/// with events masked.
+///
+/// It sleeps with `SCHEDOP_poll` on the unmasked handled ports and keeps
+/// event delivery masked throughout: Xen wakes the vCPU when one of them
+/// becomes pending (or finds one already pending, so no wake-up is lost),
+/// and the handlers run here, as the upcall would run them, without the
+/// upcall's bounce frame and its `HYPERVISOR_iret`: one hypercall per
+/// wake-up instead of two plus an exception-style entry. Pending
+/// [`send_lazy`] signals go out in the same hypercall (a multicall). Events on ports
+/// without a handler do not wake it (nothing would handle them). With no
+/// port to poll, or more than [`POLL_MAX`], it falls back to
+/// `SCHEDOP_block` (which unmasks, so the upcall runs the handlers).
+pub fn wait() {
+    let v = shared_info::vcpu0();
+    let mut ports = [0u32; POLL_MAX];
+    let n = if v.is_null() { 0 } else { pollable_ports(&mut ports) };
+    let mut sends = [0u32; crate::xen::sched::MAX_BATCHED_SENDS];
+    let s = take_lazy(&mut sends);
+    if n == 0 {
+        for &p in &sends[..s] {
+            let _ = send(p);
+        }
+        crate::xen::sched::block();
+        let _ = crate::arch::irq::disable();
+        return;
+    }
+    if s == 0 {
+        let _ = crate::xen::sched::poll(&mut ports[..n], 0);
+    } else {
+        crate::xen::sched::send_then_poll(&sends[..s], &mut ports[..n]);
+    }
+    POLL_WAKES.fetch_add(1, Ordering::Relaxed);
+    crate::sync::enter_upcall();
+    scan_loop(v);
+    // A polled port can be pending without its selector bit (it became
+    // pending while masked and was unmasked without Xen re-raising it):
+    // the scan does not see it, and the next poll would return at once.
+    // Dispatch those directly, so every wake-up makes progress.
+    for &p in &ports[..n] {
+        if shared_info::is_pending(p) && !shared_info::is_masked(p) {
+            dispatch(p);
+        }
+    }
+    crate::sync::leave_upcall();
+}
+
+/// Fills `out` with the unmasked ports that have a handler; 0 when there
+/// are none or more than `out` holds.
+fn pollable_ports(out: &mut [u32; POLL_MAX]) -> usize {
+    let h = HANDLERS.lock();
+    if h.len() > POLL_MAX {
+        return 0;
+    }
+    let mut n = 0;
+    for &p in h.keys() {
+        if !shared_info::is_masked(p) {
+            out[n] = p;
+            n += 1;
+        }
+    }
+    n
+}
+
 fn scan_loop(v: *mut x::vcpu_info) {
     loop {
         // SAFETY: `v` is vCPU 0's vcpu_info in the mapped shared_info page.
@@ -303,8 +421,14 @@ pub fn init_callbacks() -> Result<(), XenError> {
     // ports are not.
     let _ = suspend::register(suspend::Hooks {
         name: "evtchn",
+        // Signals still waiting to go out go now, before the domain stops.
+        freeze: Some(flush_lazy),
         thaw: Some(|o| {
             if o == suspend::Outcome::NewDomain {
+                // (None is left: the freeze hook flushed them.)
+                for slot in LAZY.iter() {
+                    slot.store(0, Ordering::Release);
+                }
                 HANDLERS.lock().clear();
                 GENERATION.fetch_add(1, Ordering::AcqRel);
             }

@@ -74,3 +74,36 @@ pub fn poll(ports: &mut [u32], deadline_ns: u64) -> Result<i64, XenError> {
     // into `ports`, borrowed for the call.
     check(unsafe { hypercall2(x::__HYPERVISOR_sched_op, x::SCHEDOP_poll as u64, &mut arg as *mut _ as u64) })
 }
+
+/// Most sends [`send_then_poll`] batches with its poll.
+pub const MAX_BATCHED_SENDS: usize = 4;
+
+/// Signals each port of `sends`, then waits as [`poll`] does on `ports`,
+/// in one `HYPERVISOR_multicall`: one entry into Xen instead of one per
+/// operation. A failed send is ignored (as a lone `EVTCHNOP_send`'s error
+/// is by its callers: the port was closed under us). Xen may run the
+/// scheduler between the sends and the poll (a send woke a vCPU it
+/// prefers): the poll then continues when this vCPU runs again.
+pub fn send_then_poll(sends: &[u32], ports: &mut [u32]) {
+    let n = sends.len().min(MAX_BATCHED_SENDS);
+    let mut args = [x::evtchn_send { port: 0 }; MAX_BATCHED_SENDS];
+    let mut poll = x::sched_poll {
+        ports: x::__guest_handle_evtchn_port_t { p: ports.as_mut_ptr() },
+        nr_ports: ports.len() as u32,
+        timeout: 0,
+    };
+    let mut calls = [x::multicall_entry { op: 0, result: 0, args: [0; 6] }; MAX_BATCHED_SENDS + 1];
+    for (i, &p) in sends[..n].iter().enumerate() {
+        args[i].port = p;
+        calls[i].op = x::__HYPERVISOR_event_channel_op as u64;
+        calls[i].args[0] = x::EVTCHNOP_send as u64;
+        calls[i].args[1] = &mut args[i] as *mut _ as u64;
+    }
+    calls[n].op = x::__HYPERVISOR_sched_op as u64;
+    calls[n].args[0] = x::SCHEDOP_poll as u64;
+    calls[n].args[1] = &mut poll as *mut _ as u64;
+    // SAFETY: the multicall list and every argument it points to (the
+    // evtchn_send records, the sched_poll and, through it, `ports`) live
+    // on this stack frame or in borrowed memory for the whole call.
+    unsafe { hypercall2(x::__HYPERVISOR_multicall, calls.as_mut_ptr() as u64, (n + 1) as u64) };
+}

@@ -191,6 +191,12 @@ pub fn is_pending(port: u32) -> bool {
     bitmap_word(false, port).map(|w| w.load(Ordering::Acquire) & bit != 0).unwrap_or(false)
 }
 
+/// Whether `port` is masked.
+pub fn is_masked(port: u32) -> bool {
+    let bit = 1u64 << (port % 64);
+    bitmap_word(true, port).map(|w| w.load(Ordering::Acquire) & bit != 0).unwrap_or(true)
+}
+
 /// Sets or clears `port`'s mask bit.
 pub fn set_masked(port: u32, masked: bool) {
     let bit = 1u64 << (port % 64);

@@ -36,6 +36,23 @@ pub fn system_ns() -> u64 {
     }
 }
 
+/// Xen system time as of Xen's last refresh of vCPU 0's time info, without
+/// reading the TSC (which Xen may emulate: `arch::rdtsc`). Never ahead of
+/// [`system_ns`]; behind it by the time since Xen last refreshed the time
+/// info, which it does whenever it schedules the vCPU in and at each time
+/// calibration (once a second).
+pub fn system_ns_coarse() -> u64 {
+    shared_info::time_snapshot().map_or(0, |s| s.system_time)
+}
+
+/// The monotonic clock as of Xen's last time-info refresh ([`system_ns_coarse`]):
+/// never ahead of [`now_ns`]. For checks where "not yet" may be answered
+/// late (a deadline is checked again precisely once it may have passed)
+/// and for long timeouts that may start up to a second early.
+pub fn coarse_now_ns() -> u64 {
+    apply(system_ns_coarse(), OFFSET.load(Ordering::Relaxed))
+}
+
 fn apply(system: u64, offset: i64) -> u64 {
     (system as i128 + offset as i128).clamp(0, u64::MAX as i128) as u64
 }

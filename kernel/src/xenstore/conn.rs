@@ -95,6 +95,13 @@ pub(super) fn notify() {
     let _ = evtchn::send(PORT.load(Ordering::Relaxed));
 }
 
+/// Signals xenstored before this thread next sleeps or yields
+/// (`evtchn::send_lazy`): in the same hypercall as the sleep when it waits
+/// for the reply.
+pub(super) fn notify_lazy() {
+    evtchn::send_lazy(PORT.load(Ordering::Relaxed));
+}
+
 /// Sends a request whose reply goes to `sink`, charged to `budget`. Goes
 /// straight onto the ring when it can.
 pub(super) fn submit(out: Outgoing<'_>, sink: Sink, budget: &'static Budget) -> Result<RequestId, XsError> {

@@ -10,7 +10,7 @@ use core::sync::atomic::Ordering;
 use xs_client::{ClientError, Completion};
 use xs_ring::RingError;
 
-use super::conn::{notify, Conn, Failure, Sink, COMPLETED, MAILBOX_COALESCED, MAILBOX_DROPPED, REPLIES};
+use super::conn::{Conn, Failure, Sink, COMPLETED, MAILBOX_COALESCED, MAILBOX_DROPPED, REPLIES};
 use super::mailbox::MailboxHandle;
 use crate::sched;
 
@@ -57,7 +57,10 @@ pub(super) struct After {
 impl After {
     pub fn run(self) {
         if self.notify {
-            notify();
+            // Lazily: the thread that queued a request usually waits for
+            // its reply next, and the signal then rides on that sleep's
+            // hypercall (`evtchn::send_lazy`).
+            super::conn::notify_lazy();
         }
         // A thread that routed its own reply (serviced wait) is running:
         // waking it would only make its next wait return at once.
