@@ -5,7 +5,7 @@
 //!
 //! After each phase this host also prints what the kernel did meanwhile
 //! (docs/bench.md): `BENCH kstats phase=<label> ops=<n> hypercalls=<n>
-//! evtchn_op=<n> sched_op=<n> vcpu_op=<n> xen_version=<n> upcalls=<n>
+//! evtchn_op=<n> sched_op=<n> vcpu_op=<n> xen_version=<n> multicall=<n> upcalls=<n>
 //! poll_wakes=<n> switches=<n> idle_blocks=<n> clock_reads=<n>`, totals over the phase.
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -26,6 +26,7 @@ struct Counters {
     sched_op: u64,
     vcpu_op: u64,
     xen_version: u64,
+    multicall: u64,
     upcalls: u64,
     poll_wakes: u64,
     clock_reads: u64,
@@ -42,6 +43,7 @@ impl Counters {
             sched_op: h(x::__HYPERVISOR_sched_op),
             vcpu_op: h(x::__HYPERVISOR_vcpu_op),
             xen_version: h(x::__HYPERVISOR_xen_version),
+            multicall: h(x::__HYPERVISOR_multicall),
             upcalls: crate::xen::evtchn::UPCALLS.load(Ordering::Relaxed),
             poll_wakes: crate::xen::evtchn::POLL_WAKES.load(Ordering::Relaxed),
             clock_reads: crate::arch::RDTSC_READS.load(Ordering::Relaxed),
@@ -105,7 +107,7 @@ impl Host for KernelHost {
     fn phase_stop(&mut self, label: &str, ops: u64) -> Option<String> {
         let (a, b) = (self.start, Counters::now());
         Some(alloc::format!(
-            "BENCH kstats phase={} ops={} hypercalls={} evtchn_op={} sched_op={} vcpu_op={} xen_version={} upcalls={} \
+            "BENCH kstats phase={} ops={} hypercalls={} evtchn_op={} sched_op={} vcpu_op={} xen_version={} multicall={} upcalls={} \
              poll_wakes={} switches={} idle_blocks={} clock_reads={}",
             label,
             ops,
@@ -114,6 +116,7 @@ impl Host for KernelHost {
             b.sched_op - a.sched_op,
             b.vcpu_op - a.vcpu_op,
             b.xen_version - a.xen_version,
+            b.multicall - a.multicall,
             b.upcalls - a.upcalls,
             b.poll_wakes - a.poll_wakes,
             b.switches - a.switches,

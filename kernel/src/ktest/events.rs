@@ -111,6 +111,70 @@ fn upcall_round_trip_cost() -> TestResult {
     Ok(())
 }
 
+/// A vCPU with nothing to run sleeps in `SCHEDOP_poll` with events masked
+/// and runs the handlers itself: the timer's wake-ups take no upcall.
+fn sleep_wakes_without_upcall() -> TestResult {
+    let mut last = (0, 0);
+    // Another event (console, xenstore) may arrive while this thread runs
+    // with events enabled between two sleeps, and that one is an upcall:
+    // one clean attempt out of three is asked for.
+    for _ in 0..3 {
+        let (u0, p0) = (evtchn::UPCALLS.load(Ordering::SeqCst), evtchn::POLL_WAKES.load(Ordering::SeqCst));
+        for _ in 0..5 {
+            crate::sched::sleep_ns(2_000_000);
+        }
+        let (u1, p1) = (evtchn::UPCALLS.load(Ordering::SeqCst), evtchn::POLL_WAKES.load(Ordering::SeqCst));
+        last = (u1 - u0, p1 - p0);
+        if last.0 == 0 && last.1 >= 5 {
+            return Ok(());
+        }
+    }
+    crate::check!(false, "5 sleeps: {} upcalls, {} poll wake-ups (want 0 and at least 5)", last.0, last.1);
+    Ok(())
+}
+
+fn hypercalls(nr: u32) -> u64 {
+    crate::arch::hypercall::COUNTS[nr as usize].load(Ordering::SeqCst)
+}
+
+/// A lazy send is not made until the thread sleeps, and then it goes out in
+/// the same hypercall as the sleep (a multicall), not as an event-channel
+/// operation of its own. Two lazy sends before the sleep are one event.
+fn lazy_send_rides_on_the_sleep() -> TestResult {
+    let (a, b) = crate::check_ok!(self_loop());
+    evtchn::bind_handler(a, on_event, 0);
+    for round in 0..5 {
+        let base = COUNT.load(Ordering::SeqCst);
+        let ev0 = hypercalls(xen_sys::__HYPERVISOR_event_channel_op);
+        let mc0 = hypercalls(xen_sys::__HYPERVISOR_multicall);
+        evtchn::send_lazy(b);
+        evtchn::send_lazy(b);
+        crate::check!(!crate::xen::shared_info::is_pending(a), "round {}: the lazy send went out at once", round);
+        crate::check!(wait_count(base + 1, 1000), "round {}: the lazy send was never made", round);
+        crate::check_eq!(hypercalls(xen_sys::__HYPERVISOR_event_channel_op), ev0);
+        crate::check!(hypercalls(xen_sys::__HYPERVISOR_multicall) > mc0, "round {}: no multicall", round);
+        crate::sched::sleep_ns(1_000_000);
+        crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
+    }
+    let _ = evtchn::close(b);
+    let _ = evtchn::close(a);
+    Ok(())
+}
+
+/// A thread that yields (and so may never sleep) sends its lazy signals
+/// at the yield: the event has arrived when `yield_now` returns.
+fn lazy_send_flushed_by_yield() -> TestResult {
+    let (a, b) = crate::check_ok!(self_loop());
+    evtchn::bind_handler(a, on_event, 0);
+    let base = COUNT.load(Ordering::SeqCst);
+    evtchn::send_lazy(b);
+    crate::sched::yield_now();
+    crate::check_eq!(COUNT.load(Ordering::SeqCst), base + 1);
+    let _ = evtchn::close(b);
+    let _ = evtchn::close(a);
+    Ok(())
+}
+
 fn console_input() -> TestResult {
     // Drain anything typed before.
     let mut buf = [0u8; 256];
@@ -139,6 +203,27 @@ pub static TESTS: &[Test] = &[
         default: true,
     },
     Test { suite: "events", name: "status_of_loop", func: status_of_loop, timeout_ms: 5_000, default: true },
+    Test {
+        suite: "events",
+        name: "sleep_wakes_without_upcall",
+        func: sleep_wakes_without_upcall,
+        timeout_ms: 5_000,
+        default: true,
+    },
+    Test {
+        suite: "events",
+        name: "lazy_send_rides_on_the_sleep",
+        func: lazy_send_rides_on_the_sleep,
+        timeout_ms: 10_000,
+        default: true,
+    },
+    Test {
+        suite: "events",
+        name: "lazy_send_flushed_by_yield",
+        func: lazy_send_flushed_by_yield,
+        timeout_ms: 5_000,
+        default: true,
+    },
     Test {
         suite: "events",
         name: "upcall_round_trip_cost",

@@ -113,6 +113,23 @@ fn wait_timeout_vs_event() -> TestResult {
     let got = q.wait_until_deadline(|| false, t0 + 20_000_000);
     crate::check!(!got);
     crate::check!(now_ns() - t0 >= 20_000_000);
+    // A deadline already past: false, at once or after one timer wake-up.
+    let t0 = now_ns();
+    crate::check!(!q.wait_until_deadline(|| false, t0.saturating_sub(1)));
+    crate::check!(now_ns() - t0 < 1_000_000_000);
+    // One so close that the coarse clock cannot tell it has passed.
+    for _ in 0..20 {
+        let d = now_ns() + 50_000;
+        crate::check!(!q.wait_until_deadline(|| false, d));
+        crate::check!(now_ns() >= d, "returned before its deadline");
+    }
+    // Waits that need no clock read make none (Xen may emulate RDTSC at
+    // microseconds a time): no deadline, or a condition already true.
+    let reads = || crate::arch::RDTSC_READS.load(Ordering::SeqCst);
+    let r0 = reads();
+    crate::check!(q.wait_until_deadline(|| true, t0 + 1_000_000_000));
+    crate::check!(q.wait_until_deadline(|| true, u64::MAX));
+    crate::check_eq!(reads(), r0);
     Ok(())
 }
 

@@ -30,7 +30,11 @@
 //! is released before a handler runs (the handler is copied out). `SCANNER`
 //! is a plain spin lock touched only by the upcall, which does not nest
 //! (events stay masked while it runs); it *is* held while handlers run,
-//! which is safe because nothing else ever takes it.
+//! which is safe because nothing else ever takes it. `LAZY` (the signals
+//! [`send_lazy`] deferred) is a few atomic slots with no lock: a slot is
+//! claimed with a compare-exchange and emptied with a swap, so a signal is
+//! sent exactly once, by whoever empties its slot (the scheduler's flush,
+//! [`wait`]'s multicall, or the suspend freeze hook).
 use alloc::collections::BTreeMap;
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
