@@ -65,7 +65,18 @@ pub unsafe extern "C" fn kmain(start_info: *const xen_sys::start_info) -> ! {
     threads_up();
     xenstore_up(&si);
     vfs_up(&si);
-    info!("boot complete in {} us", log::uptime_ns() / 1000);
+    // The wall time, then where it went: our own work (the vCPU running),
+    // waiting for dom0's answers, and waiting for the one CPU.
+    match xen::sched::runstate() {
+        Some(r) => info!(
+            "boot complete in {} us ({} us running, {} us blocked, {} us runnable)",
+            log::uptime_ns() / 1000,
+            r.running_ns / 1000,
+            r.blocked_ns / 1000,
+            r.runnable_ns / 1000
+        ),
+        None => info!("boot complete in {} us", log::uptime_ns() / 1000),
+    }
     modes::run(si.cmdline())
 }
 
@@ -206,9 +217,10 @@ fn xenstore_up(si: &StartInfo) {
     }
     match xenstore::init(mm::mfn_to_va(si.store_mfn()), si.store_evtchn()) {
         Ok(()) => {
-            let domid = xenstore::read_string(0, "domid").unwrap_or_default();
-            let name = xenstore::read_string(0, "name").unwrap_or_default();
-            let vm = xenstore::read_string(0, "vm").unwrap_or_default();
+            // One batch, one round trip (boot waits on dom0 for each).
+            let mut id = xenstore::read_strings(0, &["domid", "name", "vm"]).into_iter().map(|r| r.unwrap_or_default());
+            let (domid, name, vm) =
+                (id.next().unwrap_or_default(), id.next().unwrap_or_default(), id.next().unwrap_or_default());
             info!(
                 "xenstore: domid {} name '{}' vm {} (reconnection {})",
                 domid,

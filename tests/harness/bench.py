@@ -69,6 +69,7 @@ for _p in [f"read_d{d}" for d in DEPTHS] + ["write_d1", "watch"]:
     CATALOGUE[f"{_p}_dom0_cpu_us_per_op"] = ("µs", "lower", f"dom0 CPU per request, {_what}")
 for _m in BOOT_MEMORIES:
     CATALOGUE[f"boot_ms_mem{_m}"] = ("ms", "lower", f"guest boot (start of day → boot complete), memory={_m}")
+    CATALOGUE[f"boot_cpu_ms_mem{_m}"] = ("ms", "lower", f"guest boot, our vCPU running (its own work), memory={_m}")
     CATALOGUE[f"unpause_to_ready_ms_mem{_m}"] = ("ms", "lower", f"unpause → ready, memory={_m}")
 for _k in ("hypercalls", "evtchn_op", "sched_op", "vcpu_op", "xen_version", "multicall", "upcalls", "poll_wakes", "switches", "idle_blocks", "clock_reads"):
     CATALOGUE[f"read_d1_{_k}_per_op"] = ("1/op", "lower", f"kernel {_k} per sequential READ")
@@ -103,6 +104,7 @@ class GuestRecord:
         self.errors = []     # "BENCH error" lines and dom0 errors
         self.notes = []
         self.boot_us = None
+        self.boot_running_us = None
         self.metrics = []    # (name, value, unit) from METRIC lines
         self.ended = None
         self.done = False
@@ -161,9 +163,11 @@ def parse_guest_line(r, line):
         elif what == "done":
             r.done = True
         return
-    m = re.search(r"boot complete in (\d+) us", line)
+    m = re.search(r"boot complete in (\d+) us(?: \((\d+) us running)?", line)
     if m:
         r.boot_us = int(m.group(1))
+        if m.group(2) is not None:
+            r.boot_running_us = int(m.group(2))
         return
     m = re.match(r"^METRIC (\S+)=(\d+) (.*)$", line)
     if m:
@@ -277,6 +281,8 @@ def collect(recs, plan, images, linux_kernel, linux_initrd_bytes):
         names = [n for n in plan["ours_boot"] if n.startswith(f"o-boot-m{m}-")]
         rows.append(agg(f"boot_ms_mem{m}", OURS, [recs[n].boot_us / 1e3 for n in names
                                                   if n in recs and recs[n].boot_us is not None]))
+        rows.append(agg(f"boot_cpu_ms_mem{m}", OURS, [recs[n].boot_running_us / 1e3 for n in names
+                                                      if n in recs and recs[n].boot_running_us is not None]))
         rows.append(agg(f"unpause_to_ready_ms_mem{m}", OURS, [recs[n].ready_ns / 1e6 for n in names
                                                              if n in recs and recs[n].ready_ns is not None]))
     ok_mem = [m for m, n in plan["probe"] if n in recs and recs[n].done and not recs[n].errors
@@ -339,9 +345,13 @@ def targets(rows):
     ix = index(rows)
     med = lambda m, h: ix.get((m, h), {}).get("median")  # noqa: E731
     out = []
-    b10, b1024 = med("boot_ms_mem10", OURS), med("boot_ms_mem1024", OURS)
+    # The guest's own boot: its vCPU's running time up to "boot complete".
+    # The wall time also holds dom0's answers and dom0's turns on the one
+    # CPU, which vary by tens of ms from guest to guest whatever the memory.
+    b10, b1024 = med("boot_cpu_ms_mem10", OURS), med("boot_cpu_ms_mem1024", OURS)
     if b10 and b1024:
-        out.append(("guest boot at memory=1024 / at memory=10", b1024 / b10, "≤ 1.25", b1024 / b10 <= 1.25))
+        out.append(("guest's own boot (vCPU running) at memory=1024 / at memory=10", b1024 / b10, "≤ 1.25",
+                    b1024 / b10 <= 1.25))
     g_o, g_l = med("read_d1_guest_cpu_us_per_op", OURS), med("read_d1_guest_cpu_us_per_op", LINUX)
     if g_o and g_l:
         out.append(("guest CPU per sequential READ, ours / Linux", g_o / g_l, "≤ 0.2", g_o / g_l <= 0.2))
@@ -405,9 +415,10 @@ def markdown(rows, problems, meta):
         ratio = (a["median"] / b["median"]) if a and b else None
         out.append(f"| {d} | {cell(a)} | {cell(b)} | {'–' if ratio is None else f'{ratio:.2f}×'} |")
     out += ["", f"## Scaling: our boot against memory (medians of {BOOT_ROUNDS} rounds)", "",
-            "| memory= (MiB) | boot (ms, start of day → boot complete) | unpause → ready (ms) |", "|---|---|---|"]
+            "| memory= (MiB) | own boot (ms, vCPU running until boot complete) | boot (ms, start of day → boot "
+            "complete, wall) | unpause → ready (ms) |", "|---|---|---|---|"]
     for m in BOOT_MEMORIES:
-        out.append(f"| {m} | {cell(ix.get((f'boot_ms_mem{m}', OURS)))} | "
+        out.append(f"| {m} | {cell(ix.get((f'boot_cpu_ms_mem{m}', OURS)))} | {cell(ix.get((f'boot_ms_mem{m}', OURS)))} | "
                    f"{cell(ix.get((f'unpause_to_ready_ms_mem{m}', OURS)))} |")
     out += ["", "## Our node against our in-kernel client (sequential READ)", "",
             "| what | unit | node (a program's view) | in-kernel client | node / client |", "|---|---|---|---|---|"]
@@ -452,7 +463,7 @@ def chart_svg(rows):
     for both, our boot against memory."""
     ix = index(rows)
     W = 960
-    C_OURS, C_LIN = "#1f77b4", "#d62728"
+    C_OURS, C_LIN, C_CPU = "#1f77b4", "#d62728", "#2ca02c"
     parts = []
     y = 20
     parts.append(f'<text x="20" y="{y + 14}" font-size="18" font-weight="bold">make bench: ours against a Linux '
@@ -538,7 +549,8 @@ def chart_svg(rows):
                     ("Linux", C_LIN, [ix.get((f"read_d{d}_ops_per_s", LINUX)) for d in DEPTHS])],
                    "requests in flight", "ops/s")
     parts += panel(40 + pw, y, pw, "Our guest boot against memory", [str(m) for m in BOOT_MEMORIES],
-                   [("ours", C_OURS, [ix.get((f"boot_ms_mem{m}", OURS)) for m in BOOT_MEMORIES])],
+                   [("ours, wall", C_OURS, [ix.get((f"boot_ms_mem{m}", OURS)) for m in BOOT_MEMORIES]),
+                    ("ours, vCPU running", C_CPU, [ix.get((f"boot_cpu_ms_mem{m}", OURS)) for m in BOOT_MEMORIES])],
                    "memory= (MiB)", "ms (start of day → boot complete)")
     y += ph + 10
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{y}" viewBox="0 0 {W} {y}" '
@@ -581,6 +593,8 @@ def readme_block(doc):
               "|---|" + "---|" * len(BOOT_MEMORIES)]
     lines.append("| boot, start of day → boot complete (ms) | "
                  + " | ".join(cell(ix.get((f"boot_ms_mem{m}", OURS))) for m in BOOT_MEMORIES) + " |")
+    lines.append("| own boot: our vCPU running until boot complete (ms) | "
+                 + " | ".join(cell(ix.get((f"boot_cpu_ms_mem{m}", OURS))) for m in BOOT_MEMORIES) + " |")
     lines.append("| unpause → ready (ms) | "
                  + " | ".join(cell(ix.get((f"unpause_to_ready_ms_mem{m}", OURS))) for m in BOOT_MEMORIES) + " |")
     s = ix.get(("image_stripped_bytes", FULL)), ix.get(("image_loaded_bytes", FULL))
@@ -758,7 +772,7 @@ HARNESS: bench o-work shutdown unpause_to_shutdown_ns=9000000000
 HARNESS: bench o-work gone unpause_to_gone_ns=9100000000
 HARNESS: guest o-work ended reason=poweroff
 HARNESS: error bench l-work: cannot reach xenstored (nothing)"""
-SELFTEST_GUEST = """INFO  boot complete in 1234 us
+SELFTEST_GUEST = """INFO  boot complete in 1234 us (567 us running, 600 us blocked, 67 us runnable)
 BENCH start host=ours spec=rounds:1,read:1000:1,idle:5,client:1000
 BENCH ready
 BENCH kstats phase=read-d1.1 ops=1000 hypercalls=3000 evtchn_op=1000 sched_op=1000 vcpu_op=500 xen_version=0 upcalls=1000 switches=2000 idle_blocks=1000
@@ -778,6 +792,7 @@ def selftest():
     r = recs["o-work"]
     assert (r.create_ns, r.ready_ns, r.shutdown_ns, r.gone_ns, r.ended, r.boot_us, r.done) == \
         (400000000, 20000000, 9000000000, 9100000000, "poweroff", 1234, True), vars(r)
+    assert r.boot_running_us == 567, vars(r)
     assert r.marks[("read-d1.1", "end")] == (200, 3000000, 9000000)
     assert recs["l-work"].errors == ["dom0 tool: cannot reach xenstored (nothing)"]
     rows = {(x["metric"], x["host"]): x for x in workload_rows([r], OURS, client_host=CLIENT)}

@@ -107,3 +107,37 @@ pub fn send_then_poll(sends: &[u32], ports: &mut [u32]) {
     // on this stack frame or in borrowed memory for the whole call.
     unsafe { hypercall2(x::__HYPERVISOR_multicall, calls.as_mut_ptr() as u64, (n + 1) as u64) };
 }
+
+/// Where vCPU 0's time went since it was created, in Xen system-time
+/// nanoseconds (`VCPUOP_get_runstate_info`), the current state's share
+/// included up to now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Runstate {
+    /// Running guest code or Xen on its behalf: the vCPU's CPU time.
+    pub running_ns: u64,
+    /// Ready to run but another vCPU (dom0's, under one CPU) had the CPU.
+    pub runnable_ns: u64,
+    /// Sleeping until an event (waiting for dom0, a timer).
+    pub blocked_ns: u64,
+}
+
+/// vCPU 0's [`Runstate`], or `None` if Xen refuses the query.
+pub fn runstate() -> Option<Runstate> {
+    // SAFETY: vcpu_runstate_info is plain old data; all-zero is valid.
+    let mut r: x::vcpu_runstate_info = unsafe { core::mem::zeroed() };
+    // SAFETY: VCPUOP_get_runstate_info for vCPU 0 fills the struct on our
+    // stack, live for the call.
+    let rc =
+        unsafe { hypercall3(x::__HYPERVISOR_vcpu_op, x::VCPUOP_get_runstate_info as u64, 0, &mut r as *mut _ as u64) };
+    check(rc).ok()?;
+    let mut t = r.time;
+    let now = crate::xen::time::system_ns();
+    if let Some(cur) = t.get_mut(r.state as usize) {
+        *cur = cur.saturating_add(now.saturating_sub(r.state_entry_time));
+    }
+    Some(Runstate {
+        running_ns: t[x::RUNSTATE_running as usize],
+        runnable_ns: t[x::RUNSTATE_runnable as usize],
+        blocked_ns: t[x::RUNSTATE_blocked as usize],
+    })
+}

@@ -37,6 +37,51 @@ pub fn request(req: &Request) -> Result<Reply, XsError> {
     }
 }
 
+/// Sends every request of `reqs` before waiting for any reply, and returns
+/// their outcomes in order (an `XS_ERROR` reply becomes an error, as in
+/// [`request`]). xenstored answers one connection's requests in ring
+/// order, so a batch costs about one round trip where one [`request`]
+/// after another costs one each (what boot does with its identity reads
+/// and feature writes). Requests past the client's in-flight quota wait in
+/// its queue and go out as replies free it.
+///
+/// # Yields
+pub fn request_all<'a>(reqs: impl IntoIterator<Item = &'a Request>) -> Vec<Result<Reply, XsError>> {
+    let me = sched::current();
+    let ids: Vec<Result<_, XsError>> = reqs
+        .into_iter()
+        .map(|r| conn::submit(Outgoing::Request(r), Sink::Waiter(me), super::kernel_budget()))
+        .collect();
+    let deadline = crate::time::coarse_deadline_after(DEFAULT_TIMEOUT_NS);
+    ids.into_iter()
+        .map(|id| {
+            let r = reader::wait_reply(id?, deadline)?;
+            match r.result() {
+                Ok(_) => Ok(r),
+                Err(e) => Err(XsError::Xs(e)),
+            }
+        })
+        .collect()
+}
+
+/// Reads several values in one batch ([`request_all`]); each as UTF-8 text,
+/// or the error that path got.
+///
+/// # Yields
+pub fn read_strings(tx: u32, paths: &[&str]) -> Vec<Result<String, XsError>> {
+    let reqs: Vec<Result<Request, XsError>> =
+        paths.iter().map(|p| ops::read(tx, p.as_bytes()).map_err(XsError::from)).collect();
+    let mut replies = request_all(reqs.iter().filter_map(|r| r.as_ref().ok())).into_iter();
+    reqs.into_iter()
+        .map(|r| {
+            r?;
+            let reply = replies.next().ok_or(XsError::Closed)??;
+            let v = ops::parse_read(&reply)?.to_vec();
+            String::from_utf8(v).map_err(|_| XsError::Invalid)
+        })
+        .collect()
+}
+
 /// Sends `req` and forgets it (its reply is dropped when it comes).
 pub fn send_and_forget(req: &Request) -> Result<(), XsError> {
     conn::submit(Outgoing::Request(req), Sink::Discard, super::kernel_budget()).map(|_| ())

@@ -22,8 +22,15 @@ use crate::xenstore::{self, XsError};
 const FEATURES: [&str; 3] = ["control/feature-poweroff", "control/feature-reboot", "control/feature-suspend"];
 
 fn advertise() {
-    for f in FEATURES {
-        if let Err(e) = xenstore::write(0, f, b"1") {
+    // One batch: one round trip for the three writes.
+    let reqs: alloc::vec::Vec<_> = FEATURES.iter().map(|f| xs_client::ops::write(0, f.as_bytes(), b"1")).collect();
+    let mut replies = xenstore::request_all(reqs.iter().filter_map(|r| r.as_ref().ok())).into_iter();
+    for (f, r) in FEATURES.iter().zip(reqs.iter()) {
+        let outcome = match r {
+            Ok(_) => replies.next().unwrap_or(Err(XsError::Closed)).map(|_| ()),
+            Err(e) => Err(XsError::from(e.clone())),
+        };
+        if let Err(e) = outcome {
             crate::warn!("xenstore: cannot write {}: {}", f, e);
         }
     }
