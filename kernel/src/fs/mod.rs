@@ -220,7 +220,7 @@ fn with_tree<R>(f: impl FnOnce(&mut Tree) -> R) -> R {
 }
 
 mod program;
-pub use program::Program;
+pub use program::{Program, POLL_MAX_ENTRIES};
 
 /// `stat(2)`.
 pub fn stat(path: &str) -> Result<Stat, Errno> {

@@ -8,6 +8,12 @@ use super::devices::{Output, Socket};
 use super::pipe::{self, PipeEnd};
 use super::*;
 
+/// Most entries one `poll(2)` takes: `RLIMIT_NOFILE` as the libc's
+/// `sysconf(_SC_OPEN_MAX)` reports it (a Linux domU's default, 1024); more
+/// is `EINVAL`, as on Linux. (An entry may repeat a descriptor or be -1,
+/// so this is not the descriptor table's size.)
+pub const POLL_MAX_ENTRIES: usize = 1024;
+
 /// A program: a descriptor table shared by its threads.
 pub struct Program {
     fds: ThreadLock<FdTable<Device>>,
@@ -220,10 +226,16 @@ impl Program {
                 }
             }
         }
+        // Linux: more entries than RLIMIT_NOFILE is EINVAL. It also bounds
+        // what a program can make this call hold across its wait.
+        if set.len() > POLL_MAX_ENTRIES {
+            return Err(Errno::EINVAL);
+        }
         // Saturating: a huge timeout is "never", not a wrapped past.
         let deadline = if timeout_ms < 0 { u64::MAX } else { crate::time::deadline_after_ms(timeout_ms as u64) };
         loop {
             let mut gens: Vec<Watched> = Vec::new();
+            gens.try_reserve(set.len()).map_err(|_| Errno::ENOMEM)?;
             let mut ready = 0;
             for p in set.iter_mut() {
                 p.revents = 0;

@@ -28,7 +28,7 @@ fn advertise() {
     for (f, r) in FEATURES.iter().zip(reqs.iter()) {
         let outcome = match r {
             Ok(_) => replies.next().unwrap_or(Err(XsError::Closed)).map(|_| ()),
-            Err(e) => Err(XsError::from(e.clone())),
+            Err(e) => Err(XsError::from(*e)),
         };
         if let Err(e) = outcome {
             crate::warn!("xenstore: cannot write {}: {}", f, e);

@@ -32,13 +32,16 @@
 //!   `/` of `argv[0]` (all of it when there is none); it is `""` when
 //!   `argv[0]` is NULL.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 
 use crate::printf::{self, PrintfOptions};
 use crate::strerror::strerror_into;
 
-/// The outputs of consecutive `fprintf(stderr, ...)` calls.
-pub type Pieces = Vec<Vec<u8>>;
+/// The outputs of consecutive `fprintf(stderr, ...)` calls. The program's
+/// own bytes (its text, its name) are borrowed, not copied: their size is
+/// the program's to choose, and copying them could exhaust the heap.
+pub type Pieces<'a> = Vec<Cow<'a, [u8]>>;
 
 /// `program_invocation_short_name` for `argv[0]` (None: NULL).
 pub fn short_name(argv0: Option<&[u8]>) -> &[u8] {
@@ -51,41 +54,50 @@ pub fn short_name(argv0: Option<&[u8]>) -> &[u8] {
     }
 }
 
-fn prefix(progname: &[u8]) -> Vec<u8> {
-    let mut p = progname.to_vec();
-    p.extend_from_slice(b": ");
-    p
+/// `"<prog>: "` followed by `tail`, as one piece (one `fprintf`), with
+/// room for `extra` more bytes; when the name is too big to copy, the name
+/// and the rest as two pieces (the same bytes, written in two calls).
+fn prefix<'a>(progname: &'a [u8], tail: &[u8], extra: usize) -> Vec<Cow<'a, [u8]>> {
+    let mut p: Vec<u8> = Vec::new();
+    if p.try_reserve_exact(progname.len() + 2 + tail.len() + extra).is_ok() {
+        p.extend_from_slice(progname);
+        p.extend_from_slice(b": ");
+        p.extend_from_slice(tail);
+        return alloc::vec![Cow::Owned(p)];
+    }
+    let mut rest = b": ".to_vec();
+    rest.extend_from_slice(tail);
+    alloc::vec![Cow::Borrowed(progname), Cow::Owned(rest)]
 }
 
 /// `vwarnx`: the pieces written to `stderr`.
-pub fn warnx(progname: &[u8], text: Option<&[u8]>) -> Pieces {
-    let mut v = Vec::new();
-    v.push(prefix(progname));
+pub fn warnx<'a>(progname: &'a [u8], text: Option<&'a [u8]>) -> Pieces<'a> {
+    let mut v = prefix(progname, b"", 0);
     if let Some(t) = text {
-        v.push(t.to_vec());
+        v.push(Cow::Borrowed(t));
     }
-    v.push(b"\n".to_vec());
+    v.push(Cow::Borrowed(b"\n"));
     v.retain(|p| !p.is_empty());
     v
 }
 
 /// `vwarn` with `errno` at entry.
-pub fn warn(progname: &[u8], text: Option<&[u8]>, errno: i32) -> Pieces {
-    let mut v = Vec::new();
+pub fn warn<'a>(progname: &'a [u8], text: Option<&'a [u8]>, errno: i32) -> Pieces<'a> {
+    let mut v;
     match text {
         Some(t) => {
-            v.push(prefix(progname));
-            v.push(t.to_vec());
+            v = prefix(progname, b"", 0);
+            v.push(Cow::Borrowed(t));
             let mut tail = b": ".to_vec();
             strerror_into(errno, &mut tail);
             tail.push(b'\n');
-            v.push(tail);
+            v.push(Cow::Owned(tail));
         }
         None => {
-            let mut one = prefix(progname);
-            strerror_into(errno, &mut one);
-            one.push(b'\n');
-            v.push(one);
+            let mut tail = Vec::new();
+            strerror_into(errno, &mut tail);
+            tail.push(b'\n');
+            v = prefix(progname, &tail, 0);
         }
     }
     v.retain(|p| !p.is_empty());
@@ -221,12 +233,13 @@ mod tests {
 
     #[test]
     fn pieces_are_separate_writes() {
+        let owned = |p: Pieces| p.into_iter().map(|c| c.into_owned()).collect::<Vec<_>>();
         assert_eq!(
-            warnx(b"xenstore-read", Some(b"couldn't read path /x")),
+            owned(warnx(b"xenstore-read", Some(b"couldn't read path /x"))),
             vec![b"xenstore-read: ".to_vec(), b"couldn't read path /x".to_vec(), b"\n".to_vec()]
         );
-        assert_eq!(warnx(b"p", Some(b"")), vec![b"p: ".to_vec(), b"\n".to_vec()]);
-        assert_eq!(warn(b"p", None, 0), vec![b"p: Success\n".to_vec()]);
+        assert_eq!(owned(warnx(b"p", Some(b""))), vec![b"p: ".to_vec(), b"\n".to_vec()]);
+        assert_eq!(owned(warn(b"p", None, 0)), vec![b"p: Success\n".to_vec()]);
         assert_eq!(assert_fail(b"", b"x", b"a.c", 5, None), b"a.c:5: Assertion `x' failed.\n".to_vec());
     }
 }

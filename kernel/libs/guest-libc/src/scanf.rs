@@ -356,7 +356,11 @@ fn run<S: Stores + ?Sized>(inp: &mut Input<'_>, f: &[u8], stores: &mut S, done: 
                         if wide && b > 0x7f {
                             return Some(Stop::Encoding);
                         }
-                        got.push(b);
+                        // The text is as long as the input, which the
+                        // program controls: growing it may fail.
+                        if !suppress && got.try_reserve(1).map(|_| got.push(b)).is_err() {
+                            return Some(Stop::NoMemory);
+                        }
                     }
                     width -= 1;
                     if width <= 0 {
@@ -395,7 +399,11 @@ fn run<S: Stores + ?Sized>(inp: &mut Input<'_>, f: &[u8], stores: &mut S, done: 
                         if wide && b > 0x7f {
                             return Some(Stop::Encoding);
                         }
-                        got.push(b);
+                        // The text is as long as the input, which the
+                        // program controls: growing it may fail.
+                        if !suppress && got.try_reserve(1).map(|_| got.push(b)).is_err() {
+                            return Some(Stop::NoMemory);
+                        }
                     }
                     width -= 1;
                     if width == 0 {
@@ -467,7 +475,11 @@ fn run<S: Stores + ?Sized>(inp: &mut Input<'_>, f: &[u8], stores: &mut S, done: 
                         if wide && b > 0x7f {
                             return Some(Stop::Encoding);
                         }
-                        got.push(b);
+                        // The text is as long as the input, which the
+                        // program controls: growing it may fail.
+                        if !suppress && got.try_reserve(1).map(|_| got.push(b)).is_err() {
+                            return Some(Stop::NoMemory);
+                        }
                     }
                     width -= 1;
                     if width == 0 {
@@ -622,7 +634,9 @@ fn store_stop(e: StoreError) -> Stop {
 
 fn finish<S: Stores + ?Sized>(stores: &mut S, got: &[u8], wide: bool, terminate: bool) -> Result<(), StoreError> {
     if wide {
-        let w: Vec<u32> = got.iter().map(|&b| u32::from(b)).collect();
+        let mut w: Vec<u32> = Vec::new();
+        w.try_reserve_exact(got.len()).map_err(|_| StoreError::NoMemory)?;
+        w.extend(got.iter().map(|&b| u32::from(b)));
         stores.finish_string(Text::Wide(&w), terminate)
     } else {
         stores.finish_string(Text::Bytes(got), terminate)

@@ -553,9 +553,9 @@ pub(crate) unsafe extern "C" fn vdprintf(fd: c_int, fmt: *const c_char, ap: *mut
 
 /// Writes `pieces` to `stderr`, each as its own `fprintf` (one `write`
 /// each on the unbuffered stream), as glibc's err/warn/getopt/assert do.
-pub(crate) fn stderr_pieces(pieces: &[Vec<u8>]) {
+pub(crate) fn stderr_pieces<P: AsRef<[u8]>>(pieces: &[P]) {
     let fp = sys().process().std_stream(DataSymbol::Stderr);
-    for piece in pieces.iter().filter(|p| !p.is_empty()) {
+    for piece in pieces.iter().map(AsRef::as_ref).filter(|p| !p.is_empty()) {
         let _ = stream_op(fp, |wf, w| wf.vfprintf_out(piece, w));
     }
 }

@@ -296,7 +296,9 @@ pub(crate) extern "C" fn isatty(fd: c_int) -> c_int {
 pub(crate) unsafe extern "C" fn poll(fds: *mut c_void, nfds: c_ulong, timeout: c_int) -> c_int {
     testcancel();
     let n = nfds as usize;
-    if n > 1 << 20 {
+    // More than RLIMIT_NOFILE (sysconf's _SC_OPEN_MAX) is EINVAL, as on
+    // Linux; the kernel refuses it too.
+    if n > 1024 {
         set_errno(EINVAL);
         return -1;
     }

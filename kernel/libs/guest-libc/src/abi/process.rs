@@ -339,7 +339,14 @@ impl Process {
         let p = self.read_ptr(DataSymbol::ProgramInvocationShortName) as *const u8;
         // SAFETY: the variable holds a C string (ours, or one the program
         // stored there).
-        unsafe { super::cstr::opt_cstr(p) }.unwrap_or_default().to_vec()
+        let name = unsafe { super::cstr::opt_cstr(p) }.unwrap_or_default();
+        // The program may have pointed the variable at megabytes of text:
+        // the copy may fail (then no name), it must not panic.
+        let mut v = Vec::new();
+        if v.try_reserve_exact(name.len()).is_ok() {
+            v.extend_from_slice(name);
+        }
+        v
     }
 
     /// Sets the functions `exit` runs after the `atexit` handlers, in this
