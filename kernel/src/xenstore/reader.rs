@@ -13,7 +13,7 @@
 //! waits, and keeps its watchdog.
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use super::conn::{After, Sink, COMPLETED, EVENT, PAGE, READER, REPLIES, STATE};
+use super::conn::{After, COMPLETED, EVENT, PAGE, READER, REPLIES, STATE};
 use super::XsError;
 use crate::sched::{self, WaitQueue};
 use crate::time::now_ns;
@@ -147,7 +147,7 @@ pub(super) fn service() {
     }
 }
 
-/// Waits for the reply of `id` (sent with [`Sink::Waiter`] for this
+/// Waits for the reply of `id` (sent with [`super::conn::Sink::Waiter`] for this
 /// thread) until `deadline`.
 ///
 /// # Yields
@@ -166,8 +166,10 @@ pub(super) fn wait_reply(id: RequestId, deadline: u64) -> Result<xs_client::Repl
     let mut g = STATE.lock();
     let c = g.as_mut().ok_or(XsError::Closed)?;
     if !done {
+        // The core drops the late reply without completing it, so nothing
+        // would ever route (and remove) a sink left for it.
         c.core.forget(id);
-        c.sinks.insert(id, Sink::Discard);
+        c.sinks.remove(&id);
         return Err(XsError::Timeout);
     }
     match c.core.take_reply(id) {
