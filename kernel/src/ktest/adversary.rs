@@ -15,7 +15,7 @@ use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::xenbus::{msg, open_xb, pt, pv, recv, rpc, send, z, R, XS_READ, XS_WATCH, XS_WRITE};
+use super::xenbus::{msg, open_xb, pt, pv, recv, rpc, send, z, R, XS_READ, XS_UNWATCH, XS_WATCH, XS_WRITE};
 use super::{dom0, metric, Test, TestResult};
 use crate::fs::{self, Errno, Fd, PollFd, Program, O_CREAT, O_NONBLOCK, O_RDWR, O_WRONLY, POLLIN};
 use crate::mm::budget::XS_NODE;
@@ -152,6 +152,32 @@ fn node_write_flood_is_refused() -> TestResult {
     let fd = open_xb(&p)?;
     let r = rpc(&p, fd, &msg(XS_READ, 9, 0, &z("domid")))?;
     check_eq!(super::xenbus::u32_at(&r, 0), XS_READ);
+    Ok(())
+}
+
+/// An open and each of its watches hold a share of the node budget while
+/// they live (the number of watches is xenstored's to limit, dom0's to
+/// raise), and give it back on unwatch and close.
+fn opens_and_watches_are_charged() -> TestResult {
+    let p = Program::new();
+    let base = XS_NODE.used();
+    let fd = open_xb(&p)?;
+    let opened = XS_NODE.used();
+    check!(opened >= base + 4096, "an open charged {} bytes", opened - base);
+    // Replies and the watches' first events are left unread: the charges
+    // are taken when the node registers a watch and dropped when it goes.
+    for i in 0..8u32 {
+        let path = format!("data/adv/charged{}", i);
+        send(&p, fd, &msg(XS_WATCH, 20 + i, 0, &pt(&path, b"tok")))?;
+    }
+    // Let the replies and events arrive (they queue, charged, unread).
+    sleep_ns(300_000_000);
+    let watched = XS_NODE.used();
+    check!(watched >= opened + 8 * 512, "8 watches charged {} bytes", watched - opened);
+    send(&p, fd, &msg(XS_UNWATCH, 40, 0, &pt("data/adv/charged0", b"tok")))?;
+    check!(wait_for(5_000, || XS_NODE.used() < watched), "the unwatch kept its charge");
+    drop(p);
+    check!(wait_for(30_000, || XS_NODE.used() <= base), "budget not returned: {} > {}", XS_NODE.used(), base);
     Ok(())
 }
 
@@ -510,6 +536,7 @@ macro_rules! t {
 pub static TESTS: &[Test] = &[
     t!(node_write_flood_is_refused, true),
     t!(node_read_flood_is_refused, true),
+    t!(opens_and_watches_are_charged, true),
     t!(tmp_fill_ends_in_enospc, true),
     t!(poll_huge_timeout_still_waits, true),
     t!(xenfs_nodes_eperm_and_bad_names, true),

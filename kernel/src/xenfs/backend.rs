@@ -13,13 +13,18 @@ use xs_client::{ops, Completion};
 use xs_wire::XsErrno;
 
 use crate::xenstore::subscribe::{self, WatchHandle};
+use kcore::budget::Charge;
+
+/// Bytes charged per watch besides twice its path (the node's and the
+/// client's copies): the token, the two table entries, the handle.
+const WATCH_CHARGE: usize = 512;
 use crate::xenstore::{self, MailboxHandle, XsError};
 
 /// The backend of one open: its mailbox and the watches it registered
 /// (node watch id -> client watch).
 pub struct KernelBackend<'a> {
     pub mailbox: &'a Arc<MailboxHandle>,
-    pub watches: &'a mut BTreeMap<u64, WatchHandle>,
+    pub watches: &'a mut BTreeMap<u64, (WatchHandle, Charge)>,
 }
 
 /// The errno write() returns when a request cannot be sent.
@@ -47,14 +52,15 @@ impl Backend for KernelBackend<'_> {
     }
 
     fn watch(&mut self, watch_id: u64, path: &[u8]) -> Result<(), XsErrno> {
-        // The watch table entry is small and bounded by xenstored's watch
-        // quota; refuse it only when the node budget is spent.
-        if !crate::mm::budget::XS_NODE.would_admit(256) {
-            return Err(XsErrno::ENOMEM);
-        }
+        // What a watch holds while it lives (the node's entry with its path
+        // and token, the client's entry with its path, the table nodes) is
+        // charged to the node budget until the unwatch or the close: the
+        // number of watches is xenstored's to limit, and dom0 may raise it.
+        let charge =
+            crate::mm::budget::XS_NODE.try_charge(WATCH_CHARGE + 2 * path.len()).map_err(|_| XsErrno::ENOMEM)?;
         match subscribe::watch_into(self.mailbox, watch_id, path) {
             Ok(h) => {
-                self.watches.insert(watch_id, h);
+                self.watches.insert(watch_id, (h, charge));
                 Ok(())
             }
             Err(XsError::Xs(e)) => Err(e),
@@ -65,7 +71,7 @@ impl Backend for KernelBackend<'_> {
     }
 
     fn unwatch(&mut self, watch_id: u64, _path: &[u8]) {
-        if let Some(h) = self.watches.remove(&watch_id) {
+        if let Some((h, _charge)) = self.watches.remove(&watch_id) {
             subscribe::unwatch(h);
         }
     }

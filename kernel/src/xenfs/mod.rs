@@ -30,6 +30,11 @@ use xenbus_node::{XenbusFile, MAILBOX_EVENT_LIMIT};
 use crate::mm::budget::XS_NODE;
 use crate::sched::{SleepMutex, WaitQueue};
 use crate::xenstore::subscribe::WatchHandle;
+use kcore::budget::Charge;
+
+/// Bytes charged per open: its write buffer (one whole message, header and
+/// the largest payload) and its state.
+const OPEN_CHARGE: usize = xs_wire::HEADER_LEN + xs_wire::PAYLOAD_MAX + 512;
 use crate::xenstore::{self, MailboxHandle};
 
 pub mod backend;
@@ -44,7 +49,10 @@ pub static ACTIVITY: WaitQueue = WaitQueue::new();
 
 struct OpenState {
     file: XenbusFile,
-    watches: BTreeMap<u64, WatchHandle>,
+    watches: BTreeMap<u64, (WatchHandle, Charge)>,
+    /// The open's own memory (its state and its write buffer, up to one
+    /// whole message), charged to the node budget until the close.
+    _charge: Charge,
 }
 
 /// One open of the xenbus node.
@@ -60,12 +68,14 @@ impl XenbusOpen {
         if !xenstore::available() {
             return Err(Errno::ENOENT);
         }
-        if !XS_NODE.would_admit(1024) {
-            return Err(Errno::ENOMEM);
-        }
+        let charge = XS_NODE.try_charge(OPEN_CHARGE).map_err(|_| Errno::ENOMEM)?;
         stats::opened();
         Ok(Arc::new(XenbusOpen {
-            state: SleepMutex::new(Some(OpenState { file: XenbusFile::new(), watches: BTreeMap::new() })),
+            state: SleepMutex::new(Some(OpenState {
+                file: XenbusFile::new(),
+                watches: BTreeMap::new(),
+                _charge: charge,
+            })),
             mailbox: MailboxHandle::new(MAILBOX_EVENT_LIMIT, &XS_NODE, Some(&ACTIVITY)),
             gen: AtomicU64::new(0),
         }))
@@ -90,7 +100,7 @@ impl XenbusOpen {
             let mut g = self.state.lock();
             let st = g.as_mut().ok_or(Errno::EBADF)?;
             self.drain(st);
-            let OpenState { file, watches } = st;
+            let OpenState { file, watches, .. } = st;
             let mut backend = KernelBackend { mailbox: &self.mailbox, watches };
             file.write(&mut backend, buf)
         };
@@ -158,7 +168,7 @@ impl XenbusOpen {
     /// # Yields
     pub fn close(&self) {
         let st = self.state.lock().take();
-        if let Some(OpenState { file, mut watches }) = st {
+        if let Some(OpenState { file, mut watches, .. }) = st {
             let mut backend = KernelBackend { mailbox: &self.mailbox, watches: &mut watches };
             let mb = self.mailbox.clone();
             file.close(&mut backend, move |f| {
