@@ -218,9 +218,9 @@ fn xenstore_up(si: &StartInfo) {
     match xenstore::init(mm::mfn_to_va(si.store_mfn()), si.store_evtchn()) {
         Ok(()) => {
             // One batch, one round trip (boot waits on dom0 for each).
-            let mut id = xenstore::read_strings(0, &["domid", "name", "vm"]).into_iter().map(|r| r.unwrap_or_default());
-            let (domid, name, vm) =
-                (id.next().unwrap_or_default(), id.next().unwrap_or_default(), id.next().unwrap_or_default());
+            let mut id = xenstore::read_strings(0, &["domid", "name", "vm"]).into_iter().map(Result::unwrap_or_default);
+            let mut next = || id.next().unwrap_or_default();
+            let (domid, name, vm) = (next(), next(), next());
             info!(
                 "xenstore: domid {} name '{}' vm {} (reconnection {})",
                 domid,

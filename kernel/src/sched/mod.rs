@@ -332,15 +332,15 @@ fn schedule() {
             }
             s.run_queue.pop_front().map(Some)
         });
+        if next.is_some() {
+            // Lazy event-channel signals go out before this or another
+            // thread runs on; only a vCPU about to sleep batches them with
+            // its sleep (`idle`).
+            crate::xen::evtchn::flush_lazy();
+        }
         match next {
-            Some(None) => {
-                crate::xen::evtchn::flush_lazy();
-                return;
-            }
+            Some(None) => return,
             Some(Some(id)) => {
-                // Lazy event-channel signals go out before another thread
-                // runs; only a vCPU about to sleep batches them (`idle`).
-                crate::xen::evtchn::flush_lazy();
                 if id == current() {
                     with(|s| {
                         if let Some(t) = s.threads.get_mut(&id) {

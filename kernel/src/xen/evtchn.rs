@@ -177,11 +177,10 @@ pub fn send_lazy(port: u32) {
 
 /// Sends every pending [`send_lazy`] signal now.
 pub fn flush_lazy() {
-    for slot in LAZY.iter() {
-        let p = slot.swap(0, Ordering::AcqRel);
-        if p != 0 {
-            let _ = send(p);
-        }
+    let mut ports = [0u32; crate::xen::sched::MAX_BATCHED_SENDS];
+    let n = take_lazy(&mut ports);
+    for &p in &ports[..n] {
+        let _ = send(p);
     }
 }
 

@@ -30,7 +30,11 @@ pub fn request_raw(req: &Request, deadline: u64) -> Result<Reply, XsError> {
 /// # Yields
 pub fn request(req: &Request) -> Result<Reply, XsError> {
     // A 30 s timeout does not need the TSC read of a precise clock.
-    let r = request_raw(req, crate::time::coarse_deadline_after(DEFAULT_TIMEOUT_NS))?;
+    request_raw(req, crate::time::coarse_deadline_after(DEFAULT_TIMEOUT_NS)).and_then(checked)
+}
+
+/// A reply, or the error its `XS_ERROR` stands for.
+fn checked(r: Reply) -> Result<Reply, XsError> {
     match r.result() {
         Ok(_) => Ok(r),
         Err(e) => Err(XsError::Xs(e)),
@@ -39,29 +43,22 @@ pub fn request(req: &Request) -> Result<Reply, XsError> {
 
 /// Sends every request of `reqs` before waiting for any reply, and returns
 /// their outcomes in order (an `XS_ERROR` reply becomes an error, as in
-/// [`request`]). xenstored answers one connection's requests in ring
-/// order, so a batch costs about one round trip where one [`request`]
-/// after another costs one each (what boot does with its identity reads
-/// and feature writes). Requests past the client's in-flight quota wait in
-/// its queue and go out as replies free it.
+/// [`request`]; a request that could not be built keeps its error and is
+/// not sent). xenstored answers one connection's requests in ring order,
+/// so a batch costs about one round trip where one [`request`] after
+/// another costs one each (what boot does with its identity reads and
+/// feature writes). Requests past the client's in-flight quota wait in its
+/// queue and go out as replies free it.
 ///
 /// # Yields
-pub fn request_all<'a>(reqs: impl IntoIterator<Item = &'a Request>) -> Vec<Result<Reply, XsError>> {
+pub fn request_all(reqs: Vec<Result<Request, ClientError>>) -> Vec<Result<Reply, XsError>> {
     let me = sched::current();
     let ids: Vec<Result<_, XsError>> = reqs
-        .into_iter()
-        .map(|r| conn::submit(Outgoing::Request(r), Sink::Waiter(me), super::kernel_budget()))
+        .iter()
+        .map(|r| conn::submit(Outgoing::Request(r.as_ref().map_err(|e| *e)?), Sink::Waiter(me), super::kernel_budget()))
         .collect();
     let deadline = crate::time::coarse_deadline_after(DEFAULT_TIMEOUT_NS);
-    ids.into_iter()
-        .map(|id| {
-            let r = reader::wait_reply(id?, deadline)?;
-            match r.result() {
-                Ok(_) => Ok(r),
-                Err(e) => Err(XsError::Xs(e)),
-            }
-        })
-        .collect()
+    ids.into_iter().map(|id| reader::wait_reply(id?, deadline).and_then(checked)).collect()
 }
 
 /// Reads several values in one batch ([`request_all`]); each as UTF-8 text,
@@ -69,14 +66,10 @@ pub fn request_all<'a>(reqs: impl IntoIterator<Item = &'a Request>) -> Vec<Resul
 ///
 /// # Yields
 pub fn read_strings(tx: u32, paths: &[&str]) -> Vec<Result<String, XsError>> {
-    let reqs: Vec<Result<Request, XsError>> =
-        paths.iter().map(|p| ops::read(tx, p.as_bytes()).map_err(XsError::from)).collect();
-    let mut replies = request_all(reqs.iter().filter_map(|r| r.as_ref().ok())).into_iter();
-    reqs.into_iter()
+    request_all(paths.iter().map(|p| ops::read(tx, p.as_bytes())).collect())
+        .into_iter()
         .map(|r| {
-            r?;
-            let reply = replies.next().ok_or(XsError::Closed)??;
-            let v = ops::parse_read(&reply)?.to_vec();
+            let v = ops::parse_read(&r?)?.to_vec();
             String::from_utf8(v).map_err(|_| XsError::Invalid)
         })
         .collect()

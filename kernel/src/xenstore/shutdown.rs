@@ -23,14 +23,9 @@ const FEATURES: [&str; 3] = ["control/feature-poweroff", "control/feature-reboot
 
 fn advertise() {
     // One batch: one round trip for the three writes.
-    let reqs: alloc::vec::Vec<_> = FEATURES.iter().map(|f| xs_client::ops::write(0, f.as_bytes(), b"1")).collect();
-    let mut replies = xenstore::request_all(reqs.iter().filter_map(|r| r.as_ref().ok())).into_iter();
-    for (f, r) in FEATURES.iter().zip(reqs.iter()) {
-        let outcome = match r {
-            Ok(_) => replies.next().unwrap_or(Err(XsError::Closed)).map(|_| ()),
-            Err(e) => Err(XsError::from(*e)),
-        };
-        if let Err(e) = outcome {
+    let reqs = FEATURES.iter().map(|f| xs_client::ops::write(0, f.as_bytes(), b"1")).collect();
+    for (f, r) in FEATURES.iter().zip(xenstore::request_all(reqs)) {
+        if let Err(e) = r {
             crate::warn!("xenstore: cannot write {}: {}", f, e);
         }
     }
