@@ -18,7 +18,7 @@ VERBOSE_FLAG := $(if $(filter-out 0,$(VERBOSE)),--verbose)
 
 
 .PHONY: deps kernel run test test-host test-guest bindings dom0 clean conformance conformance-tools conformance-random conformance-check lint ring-corruptor fuzz tools test-programs sizes
-.PHONY: kernel-min kernel-bench bench bench-tools bench-readme
+.PHONY: kernel-min kernel-bench bench bench-tools bench-readme profile
 
 deps:
 	@tests/harness/install-deps.sh
@@ -197,6 +197,21 @@ bench: kernel kernel-min kernel-bench dom0 bench-tools
 	$(PYTHON) tests/harness/bench.py run --kernel $(BENCH_ELF) --full $(KERNEL_ELF) --min $(BUILD)/unikernel-min.elf \
 		--cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD) --linux-runner $(BENCH_RUNNER) --dom0-tool $(BENCH_DOM0) \
 		$(if $(BENCH_QUICK),--quick) $(if $(BENCH_ONLY),--only '$(BENCH_ONLY)') $(if $(BENCH_SPEC),--spec '$(BENCH_SPEC)') $(VERBOSE_FLAG)
+
+# `make profile`: the sequential READ loop of `make bench` on our guest
+# alone, under the tcgprof QEMU plugin (tests/tools/tcg-profile): where a
+# request's guest CPU goes, per function, with the callers of
+# PROFILE_WATCH. Output in build/profile/; docs/bench.md explains it.
+PROFILE_SPEC ?= rounds:1,read:2000:1
+PROFILE_WATCH ?= memcpy memset
+profile: kernel kernel-min kernel-bench dom0 bench-tools
+	@mkdir -p $(BUILD)/profile
+	gcc -O2 -Wall -shared -fPIC -o $(BUILD)/profile/tcgprof.so tests/tools/tcg-profile/tcgprof.c
+	XENRUN_QEMU_ARGS="-plugin $(BUILD)/profile/tcgprof.so,out=$(BUILD)/profile/tcgprof.txt$$($(PYTHON) tests/tools/tcg-profile/report.py --elf $(BENCH_ELF) --watch-args $(PROFILE_WATCH))" \
+		$(PYTHON) tests/harness/bench.py run --kernel $(BENCH_ELF) --full $(KERNEL_ELF) --min $(BUILD)/unikernel-min.elf \
+		--cfg $(CFG) --dom0 $(BUILD)/dom0 --build $(BUILD)/profile --linux-runner $(BENCH_RUNNER) --dom0-tool $(BENCH_DOM0) \
+		--only o-work-1 --spec '$(PROFILE_SPEC)' > $(BUILD)/profile/run.log
+	$(PYTHON) tests/tools/tcg-profile/report.py --prof $(BUILD)/profile/tcgprof.txt --elf $(BENCH_ELF) | tee $(BUILD)/profile/report.txt
 
 bench-readme:
 	$(PYTHON) tests/harness/bench.py readme --results $(BUILD)/bench/results.json --readme README.md

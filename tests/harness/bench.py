@@ -652,8 +652,12 @@ def plan_guests(quick):
     order += [n for _, n in probe]
     ours_work = [f"o-work-{r}" for r in range(1, rounds + 1)]
     linux_work = [f"l-work-{r}" for r in range(1, rounds + 1)]
-    for o, li in zip(ours_work, linux_work):
-        order += [o, li]
+    # BENCH_AB=<image>: each round also runs the workload on that image
+    # ("b-work-N", right after "o-work-N"), for back-to-back comparisons of
+    # two builds in one boot (see docs/bench.md); it is not in the results.
+    ab = os.environ.get("BENCH_AB")
+    for r, (o, li) in enumerate(zip(ours_work, linux_work), 1):
+        order += [o, f"b-work-{r}", li] if ab else [o, li]
     metrics = None if quick else "o-metrics"
     if metrics:
         order.append(metrics)
@@ -702,6 +706,8 @@ def run(a):
             cfg, limit = ours_cfg(name, work_spec, OURS_MEMORY), 300
         elif name.startswith("l-work-"):
             cfg, limit = linux_cfg(name, work_spec), 300
+        elif name.startswith("b-work-"):
+            cfg, limit = ours_cfg(name, work_spec, OURS_MEMORY, kernel="/guest/unikernel-b.elf"), 300
         else:  # o-metrics
             cfg, limit = ours_cfg(name, "", OURS_MEMORY, kernel="/guest/unikernel-test.elf",
                                   cmdline=f"tests={METRIC_TESTS}"), 180
@@ -717,6 +723,8 @@ def run(a):
               else b""),
              ("guest/linux-bench.cpio", 0o100644, linux_initrd),
              ("harness/xsbench-dom0", 0o100755, open(a.dom0_tool, "rb").read())]
+    if os.environ.get("BENCH_AB"):
+        extra.append(("guest/unikernel-b.elf", 0o100644, open(os.environ["BENCH_AB"], "rb").read()))
     if plan["metrics"] in plan["all"]:
         extra.append(("guest/unikernel-test.elf", 0o100644, open(a.full, "rb").read()))
     xenrun.log(f"bench: {len(guests)} guests in one boot ({'quick' if a.quick else 'full'} run)")

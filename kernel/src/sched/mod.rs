@@ -35,7 +35,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::arch::irq;
 use crate::sync::IrqLock;
@@ -92,6 +92,12 @@ struct Sched {
 
 static SCHED: IrqLock<Option<Sched>> = IrqLock::new("sched", None);
 
+/// The running thread's id, the same as `Sched::current`: written only by
+/// `init` and `switch_to` (with `SCHED` held, events masked), read without
+/// the lock by [`current`], which every blocking path asks several times
+/// per request. One vCPU, so a relaxed load sees the last switch.
+static CURRENT: AtomicU32 = AtomicU32::new(0);
+
 /// Why a thread could not be started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SpawnError {
@@ -131,6 +137,7 @@ pub fn init() {
     });
     let mut threads = BTreeMap::new();
     threads.insert(ThreadId(0), main);
+    CURRENT.store(0, Ordering::Relaxed);
     *SCHED.lock() =
         Some(Sched { threads, run_queue: VecDeque::new(), current: ThreadId(0), next_id: 1, zombies: Vec::new() });
 }
@@ -142,7 +149,7 @@ fn with<R>(f: impl FnOnce(&mut Sched) -> R) -> R {
 
 /// The calling thread.
 pub fn current() -> ThreadId {
-    with(|s| s.current)
+    ThreadId(CURRENT.load(Ordering::Relaxed))
 }
 
 /// Default stack size of a spawned thread.
@@ -371,6 +378,7 @@ fn switch_to(next: ThreadId) {
     let (save, rsp, out_ctx, in_ctx) = with(|s| {
         let cur = s.current;
         s.current = next;
+        CURRENT.store(next.0, Ordering::Relaxed);
         let n = s.threads.get_mut(&next).expect("runnable thread exists");
         n.state = State::Running;
         n.switches += 1;

@@ -47,7 +47,54 @@ use crate::xen::{shared_info, suspend};
 /// A port handler: called in upcall context with the port and its data word.
 pub type Handler = fn(port: u32, data: usize);
 
-static HANDLERS: IrqLock<BTreeMap<u32, (Handler, usize)>> = IrqLock::new("evtchn.handlers", BTreeMap::new());
+/// Most handled ports [`wait`] lists without walking the map (the usual
+/// few: xenstore, console, timer, debug).
+const POLL_FEW: usize = 8;
+
+/// The port handlers, and their ports in a flat list for [`wait`], which
+/// builds its poll set on every sleep.
+struct Handlers {
+    map: BTreeMap<u32, (Handler, usize)>,
+    /// `map`'s keys in order while there are at most [`POLL_FEW`] of them.
+    few: [u32; POLL_FEW],
+}
+
+impl Handlers {
+    const fn new() -> Self {
+        Self { map: BTreeMap::new(), few: [0; POLL_FEW] }
+    }
+
+    /// Re-derives `few` after the map changed (bind and unbind, not the event path).
+    fn changed(&mut self) {
+        for (slot, &p) in self.few.iter_mut().zip(self.map.keys()) {
+            *slot = p;
+        }
+    }
+
+    /// Fills `out` with the unmasked handled ports; `None` when more are
+    /// handled than `out` holds.
+    fn pollable(&self, out: &mut [u32]) -> Option<usize> {
+        if self.map.len() > out.len() {
+            return None;
+        }
+        let mut n = 0;
+        let mut push = |p: u32| {
+            if !shared_info::is_masked(p) {
+                if let Some(slot) = out.get_mut(n) {
+                    *slot = p;
+                    n += 1;
+                }
+            }
+        };
+        match self.few.get(..self.map.len()) {
+            Some(few) => few.iter().for_each(|&p| push(p)),
+            None => self.map.keys().for_each(|&p| push(p)),
+        }
+        Some(n)
+    }
+}
+
+static HANDLERS: IrqLock<Handlers> = IrqLock::new("evtchn.handlers", Handlers::new());
 static SCANNER: spin::Mutex<kcore::evtchn_scan::Scanner> = spin::Mutex::new(kcore::evtchn_scan::Scanner::new());
 /// Upcalls taken since boot (diagnostics).
 pub static UPCALLS: AtomicU64 = AtomicU64::new(0);
@@ -264,19 +311,25 @@ pub fn clear(port: u32) {
 
 /// Installs `handler` for `port` (replacing any previous one) and unmasks it.
 pub fn bind_handler(port: u32, handler: Handler, data: usize) {
-    HANDLERS.lock().insert(port, (handler, data));
+    {
+        let mut h = HANDLERS.lock();
+        h.map.insert(port, (handler, data));
+        h.changed();
+    }
     unmask(port);
 }
 
 /// Removes the handler of `port` and masks it.
 pub fn unbind_handler(port: u32) {
     mask(port);
-    HANDLERS.lock().remove(&port);
+    let mut h = HANDLERS.lock();
+    h.map.remove(&port);
+    h.changed();
 }
 
 /// Ports with a handler (for the VIRQ_DEBUG dump).
 pub fn bound_ports() -> alloc::vec::Vec<u32> {
-    HANDLERS.lock().keys().copied().collect()
+    HANDLERS.lock().map.keys().copied().collect()
 }
 
 /// The event upcall. Called from `crash::trap_dispatch` with events masked.
@@ -314,13 +367,25 @@ pub static POLL_WAKES: AtomicU64 = AtomicU64::new(0);
 /// port to poll, or more than [`POLL_MAX`], it falls back to
 /// `SCHEDOP_block` (which unmasks, so the upcall runs the handlers).
 pub fn wait() {
+    let mut few = [0u32; POLL_FEW];
+    match pollable_ports(&mut few) {
+        Some(n) => sleep_polling(few.get_mut(..n).unwrap_or_default()),
+        None => {
+            let mut many = [0u32; POLL_MAX];
+            let n = pollable_ports(&mut many).unwrap_or(0);
+            sleep_polling(many.get_mut(..n).unwrap_or_default());
+        }
+    }
+}
+
+/// [`wait`] with its poll set: `ports` are the unmasked handled ports
+/// (empty: sleep with `SCHEDOP_block`).
+fn sleep_polling(ports: &mut [u32]) {
     let v = shared_info::vcpu0();
-    let mut ports = [0u32; POLL_MAX];
-    let n = if v.is_null() { 0 } else { pollable_ports(&mut ports) };
     let mut sends = [0u32; crate::xen::sched::MAX_BATCHED_SENDS];
     let s = take_lazy(&mut sends);
-    if n == 0 {
-        for &p in &sends[..s] {
+    if v.is_null() || ports.is_empty() {
+        for &p in sends.get(..s).unwrap_or_default() {
             let _ = send(p);
         }
         crate::xen::sched::block();
@@ -328,9 +393,9 @@ pub fn wait() {
         return;
     }
     if s == 0 {
-        let _ = crate::xen::sched::poll(&mut ports[..n], 0);
+        let _ = crate::xen::sched::poll(ports, 0);
     } else {
-        crate::xen::sched::send_then_poll(&sends[..s], &mut ports[..n]);
+        crate::xen::sched::send_then_poll(sends.get(..s).unwrap_or_default(), ports);
     }
     POLL_WAKES.fetch_add(1, Ordering::Relaxed);
     crate::sync::enter_upcall();
@@ -339,7 +404,7 @@ pub fn wait() {
     // pending while masked and was unmasked without Xen re-raising it):
     // the scan does not see it, and the next poll would return at once.
     // Dispatch those directly, so every wake-up makes progress.
-    for &p in &ports[..n] {
+    for &p in ports.iter() {
         if shared_info::is_pending(p) && !shared_info::is_masked(p) {
             dispatch(p);
         }
@@ -347,21 +412,10 @@ pub fn wait() {
     crate::sync::leave_upcall();
 }
 
-/// Fills `out` with the unmasked ports that have a handler; 0 when there
-/// are none or more than `out` holds.
-fn pollable_ports(out: &mut [u32; POLL_MAX]) -> usize {
-    let h = HANDLERS.lock();
-    if h.len() > POLL_MAX {
-        return 0;
-    }
-    let mut n = 0;
-    for &p in h.keys() {
-        if !shared_info::is_masked(p) {
-            out[n] = p;
-            n += 1;
-        }
-    }
-    n
+/// Fills `out` with the unmasked ports that have a handler; `None` when
+/// more ports have a handler than `out` holds.
+fn pollable_ports(out: &mut [u32]) -> Option<usize> {
+    HANDLERS.lock().pollable(out)
 }
 
 fn scan_loop(v: *mut x::vcpu_info) {
@@ -392,7 +446,7 @@ fn scan_loop(v: *mut x::vcpu_info) {
 
 fn dispatch(port: u32) {
     shared_info::clear_pending(port);
-    let h = HANDLERS.lock().get(&port).copied();
+    let h = HANDLERS.lock().map.get(&port).copied();
     match h {
         Some((f, data)) => {
             DISPATCHED.fetch_add(1, Ordering::Relaxed);
@@ -432,7 +486,9 @@ pub fn init_callbacks() -> Result<(), XenError> {
                 for slot in LAZY.iter() {
                     slot.store(0, Ordering::Release);
                 }
-                HANDLERS.lock().clear();
+                let mut h = HANDLERS.lock();
+                h.map.clear();
+                h.changed();
                 GENERATION.fetch_add(1, Ordering::AcqRel);
             }
         }),

@@ -85,23 +85,35 @@ pub const MAX_BATCHED_SENDS: usize = 4;
 /// scheduler between the sends and the poll (a send woke a vCPU it
 /// prefers): the poll then continues when this vCPU runs again.
 pub fn send_then_poll(sends: &[u32], ports: &mut [u32]) {
-    let n = sends.len().min(MAX_BATCHED_SENDS);
+    // One send (the usual case: xenstore's) uses a two-entry list, so the
+    // list is not cleared for sends that are not there.
+    match sends {
+        [one] => multicall_send_poll::<2>(core::slice::from_ref(one), ports),
+        _ => multicall_send_poll::<{ MAX_BATCHED_SENDS + 1 }>(sends, ports),
+    }
+}
+
+/// [`send_then_poll`] with a list of `N` entries: at most `N - 1` sends.
+fn multicall_send_poll<const N: usize>(sends: &[u32], ports: &mut [u32]) {
+    let n = sends.len().min(N - 1).min(MAX_BATCHED_SENDS);
     let mut args = [x::evtchn_send { port: 0 }; MAX_BATCHED_SENDS];
     let mut poll = x::sched_poll {
         ports: x::__guest_handle_evtchn_port_t { p: ports.as_mut_ptr() },
         nr_ports: ports.len() as u32,
         timeout: 0,
     };
-    let mut calls = [x::multicall_entry { op: 0, result: 0, args: [0; 6] }; MAX_BATCHED_SENDS + 1];
-    for (i, &p) in sends[..n].iter().enumerate() {
-        args[i].port = p;
-        calls[i].op = x::__HYPERVISOR_event_channel_op as u64;
-        calls[i].args[0] = x::EVTCHNOP_send as u64;
-        calls[i].args[1] = &mut args[i] as *mut _ as u64;
+    let mut calls = [x::multicall_entry { op: 0, result: 0, args: [0; 6] }; N];
+    for (i, &p) in sends.iter().take(n).enumerate() {
+        let (Some(a), Some(c)) = (args.get_mut(i), calls.get_mut(i)) else { break };
+        a.port = p;
+        c.op = x::__HYPERVISOR_event_channel_op as u64;
+        c.args[0] = x::EVTCHNOP_send as u64;
+        c.args[1] = a as *mut _ as u64;
     }
-    calls[n].op = x::__HYPERVISOR_sched_op as u64;
-    calls[n].args[0] = x::SCHEDOP_poll as u64;
-    calls[n].args[1] = &mut poll as *mut _ as u64;
+    let Some(c) = calls.get_mut(n) else { return };
+    c.op = x::__HYPERVISOR_sched_op as u64;
+    c.args[0] = x::SCHEDOP_poll as u64;
+    c.args[1] = &mut poll as *mut _ as u64;
     // SAFETY: the multicall list and every argument it points to (the
     // evtchn_send records, the sched_poll and, through it, `ports`) live
     // on this stack frame or in borrowed memory for the whole call.
