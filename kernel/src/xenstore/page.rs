@@ -83,18 +83,46 @@ impl xs_ring::SharedPage for XenstorePage {
     }
 
     fn copy_to_req(&self, offset: usize, data: &[u8]) {
-        for (i, b) in data.iter().enumerate() {
-            let idx = (offset + i) % xs_ring::RING_SIZE;
-            // SAFETY: idx < RING_SIZE, the length of `req`.
-            unsafe { core::ptr::write_volatile(addr_of_mut!((*self.intf).req[idx]), *b as core::ffi::c_char) };
+        // Callers keep offset + len within the ring; anything past its end is
+        // not written (the old byte loop wrapped instead; neither happens).
+        let n = data.len().min(xs_ring::RING_SIZE.saturating_sub(offset));
+        let data = data.get(..n).unwrap_or_default();
+        // SAFETY: `intf` maps the ring page (see `new`); `req` is RING_SIZE bytes.
+        let base = unsafe { addr_of_mut!((*self.intf).req) }.cast::<u8>();
+        // Eight bytes per volatile store (unaligned stores of a byte array),
+        // then the tail byte by byte: a request is copied in a few steps.
+        let mut chunks = data.chunks_exact(8);
+        let mut at = offset;
+        for c in &mut chunks {
+            let mut v = [0u8; 8];
+            v.copy_from_slice(c);
+            // SAFETY: at + 8 <= offset + n <= RING_SIZE; [u8; 8] has alignment 1.
+            unsafe { core::ptr::write_volatile(base.add(at).cast::<[u8; 8]>(), v) };
+            at += 8;
+        }
+        for b in chunks.remainder() {
+            // SAFETY: at < offset + n <= RING_SIZE.
+            unsafe { core::ptr::write_volatile(base.add(at), *b) };
+            at += 1;
         }
     }
 
     fn copy_from_rsp(&self, offset: usize, out: &mut [u8]) {
-        for (i, b) in out.iter_mut().enumerate() {
-            let idx = (offset + i) % xs_ring::RING_SIZE;
-            // SAFETY: idx < RING_SIZE, the length of `rsp`.
-            *b = unsafe { core::ptr::read_volatile(addr_of!((*self.intf).rsp[idx])) } as u8;
+        let n = out.len().min(xs_ring::RING_SIZE.saturating_sub(offset));
+        let out = out.get_mut(..n).unwrap_or_default();
+        // SAFETY: `intf` maps the ring page (see `new`); `rsp` is RING_SIZE bytes.
+        let base = unsafe { addr_of!((*self.intf).rsp) }.cast::<u8>();
+        let mut chunks = out.chunks_exact_mut(8);
+        let mut at = offset;
+        for c in &mut chunks {
+            // SAFETY: at + 8 <= offset + n <= RING_SIZE; [u8; 8] has alignment 1.
+            c.copy_from_slice(&unsafe { core::ptr::read_volatile(base.add(at).cast::<[u8; 8]>()) });
+            at += 8;
+        }
+        for b in chunks.into_remainder() {
+            // SAFETY: at < offset + n <= RING_SIZE.
+            *b = unsafe { core::ptr::read_volatile(base.add(at)) };
+            at += 1;
         }
     }
 }

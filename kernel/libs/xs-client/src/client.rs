@@ -815,6 +815,10 @@ impl ClientCore {
 
     /// Watches that received events since the last call.
     pub fn take_woken_watches(&mut self) -> Vec<WatchId> {
+        if self.woken_watches.is_empty() {
+            // The usual case, asked after every reply: no set to take apart.
+            return Vec::new();
+        }
         let set = core::mem::take(&mut self.woken_watches);
         set.into_iter().collect()
     }
