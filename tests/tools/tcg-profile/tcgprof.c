@@ -9,7 +9,8 @@
  * is how Xen accounts a vCPU's time too. Per class it counts instructions,
  * block executions and host TSC cycles between block starts (the plugin's
  * own callback cost is included, so cycles are only comparable within one
- * profile). While our kernel's context is current it also counts the
+ * profile; a Xen block that seems to run for over 5M cycles is the idle
+ * loop halted and is counted apart, as "idle"). While our kernel's context is current it also counts the
  * distinct code and data pages touched between two switches into it: each
  * switch flushes QEMU's soft TLB.
  *
@@ -75,6 +76,10 @@ static int ctx = DOM0K; /* OURS or DOM0K: the guest Xen currently works for */
 static int last_cls = -1;
 static uint64_t last_t, last_addr, next_dump;
 static int nsnap;
+/* A Xen block that "takes" longer than this (about 2 ms of host time) is
+ * the idle vCPU halted, not work for either guest. */
+#define IDLE_CYCLES 5000000ull
+static uint64_t idle_cycles;
 
 /* Per-block cycles of ours and xen_ours (open addressing). */
 #define HS (1u << 16)
@@ -135,7 +140,8 @@ static void dump(void) {
     fprintf(out, "SNAP %d t=%llu", nsnap++, (unsigned long long)__rdtsc());
     for (int i = 0; i < NCLS; i++)
         fprintf(out, " %s=%lu/%lu/%lu", names[i], insns[i], blocks[i], cycles[i]);
-    fprintf(out, " switches_in=%lu pages=%lu/%lu/%lu/%lu\n", switches_in, pages[0], pages[1], pages[2], pages[3]);
+    fprintf(out, " switches_in=%lu pages=%lu/%lu/%lu/%lu idle=%lu\n", switches_in, pages[0], pages[1], pages[2],
+            pages[3], idle_cycles);
     fflush(out);
     char p[600];
     snprintf(p, sizeof p, "%s.blocks", out_path);
@@ -174,9 +180,14 @@ static void exec_cb(unsigned int vcpu, void *ud) {
     if (ctx == OURS)
         page_touch(va, cls == OURS ? 0 : 2);
     if (last_cls >= 0) {
-        cycles[last_cls] += t - last_t;
-        if (last_cls == OURS || last_cls == XEN_OURS)
-            hist_add(last_addr, t - last_t);
+        uint64_t d = t - last_t;
+        if ((last_cls == XEN_OURS || last_cls == XEN_DOM0) && d > IDLE_CYCLES) {
+            idle_cycles += d; /* Xen's idle loop (hlt): nobody's CPU time */
+        } else {
+            cycles[last_cls] += d;
+            if (last_cls == OURS || last_cls == XEN_OURS)
+                hist_add(last_addr, d);
+        }
     }
     for (int k = 0; k < n_watch; k++)
         if (va == watch[k])
