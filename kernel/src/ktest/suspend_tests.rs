@@ -496,10 +496,38 @@ fn p2m_published() -> TestResult {
     Ok(())
 }
 
+/// `p2m::own_pfn`, which vets the ring frames start_info names after a
+/// restore: this domain's frames map back (hint right or wrong); a frame
+/// that is not ours, or past all RAM, is refused without a fault.
+fn own_pfn_refuses_foreign_frames() -> TestResult {
+    use crate::xen::p2m;
+    let si = check_ok!(crate::xen::start_info::get().ok_or("no start_info"));
+    let store = si.store_mfn();
+    let pfn = p2m::mfn_to_pfn(store);
+    check_eq!(p2m::own_pfn(store, pfn), Some(pfn));
+    check_eq!(p2m::own_pfn(store, 0), Some(pfn));
+    check_eq!(p2m::own_pfn(store, u64::MAX), Some(pfn));
+    let last = p2m::nr_pages() - 1;
+    check_eq!(p2m::own_pfn(p2m::pfn_to_mfn(last), 0), Some(last));
+    // Machine frame 0 belongs to Xen, never to a PV guest; the others are
+    // past any RAM (the M2P has no entry for them to read).
+    for bogus in [0u64, 1 << 40, u64::MAX >> 12, u64::MAX] {
+        check_eq!(p2m::own_pfn(bogus, pfn), None);
+    }
+    Ok(())
+}
+
 const T_LC: u64 = 180_000;
 
 pub static TESTS: &[Test] = &[
     Test { suite: "suspend", name: "p2m_published", func: p2m_published, timeout_ms: 10_000, default: true },
+    Test {
+        suite: "suspend",
+        name: "own_pfn_refuses_foreign_frames",
+        func: own_pfn_refuses_foreign_frames,
+        timeout_ms: 10_000,
+        default: true,
+    },
     Test { suite: "suspend", name: "save_restore", func: save_restore, timeout_ms: T_LC, default: false },
     Test { suite: "suspend", name: "checkpoint", func: checkpoint, timeout_ms: T_LC, default: false },
     Test { suite: "suspend", name: "migrate", func: migrate, timeout_ms: T_LC, default: false },

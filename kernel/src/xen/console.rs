@@ -180,10 +180,16 @@ pub fn init_suspend() {
                 return;
             }
             let Some(si) = start_info::get() else { return };
-            let va = p2m::pfn_to_va(p2m::mfn_to_pfn(si.console_mfn()));
-            // SAFETY: start_info names the console page of the new domain;
-            // it is the same pseudo-physical frame, mapped in the linear map.
-            unsafe { init(va, si.console_evtchn()) };
+            let Some(pfn) = suspend::restored_console_pfn() else {
+                // The toolstack named a frame that is not ours: stay
+                // detached (emergency_write only) rather than map it.
+                emergency_write(b"console: the restored start_info names a console frame that is not this domain's; the ring stays detached\n");
+                return;
+            };
+            // SAFETY: `pfn` is one of this domain's frames (checked against
+            // the P2M by the suspend path), mapped in the linear map; start_info
+            // names it as the new domain's console page.
+            unsafe { init(p2m::pfn_to_va(pfn), si.console_evtchn()) };
         }),
         ..suspend::Hooks::EMPTY
     });

@@ -94,6 +94,23 @@ pub fn mfn_to_pfn(mfn: u64) -> u64 {
     unsafe { core::ptr::read_volatile(m2p.add(mfn as usize)) }
 }
 
+/// The pseudo-physical frame that holds machine frame `mfn`, if `mfn` is
+/// one of this domain's frames; pseudo-physical frame `hint` is tried first.
+///
+/// For frame numbers the toolstack writes (start_info's ring frames after
+/// a restore): unlike [`mfn_to_pfn`] this reads only our own P2M list, so a
+/// frame that is not ours, or not RAM at all, yields `None` instead of a
+/// read through a hole of Xen's M2P table or a mapping of someone else's
+/// page. The hint (where the frame was before the suspend, where libxc puts
+/// it back) makes the usual case one lookup; otherwise the list is searched.
+pub fn own_pfn(mfn: u64, hint: u64) -> Option<u64> {
+    let n = nr_pages();
+    if hint < n && pfn_to_mfn(hint) == mfn {
+        return Some(hint);
+    }
+    (0..n).find(|&pfn| pfn_to_mfn(pfn) == mfn)
+}
+
 /// Why the tree could not be published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum P2mError {

@@ -92,6 +92,26 @@ static HOOKS: IrqLock<[Option<Hooks>; SLOTS]> = IrqLock::new("suspend.hooks", [N
 static IN_PROGRESS: AtomicBool = AtomicBool::new(false);
 /// Suspends that came back in a new domain since boot.
 pub static RESTORES: AtomicU64 = AtomicU64::new(0);
+
+/// No valid frame (see [`restored_store_pfn`]).
+const NO_FRAME: u64 = u64::MAX;
+/// The pseudo-physical frames of the rings start_info named after the last
+/// restore, checked to be this domain's (`p2m::own_pfn`); [`NO_FRAME`] if not.
+static RESTORED_STORE_PFN: AtomicU64 = AtomicU64::new(NO_FRAME);
+static RESTORED_CONSOLE_PFN: AtomicU64 = AtomicU64::new(NO_FRAME);
+
+/// The xenstore ring's pseudo-physical frame after the last restore, for
+/// the thaw hooks; `None` if the toolstack named a frame that is not ours
+/// (the ring is then not mapped: xenstore fails with a logged reason).
+pub fn restored_store_pfn() -> Option<u64> {
+    Some(RESTORED_STORE_PFN.load(Ordering::Acquire)).filter(|&p| p != NO_FRAME)
+}
+
+/// The console ring's pseudo-physical frame after the last restore (see
+/// [`restored_store_pfn`]).
+pub fn restored_console_pfn() -> Option<u64> {
+    Some(RESTORED_CONSOLE_PFN.load(Ordering::Acquire)).filter(|&p| p != NO_FRAME)
+}
 /// Suspends that were cancelled since boot.
 pub static CANCELS: AtomicU64 = AtomicU64::new(0);
 
@@ -210,7 +230,8 @@ pub fn suspend() -> Result<Report, SuspendError> {
         }
     }
     let (store_mfn, console_mfn) = (si.store_mfn(), si.console_mfn());
-    si.set_ring_frames(p2m::mfn_to_pfn(store_mfn), p2m::mfn_to_pfn(console_mfn));
+    let (store_pfn, console_pfn) = (p2m::mfn_to_pfn(store_mfn), p2m::mfn_to_pfn(console_mfn));
+    si.set_ring_frames(store_pfn, console_pfn);
     let wall_before = wall_ns();
     let result = match shared_info::unmap_for_suspend() {
         Ok(()) => sched::suspend_hypercall(p2m::pfn_to_mfn(p2m::va_to_pfn(si.va()))),
@@ -236,6 +257,11 @@ pub fn suspend() -> Result<Report, SuspendError> {
         Outcome::NewDomain => {
             republished = Some(p2m::republish());
             RESTORES.fetch_add(1, Ordering::Relaxed);
+            // The toolstack wrote the new domain's ring frames into
+            // start_info: the thaw hooks map only frames that are ours.
+            let own = |mfn: u64, hint: u64| p2m::own_pfn(mfn, hint).unwrap_or(NO_FRAME);
+            RESTORED_STORE_PFN.store(own(si.store_mfn(), store_pfn), Ordering::Release);
+            RESTORED_CONSOLE_PFN.store(own(si.console_mfn(), console_pfn), Ordering::Release);
         }
     }
     for h in each() {

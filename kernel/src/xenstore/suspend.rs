@@ -133,10 +133,26 @@ fn thaw(o: Outcome) {
         return;
     }
     let Some(si) = crate::xen::start_info::get() else { return };
-    let va = crate::xen::p2m::pfn_to_va(crate::xen::p2m::mfn_to_pfn(si.store_mfn()));
-    // SAFETY: start_info names the new domain's xenstore page; it is a page
-    // of this domain, in the linear map.
-    let page = unsafe { XenstorePage::new(va) };
+    let Some(pfn) = crate::xen::suspend::restored_store_pfn() else {
+        // The toolstack named a frame that is not ours: do not map it. The
+        // connection fails (every request answered, the reason logged) and
+        // the guest runs on without xenstore.
+        let mut after = super::route::After::default();
+        c.fail_with(
+            alloc::format!(
+                "the restored start_info names xenstore frame {:#x}, which is not one of this domain's frames",
+                si.store_mfn()
+            ),
+            &mut after,
+        );
+        drop(g);
+        after.run();
+        return;
+    };
+    // SAFETY: `pfn` is one of this domain's frames (checked against the P2M
+    // by the suspend path), in the linear map; start_info names it as the
+    // new domain's xenstore page.
+    let page = unsafe { XenstorePage::new(crate::xen::p2m::pfn_to_va(pfn)) };
     let r = c.core.resume_on_new_ring(&page);
     c.failed = None;
     c.reconnecting = false;

@@ -259,6 +259,13 @@ impl DirectoryPager {
     /// gives up with `EAGAIN`.
     pub const MAX_RESTARTS: u32 = 8;
 
+    /// The longest list the pager collects (names and their NULs), 1 MiB:
+    /// a server that keeps sending parts past it gets `E2BIG`, not the
+    /// guest's memory. (A directory of 65,536 domains, `/local/domain`,
+    /// lists under 400 KiB.) The names are copied with fallible
+    /// allocations: running out of memory is `ENOMEM`.
+    pub const MAX_LIST_BYTES: u32 = 1 << 20;
+
     /// A pager for the children of `path`.
     pub fn new(tx_id: u32, path: &[u8]) -> Self {
         Self { tx_id, path: path.to_vec(), offset: 0, generation: None, names: Vec::new(), restarts: 0 }
@@ -284,8 +291,19 @@ impl DirectoryPager {
             return Ok(PagerStep::More);
         }
         self.generation = Some(part.generation);
-        self.names.extend(part.names.iter().map(|n| n.to_vec()));
-        self.offset = self.offset.saturating_add(part.list_bytes);
+        let offset = self.offset.saturating_add(part.list_bytes);
+        if offset > Self::MAX_LIST_BYTES {
+            return Err(ClientError::Xs(XsErrno::E2BIG));
+        }
+        let no_memory = |_| ClientError::Xs(XsErrno::ENOMEM);
+        self.names.try_reserve(part.names.len()).map_err(no_memory)?;
+        for n in &part.names {
+            let mut name = Vec::new();
+            name.try_reserve_exact(n.len()).map_err(no_memory)?;
+            name.extend_from_slice(n);
+            self.names.push(name);
+        }
+        self.offset = offset;
         if part.last {
             return Ok(PagerStep::Done(core::mem::take(&mut self.names)));
         }
