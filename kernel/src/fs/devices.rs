@@ -183,11 +183,13 @@ impl Output {
         }
     }
 
-    /// What was kept, and how many bytes were not.
-    pub fn take(&self) -> (Vec<u8>, u64) {
+    /// What was kept, how many bytes were not, and the programs-budget
+    /// charge for what was kept: it goes with the bytes, so they stay
+    /// counted until whoever took them drops the charge.
+    pub fn take(&self) -> (Vec<u8>, u64, Charge) {
         let mut s = self.state.lock();
-        s.charge.shrink_to(0);
-        (core::mem::take(&mut s.data), s.dropped)
+        let charge = core::mem::take(&mut s.charge);
+        (core::mem::take(&mut s.data), s.dropped, charge)
     }
 }
 

@@ -74,7 +74,7 @@ pub struct Running {
 }
 
 /// What a program did.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Outcome {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
@@ -86,6 +86,10 @@ pub struct Outcome {
     /// From the first instruction of the program to the end of its last
     /// thread.
     pub run_ns: u64,
+    /// The programs-budget charges of `stdout` and `stderr`, released when
+    /// the outcome is dropped (held, never read).
+    #[allow(dead_code)]
+    pub charges: (kcore::budget::Charge, kcore::budget::Charge),
 }
 
 /// Why a program could not start.
@@ -258,8 +262,8 @@ pub fn wait(r: Running) -> Outcome {
     let run_ns = crate::time::now_ns().saturating_sub(r.started_ns);
     r.proc.stdout.flush_echo();
     r.proc.stderr.flush_echo();
-    let (stdout, d1) = r.proc.stdout.take();
-    let (stderr, d2) = r.proc.stderr.take();
+    let (stdout, d1, c1) = r.proc.stdout.take();
+    let (stderr, d2, c2) = r.proc.stderr.take();
     Outcome {
         status: r.proc.status().unwrap_or(ExitStatus::Exited(0)),
         stdout,
@@ -267,6 +271,7 @@ pub fn wait(r: Running) -> Outcome {
         dropped: d1 + d2,
         load_ns: r.load_ns,
         run_ns,
+        charges: (c1, c2),
     }
 }
 

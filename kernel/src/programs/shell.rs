@@ -14,19 +14,19 @@ use super::{Options, Outcome, Running};
 
 pub use cmdlist::{parse, Command};
 
+/// Prints `o`'s records line by line: the output is escaped from the
+/// outcome's own buffers, never copied whole.
 fn report(n: u32, o: &Outcome) {
-    let r = cmdlist::Outcome {
+    let r = cmdlist::Record {
         n,
         status: o.status.code(),
         load_us: o.load_ns / 1000,
         run_us: o.run_ns / 1000,
-        stdout: o.stdout.clone(),
-        stderr: o.stderr.clone(),
+        stdout: &o.stdout,
+        stderr: &o.stderr,
         dropped: o.dropped,
     };
-    for line in cmdlist::records(&r) {
-        crate::kprintln!("{}", line);
-    }
+    cmdlist::each_record(&r, |line| crate::kprintln!("{}", line));
 }
 
 fn ms(ns: u64) -> String {
@@ -114,6 +114,7 @@ pub fn run_list(cmds: &[Command], report_mode: bool, timeout_ns: Option<u64>) ->
                         dropped: 0,
                         load_ns: 0,
                         run_ns: 0,
+                        charges: Default::default(),
                     };
                     report(n, &o);
                 }

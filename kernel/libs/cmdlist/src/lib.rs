@@ -163,13 +163,33 @@ pub fn is_assignment(w: &str) -> bool {
 pub fn escape(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len());
     for &b in bytes {
-        match b {
-            b'\\' => s.push_str("\\\\"),
-            0x21..=0x7e => s.push(b as char),
-            _ => s.push_str(&alloc::format!("\\x{:02x}", b)),
-        }
+        escape_into(&mut s, b);
     }
     s
+}
+
+/// Appends the escape of one byte (see [`escape`]); returns its length.
+fn escape_into(s: &mut String, b: u8) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'\\' => s.push_str("\\\\"),
+        0x21..=0x7e => s.push(b as char),
+        _ => {
+            s.push_str("\\x");
+            s.push(char::from(HEX[usize::from(b >> 4)]));
+            s.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+    escaped_len(b)
+}
+
+/// The length of one byte's escape.
+fn escaped_len(b: u8) -> usize {
+    match b {
+        b'\\' => 2,
+        0x21..=0x7e => 1,
+        _ => 4,
+    }
 }
 
 /// Replaces `${NAME}` in every word by the value of `NAME` in `vars`. An
@@ -219,7 +239,43 @@ pub struct Outcome {
 /// The record lines of one result (without newlines).
 pub fn records(r: &Outcome) -> Vec<String> {
     let mut out = Vec::new();
-    out.push(alloc::format!(
+    each_record(&r.borrowed(), |line| out.push(String::from(line)));
+    out
+}
+
+/// One result with its output borrowed: what [`each_record`] reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Record<'a> {
+    pub n: u32,
+    pub status: i32,
+    pub load_us: u64,
+    pub run_us: u64,
+    pub stdout: &'a [u8],
+    pub stderr: &'a [u8],
+    pub dropped: u64,
+}
+
+impl Outcome {
+    /// This result as a [`Record`].
+    pub fn borrowed(&self) -> Record<'_> {
+        Record {
+            n: self.n,
+            status: self.status,
+            load_us: self.load_us,
+            run_us: self.run_us,
+            stdout: &self.stdout,
+            stderr: &self.stderr,
+            dropped: self.dropped,
+        }
+    }
+}
+
+/// Calls `emit` with each record line of one result, in order (the lines
+/// [`records`] returns), one at a time: a runner prints a large output
+/// without holding a copy of it (each line is at most [`CHUNK`] bytes of
+/// escapes plus its prefix).
+pub fn each_record(r: &Record<'_>, mut emit: impl FnMut(&str)) {
+    emit(&alloc::format!(
         "PROGRAM-RESULT {} status={} load_us={} run_us={} out={} err={} dropped={}",
         r.n,
         r.status,
@@ -229,23 +285,24 @@ pub fn records(r: &Outcome) -> Vec<String> {
         r.stderr.len(),
         r.dropped
     ));
-    for (tag, data) in [("out", &r.stdout), ("err", &r.stderr)] {
+    let mut line = String::new();
+    for (tag, data) in [("out", r.stdout), ("err", r.stderr)] {
         // Whole escapes only: a chunk never ends inside one.
-        let mut line = String::new();
-        for b in data.iter() {
-            let e = escape(core::slice::from_ref(b));
-            if line.len() + e.len() > CHUNK {
-                out.push(alloc::format!("PROGRAM-DATA {} {} {}", r.n, tag, line));
-                line.clear();
+        let prefix = alloc::format!("PROGRAM-DATA {} {} ", r.n, tag);
+        line.clear();
+        line.push_str(&prefix);
+        for &b in data.iter() {
+            if line.len() - prefix.len() + escaped_len(b) > CHUNK {
+                emit(&line);
+                line.truncate(prefix.len());
             }
-            line.push_str(&e);
+            escape_into(&mut line, b);
         }
-        if !line.is_empty() {
-            out.push(alloc::format!("PROGRAM-DATA {} {} {}", r.n, tag, line));
+        if line.len() > prefix.len() {
+            emit(&line);
         }
     }
-    out.push(alloc::format!("PROGRAM-END {}", r.n));
-    out
+    emit(&alloc::format!("PROGRAM-END {}", r.n));
 }
 
 /// `1`, `0.5`, `2.25` seconds in nanoseconds.
