@@ -415,13 +415,15 @@ fn clocks_sleeps_and_timed_waits() {
         let mut abs = [0i64; 2];
         // SAFETY: pthread objects and a timespec.
         let (r, waited) = unsafe {
+            // Started before the deadline is computed: a preemption in
+            // between (a loaded host) must not shorten the measured wait.
+            let t0 = std::time::Instant::now();
             clock_gettime(0, abs.as_mut_ptr() as *mut c_void);
             abs[1] += 40_000_000;
             if abs[1] >= 1_000_000_000 {
                 abs[0] += 1;
                 abs[1] -= 1_000_000_000;
             }
-            let t0 = std::time::Instant::now();
             thread::pthread_mutex_lock(m.as_mut_ptr() as *mut u8);
             let r = thread::pthread_cond_timedwait(
                 c.as_mut_ptr() as *mut u8,
