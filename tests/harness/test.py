@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -430,6 +431,23 @@ def bench_selftest():
                 output=(p.stdout + p.stderr)[-4000:])
 
 
+def profile_report_selftest():
+    """make profile's report on a canned profile (tests/tools/tcg-profile)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "tcg-profile")
+    p = subprocess.run([sys.executable, os.path.join(here, "report.py"), "selftest"], capture_output=True, text=True)
+    # The plugin itself must still build, warning-free.
+    with tempfile.TemporaryDirectory() as d:
+        cc = subprocess.run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o",
+                             os.path.join(d, "tcgprof.so"), os.path.join(here, "tcgprof.c")],
+                            capture_output=True, text=True)
+    p.stdout += cc.stdout
+    p.stderr += cc.stderr
+    ok = p.returncode == 0 and cc.returncode == 0
+    xenrun.log("profile report selftest: " + ("ok" if ok else "FAILED"))
+    return Case("bench", "profile_report_selftest", ok, message="" if ok else "report.py selftest failed",
+                output=(p.stdout + p.stderr)[-4000:])
+
+
 def write_junit(path, cases):
     suites = {}
     for c in cases:
@@ -615,6 +633,7 @@ def main():
     if not selection:
         cases.append(check_image(a.kernel))
         cases.append(bench_selftest())
+        cases.append(profile_report_selftest())
 
     extra_files = []
     if a.ring_corruptor:
