@@ -183,6 +183,7 @@ pub fn init_suspend() {
             let Some(pfn) = suspend::restored_console_pfn() else {
                 // The toolstack named a frame that is not ours: stay
                 // detached (emergency_write only) rather than map it.
+                *CONSOLE.lock() = None;
                 emergency_write(b"console: the restored start_info names a console frame that is not this domain's; the ring stays detached\n");
                 return;
             };

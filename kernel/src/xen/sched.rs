@@ -88,7 +88,7 @@ pub fn send_then_poll(sends: &[u32], ports: &mut [u32]) {
     // One send (the usual case: xenstore's) uses a two-entry list, so the
     // list is not cleared for sends that are not there.
     match sends {
-        [one] => multicall_send_poll::<2>(core::slice::from_ref(one), ports),
+        [_] => multicall_send_poll::<2>(sends, ports),
         _ => multicall_send_poll::<{ MAX_BATCHED_SENDS + 1 }>(sends, ports),
     }
 }

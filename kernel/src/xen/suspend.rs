@@ -112,6 +112,7 @@ pub fn restored_store_pfn() -> Option<u64> {
 pub fn restored_console_pfn() -> Option<u64> {
     Some(RESTORED_CONSOLE_PFN.load(Ordering::Acquire)).filter(|&p| p != NO_FRAME)
 }
+
 /// Suspends that were cancelled since boot.
 pub static CANCELS: AtomicU64 = AtomicU64::new(0);
 

@@ -137,7 +137,7 @@ fn thaw(o: Outcome) {
         // The toolstack named a frame that is not ours: do not map it. The
         // connection fails (every request answered, the reason logged) and
         // the guest runs on without xenstore.
-        let mut after = super::route::After::default();
+        let mut after = After::default();
         c.fail_with(
             alloc::format!(
                 "the restored start_info names xenstore frame {:#x}, which is not one of this domain's frames",
@@ -145,6 +145,8 @@ fn thaw(o: Outcome) {
             ),
             &mut after,
         );
+        // Nothing may reach the old domain's page through a stale mapping.
+        *PAGE.lock() = None;
         drop(g);
         after.run();
         return;
